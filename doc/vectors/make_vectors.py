@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Writes the test vectors of doc/format.md from an independent implementation.
+
+This is a second, deliberately plain implementation of the tree, ref, index
+and pack formats (hashlib + zstd from the command line). The C++ tests check
+that the core produces and accepts exactly these bytes, so the two can't
+drift apart silently. Run from anywhere: python3 doc/vectors/make_vectors.py
+"""
+
+import hashlib
+import json
+import os
+import subprocess
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def sha(b: bytes) -> str:
+    return "sha256:" + hashlib.sha256(b).hexdigest()
+
+
+def esc(s: str) -> str:
+    res = b""
+    for byte in s.encode():
+        if byte <= 0x20 or byte == 0x25 or byte == 0x7F:
+            res += b"%%%02X" % byte
+        else:
+            res += bytes([byte])
+    return res.decode()
+
+
+def tree_bytes(entries):
+    lines = ["lazypath-tree 1\n"]
+    for e in sorted(entries, key=lambda e: e["path"].encode()):
+        blob = e["target"].encode() if e["kind"] == "l" else e["content"].encode()
+        line = "%s %d %s %s" % (e["kind"], len(blob), hashlib.sha256(blob).hexdigest(), esc(e["path"]))
+        if e["kind"] == "l":
+            line += " " + esc(e["target"])
+        lines.append(line + "\n")
+    return "".join(lines)
+
+
+def tree_vectors():
+    valid = [
+        ("empty tree", []),
+        ("one file", [{"path": "a.py", "kind": "f", "content": "print('hi')\n"}]),
+        (
+            "package with executable, symlink and escapes",
+            [
+                {"path": "pkg/__init__.py", "kind": "f", "content": ""},
+                {"path": "pkg/mod.py", "kind": "f", "content": "X = 1\n"},
+                {"path": "bin/run", "kind": "x", "content": "#!/bin/sh\necho run\n"},
+                {"path": "pkg/latest.py", "kind": "l", "target": "mod.py"},
+                {"path": "data/with space%.txt", "kind": "f", "content": "d"},
+                {"path": "data/caf\u00e9.txt", "kind": "f", "content": "\u00e9"},
+                {"path": "pkg!/x", "kind": "f", "content": "sorted before pkg/"},
+            ],
+        ),
+    ]
+    out = {"valid": [], "invalid": []}
+    for name, entries in valid:
+        b = tree_bytes(entries)
+        listed = []
+        for e in sorted(entries, key=lambda e: e["path"].encode()):
+            blob = e["target"].encode() if e["kind"] == "l" else e["content"].encode()
+            item = {"path": e["path"], "kind": e["kind"], "size": len(blob), "digest": sha(blob)}
+            if e["kind"] == "l":
+                item["target"] = e["target"]
+            listed.append(item)
+        out["valid"].append({"name": name, "entries": listed, "bytes": b, "digest": sha(b.encode()), "size": len(b.encode())})
+    e0 = hashlib.sha256(b"").hexdigest()
+    h = "lazypath-tree 1\n"
+    bad = [
+        ("wrong header", "lazypath-tree 2\n", "bad header"),
+        ("absolute path", h + "f 0 %s /etc/passwd\n" % e0, "absolute path"),
+        ("dot-dot component", h + "f 0 %s a/../../x\n" % e0, "'..' component"),
+        ("dot component", h + "f 0 %s a/./x\n" % e0, "'.' component"),
+        ("duplicate path", h + "f 0 %s a\nf 0 %s a\n" % (e0, e0), "listed twice"),
+        ("out of order", h + "f 0 %s b\nf 0 %s a\n" % (e0, e0), "out of order"),
+        ("file and directory collide", h + "f 0 %s a\nf 0 %s a/b\n" % (e0, e0), "collide"),
+        ("escaping symlink", h + "l 5 %s a/l ../..\n" % hashlib.sha256(b"../..").hexdigest(), "escapes"),
+        ("absolute symlink", h + "l 4 %s l /etc\n" % hashlib.sha256(b"/etc").hexdigest(), "escapes"),
+        ("symlink digest mismatch", h + "l 1 %s l x\n" % e0, "does not match"),
+        ("unknown kind", h + "d 0 %s a\n" % e0, "unknown kind"),
+        ("uppercase digest", h + "f 0 %s a\n" % e0.upper(), "bad digest"),
+        ("size with leading zero", h + "f 00 %s a\n" % e0, "bad size"),
+        ("missing final newline", h + "f 0 %s a" % e0, "missing final newline"),
+        ("raw space in path", h + "f 0 %s a b\n" % e0, "wrong number of fields"),
+        ("needless escape", h + "f 0 %s %%41\n" % e0, "needs none"),
+        ("empty component", h + "f 0 %s a//b\n" % e0, "empty component"),
+    ]
+    for name, b, err in bad:
+        out["invalid"].append({"name": name, "bytes": b, "error": err})
+    return out
+
+
+def ref_vectors():
+    d = sha(b"lazypath-tree 1\n")
+    return {
+        "valid": [{"bytes": d + "\n", "digest": d}],
+        "invalid": [
+            {"bytes": d, "error": "not a ref"},
+            {"bytes": d.upper() + "\n", "error": "not a digest"},
+            {"bytes": "sha256:" + "0" * 63 + "\n", "error": "not a ref"},
+        ],
+    }
+
+
+def zstd_frame(data: bytes) -> bytes:
+    return subprocess.run(["zstd", "-q", "-c", "-3", "--no-check"], input=data, check=True, capture_output=True).stdout
+
+
+def pack_vectors():
+    """A pack of two blobs, one raw and one zstd, and its index."""
+    raw = b"hello\n"
+    big = b"import os\n" * 200
+    frame = zstd_frame(big)
+    pack = b"LZPACK1\n" + raw + frame
+    pack_digest = sha(pack)
+    blobs = sorted(
+        [
+            [sha(raw), len(raw), 0, 8, len(raw), "none"],
+            [sha(big), len(big), 0, 8 + len(raw), len(frame), "zstd"],
+        ]
+    )
+    tree = tree_bytes(
+        [
+            {"path": "hello.txt", "kind": "f", "content": raw.decode()},
+            {"path": "pkg/big.py", "kind": "f", "content": big.decode()},
+        ]
+    )
+    index = {"format": "lazypath-index/1", "tree": sha(tree.encode()), "packs": [pack_digest], "blobs": blobs}
+    return {
+        "pack_hex": pack.hex(),
+        "pack_digest": pack_digest,
+        "tree_bytes": tree,
+        "index": json.dumps(index, separators=(",", ":"), sort_keys=True) + "\n",
+        "blobs": {sha(raw): raw.decode(), sha(big): big.decode()},
+        "invalid_indexes": [
+            {"bytes": "not json", "error": "not valid JSON"},
+            {"bytes": json.dumps({**index, "format": "lazypath-index/9"}), "error": "unknown format"},
+            {"bytes": json.dumps({**index, "blobs": [[sha(raw), 6, 3, 8, 6, "none"]]}), "error": "names a pack it does not list"},
+            {"bytes": json.dumps({**index, "blobs": [[sha(raw), 6, 0, 2, 6, "none"]]}), "error": "outside its pack"},
+            {"bytes": json.dumps({**index, "blobs": [[sha(raw), 6, 0, 8, 7, "none"]]}), "error": "raw frame"},
+            {"bytes": json.dumps({**index, "blobs": [[sha(raw), 6, 0, 8, 6, "lz4"]]}), "error": "unknown codec"},
+            {"bytes": json.dumps({**index, "blobs": [blobs[0], blobs[0]]}), "error": "lists a blob twice"},
+            {"bytes": json.dumps({**index, "blobs": [[sha(raw), 6, 0, 8, 1 << 20, "zstd"]]}), "error": "longer than"},
+        ],
+    }
+
+
+def main():
+    for name, data in [("trees.json", tree_vectors()), ("refs.json", ref_vectors()), ("pack.json", pack_vectors())]:
+        with open(os.path.join(HERE, name), "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1, ensure_ascii=False, sort_keys=True)
+            f.write("\n")
+
+
+if __name__ == "__main__":
+    main()

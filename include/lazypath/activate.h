@@ -1,0 +1,48 @@
+// Activate: make a tree available on this node, by ref or digest.
+//
+// Resolves the ref, and when the node cache lacks the tree: fetches the tree
+// and its index, fetches the missing blobs with coalesced range reads,
+// verifies every blob's digest before it enters the cache, materialises the
+// tree by hardlinks and publishes it atomically. A tree already cached needs
+// no store traffic apart from resolving a tag.
+//
+// Any number of processes activating one tree at once: one of them fetches
+// (under the tree's lock in the node cache), the others wait and then use
+// its result. Every blob is fetched once; nobody sees a partial tree.
+//
+// Thread safety: may be called concurrently, from threads or processes.
+#ifndef LAZYPATH_ACTIVATE_H_
+#define LAZYPATH_ACTIVATE_H_
+
+#include <cstdint>
+#include <string>
+
+#include "lazypath/digest.h"
+#include "lazypath/progress.h"
+#include "lazypath/status.h"
+
+namespace lazypath {
+
+struct ActivateOptions {
+  std::string cache_dir;  // "" = NodeCache::DefaultDir()
+  int threads = 8;        // concurrent range reads
+  ProgressFn progress;
+};
+
+struct ActivateResult {
+  Hash tree;
+  std::string path;         // the materialised tree in the node cache
+  bool cached = false;      // already in the node cache before this call
+  uint64_t files = 0;       // entries materialised by this call
+  uint64_t blobs_fetched = 0;
+  uint64_t bytes_fetched = 0;  // bytes read from the store
+  uint64_t requests = 0;       // store requests made
+};
+
+Result<ActivateResult> Activate(const std::string& store_url,
+                                const std::string& ref,
+                                const ActivateOptions& options);
+
+}  // namespace lazypath
+
+#endif  // LAZYPATH_ACTIVATE_H_

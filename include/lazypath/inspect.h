@@ -1,0 +1,41 @@
+// Reading a store without activating: list refs and trees, show a tree,
+// read one file, and point a ref at a tree.
+//
+// Every tree is verified against its digest and every blob against its own
+// digest before it is returned. Thread-safe.
+#ifndef LAZYPATH_INSPECT_H_
+#define LAZYPATH_INSPECT_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lazypath/digest.h"
+#include "lazypath/status.h"
+#include "lazypath/store.h"
+#include "lazypath/tree.h"
+
+namespace lazypath {
+
+struct StoreListing {
+  std::vector<std::pair<std::string, Hash>> refs;  // sorted by name
+  std::vector<Hash> trees;                          // sorted
+};
+
+Result<StoreListing> ListStore(const std::string& store_url);
+// Fetches and verifies a tree; with its digest.
+Result<Tree> FetchTree(Store& store, const Hash& tree);
+Result<std::pair<Hash, Tree>> ShowTree(const std::string& store_url,
+                                       const std::string& ref);
+// The content of the file at `path` in the tree; symlinks are followed
+// within the tree (at most 40 hops).
+Result<std::string> CatFile(const std::string& store_url,
+                            const std::string& ref, const std::string& path);
+// Points ref `name` at the tree `ref` names, after checking the store holds
+// that tree and its index. Returns the tree's digest.
+Result<Hash> TagTree(const std::string& store_url, const std::string& ref,
+                     const std::string& name);
+
+}  // namespace lazypath
+
+#endif  // LAZYPATH_INSPECT_H_

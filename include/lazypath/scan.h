@@ -1,0 +1,63 @@
+// Scanning a directory into a Tree.
+//
+// The walk honours gitignore semantics: every .gitignore in the tree, the
+// built-in defaults (.git, __pycache__, .venv; off with default_excludes =
+// false) and extra `excludes` patterns, which take precedence over both.
+// Ignored directories are not descended into. Files are hashed in parallel and
+// streamed, so a multi-GB file is never held in memory.
+//
+// A stat cache (like git's index) remembers the digest of each file by
+// (inode, size, mtime, ctime, mode); an unchanged file is not read again.
+// Entries modified within a second of the scan are not cached, as their
+// mtime cannot yet tell a later edit apart.
+//
+// Refused, with an error naming the path: symlinks that leave the tree or are
+// absolute, sockets, FIFOs, devices, unreadable files or directories, and
+// names that are not valid UTF-8.
+//
+// Thread safety: ScanDirectory may run concurrently on different roots; two
+// concurrent scans of the same root may each rewrite its stat cache (both
+// results are valid).
+#ifndef LAZYPATH_SCAN_H_
+#define LAZYPATH_SCAN_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lazypath/progress.h"
+#include "lazypath/status.h"
+#include "lazypath/tree.h"
+
+namespace lazypath {
+
+struct ScanOptions {
+  std::vector<std::string> excludes;  // gitignore patterns, relative to root
+  bool default_excludes = true;
+  bool gitignore = true;  // read .gitignore files found in the tree
+  int threads = 0;        // 0: one per core
+  // Directory holding stat caches (one file per scanned root). Empty: none.
+  std::string stat_cache_dir;
+  ProgressFn progress;
+};
+
+struct ScanStats {
+  uint64_t files = 0;         // regular files in the tree
+  uint64_t bytes = 0;         // their total size
+  uint64_t files_hashed = 0;  // files whose contents were read
+  uint64_t bytes_hashed = 0;
+};
+
+struct ScanResult {
+  Tree tree;
+  // Absolute source path of each entry, in tree.entries() order.
+  std::vector<std::string> sources;
+  ScanStats stats;
+};
+
+Result<ScanResult> ScanDirectory(const std::string& dir,
+                                 const ScanOptions& options);
+
+}  // namespace lazypath
+
+#endif  // LAZYPATH_SCAN_H_

@@ -1,0 +1,98 @@
+// Store: where trees, indexes, packs and refs live.
+//
+// A Store is a flat key space of immutable objects (trees, indexes, packs,
+// named by digest) plus mutable refs. Keys are '/'-separated and built only by
+// the helpers below; doc/format.md gives the layout. Every Put is atomic: a
+// reader sees the whole object or none of it.
+//
+// OpenStore picks the implementation from the URL scheme: file:// or a plain
+// path (the embedded default; any local or mounted directory). Unknown
+// schemes fail with InvalidArgument naming the URL.
+//
+// Errors name the store URL (never a credential) and the key.
+//
+// Thread safety: all methods may be called concurrently from many threads.
+#ifndef LAZYPATH_STORE_H_
+#define LAZYPATH_STORE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lazypath/digest.h"
+#include "lazypath/status.h"
+
+namespace lazypath {
+
+using ByteSink = std::function<Status(std::string_view)>;
+
+// Traffic counters, updated by every store call.
+struct StoreStats {
+  std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> bytes_read{0};
+  std::atomic<uint64_t> bytes_written{0};
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  // The URL as the user gave it, with any credential removed.
+  virtual const std::string& url() const = 0;
+  // The whole object. NotFound when absent; Corrupt when over `max_size`.
+  virtual Result<std::string> Get(const std::string& key,
+                                  uint64_t max_size) = 0;
+  // Streams [offset, offset+length) of an object to `sink`; fails if the
+  // object is shorter. `sink` runs on the calling thread.
+  virtual Status GetRange(const std::string& key, uint64_t offset,
+                          uint64_t length, const ByteSink& sink) = 0;
+  // Atomically creates or replaces an object.
+  virtual Status Put(const std::string& key, std::string_view data) = 0;
+  // Same, streaming the content of a local file.
+  virtual Status PutFile(const std::string& key, const std::string& path) = 0;
+  virtual Result<bool> Exists(const std::string& key) = 0;
+  // Every key beginning with `prefix`, sorted.
+  virtual Result<std::vector<std::string>> List(const std::string& prefix) = 0;
+
+  StoreStats& stats() { return stats_; }
+
+ private:
+  StoreStats stats_;
+};
+
+struct StoreOptions {
+  // Create the store's root if it does not exist (pushes do; reads don't).
+  bool create = false;
+};
+
+Result<std::unique_ptr<Store>> OpenStore(const std::string& url,
+                                         const StoreOptions& options = {});
+
+// Keys of the store layout (doc/format.md).
+std::string TreeKey(const Hash& tree);
+std::string IndexKey(const Hash& tree);
+std::string PackKey(const Hash& pack);
+std::string RefKey(std::string_view name);
+inline constexpr std::string_view kTreePrefix = "trees/";
+inline constexpr std::string_view kIndexPrefix = "indexes/";
+inline constexpr std::string_view kPackPrefix = "packs/";
+inline constexpr std::string_view kRefPrefix = "refs/";
+
+// A ref name is 1-200 bytes of [A-Za-z0-9._-] in '/'-separated components,
+// none empty, "." or "..", and none starting with '.'.
+Status ValidateRefName(std::string_view name);
+// Reads refs/<name>: NotFound naming the ref and the store when absent.
+Result<Hash> ReadRef(Store& store, std::string_view name);
+Status WriteRef(Store& store, std::string_view name, const Hash& tree);
+// A "sha256:..." string is parsed as a digest; anything else is a ref name.
+Result<Hash> ResolveRef(Store& store, std::string_view ref);
+// The serialized ref document for `tree` ("sha256:<hex>\n") and its parser.
+std::string SerializeRef(const Hash& tree);
+Result<Hash> ParseRef(std::string_view bytes, std::string_view what);
+
+}  // namespace lazypath
+
+#endif  // LAZYPATH_STORE_H_

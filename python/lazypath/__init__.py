@@ -1,0 +1,199 @@
+"""lazypath: ship Python code to Ray clusters as content-addressed artifacts.
+
+    import lazypath
+    digest = lazypath.push("path/to/dir", "/mnt/store", tag="prod")
+    tree = lazypath.activate("/mnt/store", "prod")   # tree.path, tree.digest
+
+The C++ core (lazypath._core) does the hashing, packing, transfers and
+caching; this module is the Python front.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Callable, Iterable, Optional
+
+from lazypath import _core
+from lazypath.errors import (
+    CorruptError,
+    InvalidInputError,
+    LazypathError,
+    NotFoundError,
+    StorageError,
+    UnavailableError,
+    UnsupportedError,
+)
+
+__version__ = "0.1.0"
+
+ProgressFn = Callable[[str, int, int, str], None]
+
+
+@dataclass(frozen=True)
+class PushReport:
+    """What a push did. `digest` is the tree digest ("sha256:<hex>")."""
+
+    digest: str
+    tree_size: int
+    files: int
+    bytes: int
+    files_hashed: int
+    bytes_hashed: int
+    blobs_total: int
+    blobs_uploaded: int
+    packs_uploaded: int
+    bytes_uploaded: int
+    tree_existed: bool
+
+
+@dataclass(frozen=True)
+class ActiveTree:
+    """An activated tree: its directory in the node cache and its digest."""
+
+    path: str
+    digest: str
+    cached: bool
+    files: int
+    blobs_fetched: int
+    bytes_fetched: int
+    requests: int
+
+
+def default_cache_dir() -> str:
+    """$LAZYPATH_CACHE, else $XDG_CACHE_HOME/lazypath, else ~/.cache/lazypath."""
+    return _core.default_cache_dir()
+
+
+def push_report(
+    dir: str,
+    store: str,
+    *,
+    tag: Optional[str] = None,
+    exclude: Iterable[str] = (),
+    default_excludes: bool = True,
+    gitignore: bool = True,
+    cache_dir: Optional[str] = None,
+    level: int = 3,
+    threads: int = 0,
+    progress: Optional[ProgressFn] = None,
+) -> PushReport:
+    """Push `dir` to `store` and return the full report (see push())."""
+    d = _core.push(
+        os.fspath(dir),
+        os.fspath(store),
+        tag=tag or "",
+        excludes=list(exclude),
+        default_excludes=default_excludes,
+        gitignore=gitignore,
+        cache_dir=os.fspath(cache_dir) if cache_dir else "",
+        level=level,
+        threads=threads,
+        progress=progress,
+    )
+    return PushReport(**d)
+
+
+def push(dir: str, store: str, *, tag: Optional[str] = None, **kwargs) -> str:
+    """Pack `dir` and upload what `store` lacks; returns the tree digest.
+
+    `store` is a file:// URL or a directory path. With `tag`, the ref of that
+    name is pointed at the tree. `exclude` adds gitignore patterns (they win
+    over .gitignore files); `default_excludes=False` ships .git, __pycache__
+    and .venv too.
+    """
+    return push_report(dir, store, tag=tag, **kwargs).digest
+
+
+_lock = threading.Lock()
+_active: list = []  # trees this process activated, most recent last
+
+
+def _forget_tree(path: str) -> None:
+    """Removes an earlier tree from sys.path and the modules loaded from it."""
+    while path in sys.path:
+        sys.path.remove(path)
+    prefix = path.rstrip(os.sep) + os.sep
+    for name, mod in list(sys.modules.items()):
+        origin = getattr(mod, "__file__", None)
+        locations = getattr(getattr(mod, "__spec__", None), "submodule_search_locations", None)
+        paths = [origin] if origin else []
+        paths += list(locations or [])
+        if paths and all(p and p.startswith(prefix) for p in paths):
+            del sys.modules[name]
+
+
+def activate(
+    store: str,
+    ref: str,
+    *,
+    mode: str = "eager",
+    cache_dir: Optional[str] = None,
+    threads: int = 8,
+    replace: bool = True,
+    progress: Optional[ProgressFn] = None,
+) -> ActiveTree:
+    """Make the tree `ref` (a tag or "sha256:<hex>") importable in this process.
+
+    The tree is materialised in the node cache (fetching only what the cache
+    lacks) and put first on sys.path. With `replace` (the default), trees
+    this process activated before are taken off sys.path and modules loaded
+    from them are dropped from sys.modules, so the next import loads the new
+    code; objects that already hold the old modules keep them.
+    """
+    if mode != "eager":
+        raise InvalidInputError(f"activation mode '{mode}': only 'eager' is available")
+    d = _core.activate(
+        os.fspath(store),
+        ref,
+        cache_dir=os.fspath(cache_dir) if cache_dir else "",
+        threads=threads,
+        progress=progress,
+    )
+    tree = ActiveTree(**d)
+    with _lock:
+        if replace:
+            for old in _active:
+                if old != tree.path:
+                    _forget_tree(old)
+            _active[:] = [p for p in _active if p == tree.path]
+        while tree.path in sys.path:
+            sys.path.remove(tree.path)
+        sys.path.insert(0, tree.path)
+        if tree.path not in _active:
+            _active.append(tree.path)
+        importlib.invalidate_caches()
+    return tree
+
+
+def pull(store: str, ref: str, **kwargs) -> ActiveTree:
+    """Materialise a tree in the node cache without touching sys.path."""
+    if kwargs.get("mode", "eager") != "eager":
+        raise InvalidInputError(f"activation mode '{kwargs['mode']}': only 'eager' is available")
+    kwargs.pop("mode", None)
+    cache_dir = kwargs.pop("cache_dir", None)
+    d = _core.activate(
+        os.fspath(store), ref, cache_dir=os.fspath(cache_dir) if cache_dir else "", **kwargs
+    )
+    return ActiveTree(**d)
+
+
+__all__ = [
+    "ActiveTree",
+    "PushReport",
+    "activate",
+    "default_cache_dir",
+    "pull",
+    "push",
+    "push_report",
+    "LazypathError",
+    "NotFoundError",
+    "InvalidInputError",
+    "CorruptError",
+    "StorageError",
+    "UnsupportedError",
+    "UnavailableError",
+]

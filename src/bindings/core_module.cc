@@ -1,0 +1,239 @@
+// lazypath._core: the one place the C++ core meets Python.
+//
+// Every function releases the GIL around core work. A non-OK Status becomes
+// an exception from lazypath.errors chosen by its code; progress callbacks
+// re-acquire the GIL, and an exception raised by one is reported as
+// unraisable rather than unwinding through C++ threads.
+#include <nanobind/nanobind.h>
+#include <nanobind/stl/function.h>
+#include <nanobind/stl/pair.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
+
+#include <stdexcept>
+
+#include "lazypath/activate.h"
+#include "lazypath/cache.h"
+#include "lazypath/inspect.h"
+#include "lazypath/push.h"
+#include "lazypath/scan.h"
+
+namespace nb = nanobind;
+using namespace nb::literals;
+
+namespace lazypath {
+namespace {
+
+// Carries a Status out of a binding function to the translator below.
+struct StatusError : std::runtime_error {
+  explicit StatusError(const Status& s)
+      : std::runtime_error(s.message()), code(s.code()) {}
+  Code code;
+};
+
+template <typename T>
+T Unwrap(Result<T> r) {
+  if (!r.ok()) throw StatusError(r.status());
+  return std::move(r).value();
+}
+
+ProgressFn WrapProgress(nb::object cb) {
+  if (cb.is_none()) return {};
+  auto shared = std::make_shared<nb::object>(std::move(cb));
+  return [shared](const std::string& phase, uint64_t done, uint64_t total,
+                  const std::string& unit) {
+    nb::gil_scoped_acquire gil;
+    try {
+      (*shared)(phase, done, total, unit);
+    } catch (nb::python_error& e) {
+      e.discard_as_unraisable("lazypath progress callback");
+    }
+  };
+}
+
+nb::dict PushDict(const PushResult& r) {
+  nb::dict d;
+  d["digest"] = r.tree.hash.ToString();
+  d["tree_size"] = r.tree.size;
+  d["files"] = r.scan.files;
+  d["bytes"] = r.scan.bytes;
+  d["files_hashed"] = r.scan.files_hashed;
+  d["bytes_hashed"] = r.scan.bytes_hashed;
+  d["blobs_total"] = r.blobs_total;
+  d["blobs_uploaded"] = r.blobs_uploaded;
+  d["packs_uploaded"] = r.packs_uploaded;
+  d["bytes_uploaded"] = r.bytes_uploaded;
+  d["tree_existed"] = r.tree_existed;
+  return d;
+}
+
+nb::dict EntryDict(const TreeEntry& e) {
+  nb::dict d;
+  d["path"] = e.path;
+  d["kind"] = e.kind == EntryKind::kFile         ? "file"
+              : e.kind == EntryKind::kExecutable ? "executable"
+                                                 : "symlink";
+  d["size"] = e.blob.size;
+  d["digest"] = e.blob.hash.ToString();
+  if (e.kind == EntryKind::kSymlink) d["target"] = e.target;
+  return d;
+}
+
+}  // namespace
+}  // namespace lazypath
+
+NB_MODULE(_core, m) {
+  using namespace lazypath;
+  m.doc() = "lazypath's C++ core (private: use the lazypath package)";
+
+  nb::module_ errors = nb::module_::import_("lazypath.errors");
+  static nb::object not_found = errors.attr("NotFoundError");
+  static nb::object invalid = errors.attr("InvalidInputError");
+  static nb::object corrupt = errors.attr("CorruptError");
+  static nb::object io = errors.attr("StorageError");
+  static nb::object unsupported = errors.attr("UnsupportedError");
+  static nb::object unavailable = errors.attr("UnavailableError");
+  nb::register_exception_translator([](const std::exception_ptr& p, void*) {
+    try {
+      std::rethrow_exception(p);
+    } catch (const StatusError& e) {
+      nb::handle cls;
+      switch (e.code) {
+        case Code::kNotFound: cls = not_found; break;
+        case Code::kInvalidArgument: cls = invalid; break;
+        case Code::kCorrupt: cls = corrupt; break;
+        case Code::kUnsupported: cls = unsupported; break;
+        case Code::kUnavailable: cls = unavailable; break;
+        default: cls = io; break;
+      }
+      PyErr_SetString(cls.ptr(), e.what());
+    }
+  });
+
+  m.def("default_cache_dir", &NodeCache::DefaultDir);
+
+  m.def(
+      "push",
+      [](const std::string& dir, const std::string& store,
+         const std::string& tag, const std::vector<std::string>& excludes,
+         bool default_excludes, bool gitignore, const std::string& cache_dir,
+         int level, int threads, nb::object progress) {
+        PushOptions o;
+        o.tag = tag;
+        o.scan.excludes = excludes;
+        o.scan.default_excludes = default_excludes;
+        o.scan.gitignore = gitignore;
+        o.scan.threads = threads;
+        o.cache_dir = cache_dir;
+        o.level = level;
+        o.progress = WrapProgress(std::move(progress));
+        Result<PushResult> r = PushResult{};
+        {
+          nb::gil_scoped_release nogil;
+          r = Push(dir, store, o);
+        }
+        return PushDict(Unwrap(std::move(r)));
+      },
+      "dir"_a, "store"_a, "tag"_a = "", "excludes"_a = std::vector<std::string>{},
+      "default_excludes"_a = true, "gitignore"_a = true, "cache_dir"_a = "",
+      "level"_a = 3, "threads"_a = 0, "progress"_a = nb::none());
+
+  m.def(
+      "activate",
+      [](const std::string& store, const std::string& ref,
+         const std::string& cache_dir, int threads, nb::object progress) {
+        ActivateOptions o;
+        o.cache_dir = cache_dir;
+        o.threads = threads;
+        o.progress = WrapProgress(std::move(progress));
+        Result<ActivateResult> r = ActivateResult{};
+        {
+          nb::gil_scoped_release nogil;
+          r = Activate(store, ref, o);
+        }
+        ActivateResult a = Unwrap(std::move(r));
+        nb::dict d;
+        d["digest"] = a.tree.ToString();
+        d["path"] = a.path;
+        d["cached"] = a.cached;
+        d["files"] = a.files;
+        d["blobs_fetched"] = a.blobs_fetched;
+        d["bytes_fetched"] = a.bytes_fetched;
+        d["requests"] = a.requests;
+        return d;
+      },
+      "store"_a, "ref"_a, "cache_dir"_a = "", "threads"_a = 8,
+      "progress"_a = nb::none());
+
+  m.def(
+      "scan",
+      [](const std::string& dir, const std::vector<std::string>& excludes,
+         bool default_excludes, bool gitignore) {
+        ScanOptions o;
+        o.excludes = excludes;
+        o.default_excludes = default_excludes;
+        o.gitignore = gitignore;
+        Result<ScanResult> r = ScanResult{};
+        {
+          nb::gil_scoped_release nogil;
+          r = ScanDirectory(dir, o);
+        }
+        ScanResult s = Unwrap(std::move(r));
+        std::string bytes = s.tree.Serialize();
+        nb::list entries;
+        for (const auto& e : s.tree.entries()) entries.append(EntryDict(e));
+        return nb::make_tuple(HashBytes(bytes).hash.ToString(),
+                              nb::bytes(bytes.data(), bytes.size()), entries);
+      },
+      "dir"_a, "excludes"_a = std::vector<std::string>{},
+      "default_excludes"_a = true, "gitignore"_a = true);
+
+  m.def("list_store", [](const std::string& store) {
+    Result<StoreListing> r = StoreListing{};
+    {
+      nb::gil_scoped_release nogil;
+      r = ListStore(store);
+    }
+    StoreListing l = Unwrap(std::move(r));
+    nb::list refs, trees;
+    for (const auto& [name, h] : l.refs) {
+      refs.append(nb::make_tuple(name, h.ToString()));
+    }
+    for (const auto& h : l.trees) trees.append(h.ToString());
+    return nb::make_tuple(refs, trees);
+  });
+
+  m.def("show", [](const std::string& store, const std::string& ref) {
+    Result<std::pair<Hash, Tree>> r = std::pair<Hash, Tree>{};
+    {
+      nb::gil_scoped_release nogil;
+      r = ShowTree(store, ref);
+    }
+    auto [h, t] = Unwrap(std::move(r));
+    nb::list entries;
+    for (const auto& e : t.entries()) entries.append(EntryDict(e));
+    return nb::make_tuple(h.ToString(), entries);
+  });
+
+  m.def("cat", [](const std::string& store, const std::string& ref,
+                  const std::string& path) {
+    Result<std::string> r = std::string();
+    {
+      nb::gil_scoped_release nogil;
+      r = CatFile(store, ref, path);
+    }
+    std::string data = Unwrap(std::move(r));
+    return nb::bytes(data.data(), data.size());
+  });
+
+  m.def("tag", [](const std::string& store, const std::string& ref,
+                  const std::string& name) {
+    Result<Hash> r = Hash{};
+    {
+      nb::gil_scoped_release nogil;
+      r = TagTree(store, ref, name);
+    }
+    return Unwrap(std::move(r)).ToString();
+  });
+}

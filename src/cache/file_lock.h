@@ -1,0 +1,32 @@
+// FileLock: an advisory flock(2) on a lock file, released on destruction or
+// when the holding process dies (so a crash never leaves a stale lock).
+//
+// Thread safety: a FileLock is owned by one thread; flock locks belong to the
+// open file description, so two FileLocks on one path in one process exclude
+// each other like two processes do.
+#ifndef LAZYPATH_CACHE_FILE_LOCK_H_
+#define LAZYPATH_CACHE_FILE_LOCK_H_
+
+#include <string>
+
+#include "lazypath/status.h"
+#include "util/fs.h"
+
+namespace lazypath {
+
+class FileLock {
+ public:
+  enum class Mode { kShared, kExclusive };
+  // Creates `path` if needed and blocks until the lock is held.
+  static Result<FileLock> Acquire(const std::string& path, Mode mode);
+  FileLock(FileLock&&) = default;
+  FileLock& operator=(FileLock&&) = default;
+
+ private:
+  explicit FileLock(fs::Fd fd) : fd_(std::move(fd)) {}
+  fs::Fd fd_;  // closing it drops the lock
+};
+
+}  // namespace lazypath
+
+#endif  // LAZYPATH_CACHE_FILE_LOCK_H_

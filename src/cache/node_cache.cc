@@ -1,0 +1,179 @@
+#include "lazypath/cache.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <set>
+
+#include "util/fs.h"
+
+namespace lazypath {
+
+std::string NodeCache::DefaultDir() {
+  if (const char* v = std::getenv("LAZYPATH_CACHE"); v && *v) return v;
+  if (const char* v = std::getenv("XDG_CACHE_HOME"); v && *v) {
+    return fs::Join(v, "lazypath");
+  }
+  if (const char* home = std::getenv("HOME"); home && *home) {
+    return fs::Join(fs::Join(home, ".cache"), "lazypath");
+  }
+  return "/tmp/lazypath-cache";
+}
+
+Result<NodeCache> NodeCache::Open(const std::string& dir) {
+  LP_ASSIGN_OR_RETURN(std::string abs,
+                      fs::Absolute(dir.empty() ? DefaultDir() : dir));
+  for (const char* sub : {"blobs", "trees", "meta", "locks", "tmp"}) {
+    Status s = fs::MakeDirs(fs::Join(abs, sub));
+    if (!s.ok()) return s.WithContext("node cache " + abs);
+  }
+  return NodeCache(abs);
+}
+
+std::string NodeCache::TreeDir(const Hash& tree) const {
+  return fs::Join(dir_, "trees/" + tree.hex());
+}
+
+bool NodeCache::HasTree(const Hash& tree) const {
+  return fs::Exists(TreeDir(tree));
+}
+
+std::string NodeCache::BlobPath(const Hash& blob) const {
+  std::string hex = blob.hex();
+  return fs::Join(dir_, "blobs/" + hex.substr(0, 2) + "/" + hex);
+}
+
+bool NodeCache::HasBlob(const Hash& blob) const {
+  return fs::Exists(BlobPath(blob));
+}
+
+std::string NodeCache::TempDir() const { return fs::Join(dir_, "tmp"); }
+
+std::string NodeCache::LockPath(const Hash& tree) const {
+  return fs::Join(dir_, "locks/" + tree.hex());
+}
+
+std::string NodeCache::StatCacheDir() const {
+  return fs::Join(dir_, "statcache");
+}
+
+Status NodeCache::AdoptBlob(const std::string& tmp_path,
+                            const Hash& blob) const {
+  std::string dest = BlobPath(blob);
+  LP_RETURN_IF_ERROR(fs::MakeDirs(fs::Dirname(dest)));
+  if (::chmod(tmp_path.c_str(), 0444) != 0) {
+    return Status::FromErrno("chmod", tmp_path, errno);
+  }
+  // rename() over an existing identical blob is harmless and atomic.
+  return fs::RenameDurable(tmp_path, dest);
+}
+
+Status NodeCache::PutMeta(const Hash& tree, std::string_view suffix,
+                          std::string_view bytes) const {
+  return fs::WriteFileAtomic(
+      fs::Join(dir_, "meta/" + tree.hex() + std::string(suffix)), bytes, 0444);
+}
+
+Result<std::string> NodeCache::GetMeta(const Hash& tree,
+                                       std::string_view suffix) const {
+  return fs::ReadFile(
+      fs::Join(dir_, "meta/" + tree.hex() + std::string(suffix)));
+}
+
+Result<std::string> NodeCache::ExecutableBlob(const Hash& blob) const {
+  std::string x = BlobPath(blob) + ".x";
+  if (fs::Exists(x)) return x;
+  std::string tmp = fs::TempName(fs::Join(TempDir(), blob.hex() + ".x"));
+  Status s = fs::CopyFile(BlobPath(blob), tmp, 0555);
+  if (s.ok()) s = fs::RenameDurable(tmp, x);
+  if (!s.ok()) {
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  return x;
+}
+
+namespace {
+// Links `from` at `to`, falling back to a copy where hardlinks can't be made
+// (another file system, a link-count limit, a file system without links).
+Status LinkOrCopy(const std::string& from, const std::string& to, int mode) {
+  if (::link(from.c_str(), to.c_str()) == 0) return Status::OK();
+  int err = errno;
+  if (err == EXDEV || err == EMLINK || err == EPERM || err == ENOTSUP ||
+      err == EOPNOTSUPP) {
+    return fs::CopyFile(from, to, mode);
+  }
+  return Status::FromErrno("link " + from, to, err);
+}
+}  // namespace
+
+Status NodeCache::Materialize(const Tree& tree, const Hash& digest) const {
+  std::string stage =
+      fs::TempName(fs::Join(TempDir(), "tree-" + digest.hex().substr(0, 16)));
+  if (::mkdir(stage.c_str(), 0755) != 0) {
+    return Status::FromErrno("mkdir", stage, errno);
+  }
+  auto fail = [&](Status s) {
+    (void)fs::RemoveAll(stage);
+    return s.WithContext("materialise " + digest.ToString());
+  };
+  std::set<std::string> made_dirs;
+  for (const TreeEntry& e : tree.entries()) {
+    // Create the parents in order. Paths were validated (no '..', no
+    // absolute, no entry that is also a parent), and the staging directory is
+    // new, so nothing on the way can be a symlink.
+    size_t slash = e.path.find('/');
+    while (slash != std::string::npos) {
+      std::string parent = e.path.substr(0, slash);
+      if (made_dirs.insert(parent).second) {
+        std::string p = fs::Join(stage, parent);
+        if (::mkdir(p.c_str(), 0755) != 0 && errno != EEXIST) {
+          return fail(Status::FromErrno("mkdir", p, errno));
+        }
+      }
+      slash = e.path.find('/', slash + 1);
+    }
+    std::string dest = fs::Join(stage, e.path);
+    if (e.kind == EntryKind::kSymlink) {
+      if (::symlink(e.target.c_str(), dest.c_str()) != 0) {
+        return fail(Status::FromErrno("symlink", dest, errno));
+      }
+      continue;
+    }
+    bool exec = e.kind == EntryKind::kExecutable;
+    if (e.blob.size == 0) {
+      int fd = ::open(dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+                                        O_CLOEXEC,
+                      exec ? 0555 : 0444);
+      if (fd < 0) return fail(Status::FromErrno("create", dest, errno));
+      ::fchmod(fd, exec ? 0555 : 0444);
+      ::close(fd);
+      continue;
+    }
+    std::string src = BlobPath(e.blob.hash);
+    if (exec) {
+      auto x = ExecutableBlob(e.blob.hash);
+      if (!x.ok()) return fail(x.status());
+      src = *x;
+    }
+    Status s = LinkOrCopy(src, dest, exec ? 0555 : 0444);
+    if (!s.ok()) return fail(s);
+  }
+  Status s = fs::FsyncDir(stage);
+  if (!s.ok()) return fail(s);
+  std::string dest = TreeDir(digest);
+  if (::rename(stage.c_str(), dest.c_str()) != 0) {
+    int err = errno;
+    if ((err == EEXIST || err == ENOTEMPTY) && HasTree(digest)) {
+      (void)fs::RemoveAll(stage);  // published by someone else: same content
+      return Status::OK();
+    }
+    return fail(Status::FromErrno("publish " + stage, dest, err));
+  }
+  return fs::FsyncDir(fs::Dirname(dest));
+}
+
+}  // namespace lazypath

@@ -1,0 +1,89 @@
+#include "lazypath/activate.h"
+
+#include <set>
+
+#include "cache/file_lock.h"
+#include "core/fetch.h"
+#include "lazypath/cache.h"
+#include "lazypath/store.h"
+
+namespace lazypath {
+
+Result<ActivateResult> Activate(const std::string& store_url,
+                                const std::string& ref,
+                                const ActivateOptions& options) {
+  LP_ASSIGN_OR_RETURN(NodeCache cache, NodeCache::Open(options.cache_dir));
+  ActivateResult result;
+  std::unique_ptr<Store> store;
+  auto open_store = [&]() -> Status {
+    if (store) return Status::OK();
+    LP_ASSIGN_OR_RETURN(store, OpenStore(store_url));
+    return Status::OK();
+  };
+  if (ref.rfind("sha256:", 0) == 0) {
+    LP_ASSIGN_OR_RETURN(result.tree, Hash::Parse(ref));
+  } else {
+    LP_RETURN_IF_ERROR(open_store());
+    LP_ASSIGN_OR_RETURN(result.tree, ReadRef(*store, ref));
+  }
+  result.path = cache.TreeDir(result.tree);
+  auto finish = [&](bool cached) -> Result<ActivateResult> {
+    result.cached = cached;
+    if (store) result.requests = store->stats().requests;
+    return result;
+  };
+  if (cache.HasTree(result.tree)) return finish(true);
+
+  // One process builds a tree; the others wait here and find it published.
+  LP_ASSIGN_OR_RETURN(FileLock lock,
+                      FileLock::Acquire(cache.LockPath(result.tree),
+                                        FileLock::Mode::kExclusive));
+  if (cache.HasTree(result.tree)) return finish(true);
+
+  LP_RETURN_IF_ERROR(open_store());
+  Tree tree;
+  if (auto meta = cache.GetMeta(result.tree, ".tree"); meta.ok() &&
+      HashBytes(*meta).hash == result.tree) {
+    LP_ASSIGN_OR_RETURN(tree, Tree::Parse(*meta, result.tree.ToString()));
+  } else {
+    LP_ASSIGN_OR_RETURN(auto fetched, FetchTreeVerified(*store, result.tree));
+    tree = std::move(fetched.first);
+    LP_RETURN_IF_ERROR(cache.PutMeta(result.tree, ".tree", fetched.second));
+  }
+  std::vector<Hash> missing;
+  {
+    std::set<Hash> seen;
+    for (const TreeEntry& e : tree.entries()) {
+      if (e.kind == EntryKind::kSymlink || e.blob.size == 0) continue;
+      if (seen.insert(e.blob.hash).second && !cache.HasBlob(e.blob.hash)) {
+        missing.push_back(e.blob.hash);
+      }
+    }
+  }
+  if (!missing.empty()) {
+    LP_ASSIGN_OR_RETURN(Index index, FetchIndex(*store, result.tree));
+    // The index is not covered by the tree's digest: check it agrees with the
+    // tree on every size before trusting its frames.
+    for (const TreeEntry& e : tree.entries()) {
+      if (e.kind == EntryKind::kSymlink || e.blob.size == 0) continue;
+      auto it = index.blobs.find(e.blob.hash);
+      if (it != index.blobs.end() && it->second.size != e.blob.size) {
+        return Status::Corrupt("index of " + result.tree.ToString() +
+                               " in store " + store->url() + ": blob " +
+                               e.blob.hash.ToString() +
+                               " has a size that disagrees with the tree");
+      }
+    }
+    FetchCounters counters;
+    LP_RETURN_IF_ERROR(FetchBlobs(*store, index, missing, cache,
+                                  options.threads, options.progress,
+                                  &counters));
+    result.blobs_fetched = counters.blobs;
+    result.bytes_fetched = counters.bytes;
+  }
+  LP_RETURN_IF_ERROR(cache.Materialize(tree, result.tree));
+  result.files = tree.entries().size();
+  return finish(false);
+}
+
+}  // namespace lazypath

@@ -1,0 +1,257 @@
+#include "core/fetch.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <optional>
+
+#include "codec/codec.h"
+#include "util/fs.h"
+#include "util/parallel.h"
+
+namespace lazypath {
+
+Result<std::pair<Tree, std::string>> FetchTreeVerified(Store& store,
+                                                       const Hash& tree) {
+  auto bytes = store.Get(TreeKey(tree), kMaxTreeBytes);
+  if (!bytes.ok()) {
+    if (bytes.status().code() == Code::kNotFound) {
+      return Status::NotFound("tree " + tree.ToString() + " not in store " +
+                              store.url());
+    }
+    return bytes.status();
+  }
+  if (HashBytes(*bytes).hash != tree) {
+    return Status::Corrupt("tree " + tree.ToString() + " in store " +
+                           store.url() + ": content does not match its digest");
+  }
+  LP_ASSIGN_OR_RETURN(Tree t, Tree::Parse(*bytes, "tree " + tree.ToString()));
+  return std::make_pair(std::move(t), std::move(bytes).value());
+}
+
+Result<Index> FetchIndex(Store& store, const Hash& tree) {
+  auto bytes = store.Get(IndexKey(tree), kMaxIndexBytes);
+  if (!bytes.ok()) {
+    if (bytes.status().code() == Code::kNotFound) {
+      return Status::NotFound("index of tree " + tree.ToString() +
+                              " not in store " + store.url());
+    }
+    return bytes.status();
+  }
+  LP_ASSIGN_OR_RETURN(
+      Index idx, Index::Parse(*bytes, store.url() + " index of " + tree.ToString()));
+  if (idx.tree != tree) {
+    return Status::Corrupt("index of " + tree.ToString() + " in store " +
+                           store.url() + " describes tree " +
+                           idx.tree.ToString());
+  }
+  return idx;
+}
+
+Result<std::vector<BlobRange>> PlanRanges(
+    std::vector<std::pair<Hash, BlobLocation>> blobs, const std::string& what) {
+  std::sort(blobs.begin(), blobs.end(), [](const auto& a, const auto& b) {
+    if (a.second.pack != b.second.pack) return a.second.pack < b.second.pack;
+    return a.second.frame.offset < b.second.frame.offset;
+  });
+  std::vector<BlobRange> out;
+  for (auto& [h, loc] : blobs) {
+    uint64_t end = loc.frame.offset + loc.frame.length;
+    if (!out.empty() && out.back().pack == loc.pack) {
+      BlobRange& r = out.back();
+      uint64_t r_end = r.offset + r.length;
+      if (loc.frame.offset < r_end) {
+        return Status::Corrupt(what + ": frames of " + h.ToString() +
+                               " and another blob overlap in pack " +
+                               loc.pack.ToString());
+      }
+      if (loc.frame.offset - r_end <= kCoalesceGapBytes &&
+          end - r.offset <= kMaxRangeBytes) {
+        r.length = end - r.offset;
+        r.blobs.emplace_back(h, loc);
+        continue;
+      }
+    }
+    BlobRange r;
+    r.pack = loc.pack;
+    r.offset = loc.frame.offset;
+    r.length = loc.frame.length;
+    r.blobs.emplace_back(h, loc);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+namespace {
+
+// Decodes the frames of one range as its bytes stream in, writing each blob
+// to a temp file and adopting it into the cache once verified.
+class RangeSink {
+ public:
+  RangeSink(const BlobRange& range, const NodeCache& cache, Store& store,
+            Progress* progress, FetchCounters* counters)
+      : range_(range),
+        cache_(cache),
+        store_(store),
+        progress_(progress),
+        counters_(counters),
+        pos_(range.offset) {}
+  ~RangeSink() {
+    if (fd_.valid()) {
+      fd_ = fs::Fd();
+      ::unlink(tmp_.c_str());
+    }
+  }
+
+  Status Consume(std::string_view data) {
+    if (progress_) progress_->Add(data.size());
+    while (!data.empty() && next_ < range_.blobs.size()) {
+      const auto& [hash, loc] = range_.blobs[next_];
+      if (pos_ < loc.frame.offset) {  // a gap: frames we don't need
+        uint64_t skip = std::min<uint64_t>(data.size(), loc.frame.offset - pos_);
+        data.remove_prefix(skip);
+        pos_ += skip;
+        continue;
+      }
+      if (!decoder_) LP_RETURN_IF_ERROR(Begin(hash, loc));
+      uint64_t frame_end = loc.frame.offset + loc.frame.length;
+      size_t take = static_cast<size_t>(
+          std::min<uint64_t>(data.size(), frame_end - pos_));
+      LP_RETURN_IF_ERROR(decoder_->Feed(data.substr(0, take),
+                                        [&](std::string_view out) {
+                                          hasher_->Update(out);
+                                          return fs::WriteAll(fd_.get(), out,
+                                                              tmp_);
+                                        }));
+      data.remove_prefix(take);
+      pos_ += take;
+      if (pos_ == frame_end) LP_RETURN_IF_ERROR(End(hash, loc));
+    }
+    return Status::OK();
+  }
+
+  Status Done() const {
+    if (next_ != range_.blobs.size()) {
+      return Status::Corrupt("store " + store_.url() + ": pack " +
+                             range_.pack.ToString() + " ended early");
+    }
+    return Status::OK();
+  }
+
+ private:
+  std::string What(const Hash& h) const {
+    return "blob " + h.ToString() + " in pack " + range_.pack.ToString() +
+           " of store " + store_.url();
+  }
+
+  Status Begin(const Hash& h, const BlobLocation& loc) {
+    tmp_ = fs::TempName(fs::Join(cache_.TempDir(), h.hex().substr(0, 16)));
+    int fd = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                    0600);
+    if (fd < 0) return Status::FromErrno("create", tmp_, errno);
+    fd_ = fs::Fd(fd);
+    decoder_.emplace(loc.frame.codec, loc.size, What(h));
+    hasher_ = std::make_unique<Hasher>();
+    return Status::OK();
+  }
+
+  Status End(const Hash& h, const BlobLocation& loc) {
+    LP_RETURN_IF_ERROR(decoder_->Finish());
+    decoder_.reset();
+    Digest got = hasher_->Finish();
+    if (got.hash != h || got.size != loc.size) {
+      return Status::Corrupt(What(h) + ": content does not match its digest");
+    }
+    if (::fsync(fd_.get()) != 0) return Status::FromErrno("fsync", tmp_, errno);
+    fd_ = fs::Fd();
+    Status s = cache_.AdoptBlob(tmp_, h);
+    if (!s.ok()) {
+      ::unlink(tmp_.c_str());
+      return s;
+    }
+    counters_->blobs++;
+    ++next_;
+    return Status::OK();
+  }
+
+  const BlobRange& range_;
+  const NodeCache& cache_;
+  Store& store_;
+  Progress* progress_;
+  FetchCounters* counters_;
+  uint64_t pos_;
+  size_t next_ = 0;
+  std::optional<FrameDecoder> decoder_;
+  std::unique_ptr<Hasher> hasher_;
+  std::string tmp_;
+  fs::Fd fd_;
+};
+
+}  // namespace
+
+Status FetchBlobs(Store& store, const Index& index,
+                  const std::vector<Hash>& blobs, const NodeCache& cache,
+                  int threads, const ProgressFn& progress,
+                  FetchCounters* counters) {
+  std::vector<std::pair<Hash, BlobLocation>> located;
+  located.reserve(blobs.size());
+  for (const Hash& h : blobs) {
+    auto it = index.blobs.find(h);
+    if (it == index.blobs.end()) {
+      return Status::Corrupt("index of " + index.tree.ToString() +
+                             " in store " + store.url() + " does not locate blob " +
+                             h.ToString());
+    }
+    located.emplace_back(h, it->second);
+  }
+  LP_ASSIGN_OR_RETURN(
+      std::vector<BlobRange> ranges,
+      PlanRanges(std::move(located), "index of " + index.tree.ToString()));
+  uint64_t total = 0;
+  for (const auto& r : ranges) total += r.length;
+  Progress prog(progress, "fetch", total, "bytes");
+  return ParallelFor(ranges.size(), threads, [&](size_t i) -> Status {
+    const BlobRange& r = ranges[i];
+    RangeSink sink(r, cache, store, &prog, counters);
+    Status s = store.GetRange(PackKey(r.pack), r.offset, r.length,
+                              [&](std::string_view b) {
+                                counters->bytes += b.size();
+                                return sink.Consume(b);
+                              });
+    if (!s.ok()) return s;
+    return sink.Done();
+  });
+}
+
+Result<std::string> ReadBlob(Store& store, const Index& index,
+                             const Digest& blob) {
+  if (blob.size == 0) return std::string();
+  auto it = index.blobs.find(blob.hash);
+  if (it == index.blobs.end()) {
+    return Status::Corrupt("index of " + index.tree.ToString() +
+                           " does not locate blob " + blob.hash.ToString());
+  }
+  const BlobLocation& loc = it->second;
+  std::string what = "blob " + blob.hash.ToString() + " in pack " +
+                     loc.pack.ToString() + " of store " + store.url();
+  std::string out;
+  FrameDecoder dec(loc.frame.codec, loc.size, what);
+  LP_RETURN_IF_ERROR(store.GetRange(
+      PackKey(loc.pack), loc.frame.offset, loc.frame.length,
+      [&](std::string_view b) {
+        return dec.Feed(b, [&](std::string_view o) {
+          out.append(o);
+          return Status::OK();
+        });
+      }));
+  LP_RETURN_IF_ERROR(dec.Finish());
+  Digest got = HashBytes(out);
+  if (got.hash != blob.hash || got.size != blob.size) {
+    return Status::Corrupt(what + ": content does not match its digest");
+  }
+  return out;
+}
+
+}  // namespace lazypath

@@ -1,0 +1,59 @@
+// Fetching verified objects from a store: trees, indexes and blobs.
+//
+// Blobs are fetched with coalesced range reads (adjacent frames of one pack in
+// one request), decoded, hashed and written to the node cache's temp area;
+// only a blob whose size and digest match enters the cache. Errors name the
+// blob, the pack and the store.
+//
+// Thread safety: all functions may be called concurrently.
+#ifndef LAZYPATH_CORE_FETCH_H_
+#define LAZYPATH_CORE_FETCH_H_
+
+#include <string>
+#include <vector>
+
+#include "lazypath/cache.h"
+#include "lazypath/progress.h"
+#include "lazypath/store.h"
+#include "lazypath/tree.h"
+#include "pack/index.h"
+
+namespace lazypath {
+
+// Reads trees/<hex>, checks its digest and parses it. Returns the bytes too.
+Result<std::pair<Tree, std::string>> FetchTreeVerified(Store& store,
+                                                       const Hash& tree);
+Result<Index> FetchIndex(Store& store, const Hash& tree);
+
+// Two frames closer than this are read in one request.
+inline constexpr uint64_t kCoalesceGapBytes = 256 << 10;
+// A coalesced request stops growing past this size.
+inline constexpr uint64_t kMaxRangeBytes = 32ull << 20;
+
+struct BlobRange {
+  Hash pack;
+  uint64_t offset = 0, length = 0;
+  std::vector<std::pair<Hash, BlobLocation>> blobs;  // by offset
+};
+// Groups blob locations into coalesced ranges. Fails with Corrupt when two
+// frames overlap.
+Result<std::vector<BlobRange>> PlanRanges(
+    std::vector<std::pair<Hash, BlobLocation>> blobs, const std::string& what);
+
+// Fetches `blobs` (located by `index`) into `cache`. Counts what it moved.
+struct FetchCounters {
+  std::atomic<uint64_t> blobs{0};
+  std::atomic<uint64_t> bytes{0};
+};
+Status FetchBlobs(Store& store, const Index& index,
+                  const std::vector<Hash>& blobs, const NodeCache& cache,
+                  int threads, const ProgressFn& progress,
+                  FetchCounters* counters);
+
+// Reads one blob into memory, verified.
+Result<std::string> ReadBlob(Store& store, const Index& index,
+                             const Digest& blob);
+
+}  // namespace lazypath
+
+#endif  // LAZYPATH_CORE_FETCH_H_

@@ -1,0 +1,95 @@
+#include "lazypath/inspect.h"
+
+#include "core/fetch.h"
+
+namespace lazypath {
+
+Result<StoreListing> ListStore(const std::string& store_url) {
+  LP_ASSIGN_OR_RETURN(auto store, OpenStore(store_url));
+  StoreListing out;
+  LP_ASSIGN_OR_RETURN(auto refs, store->List(std::string(kRefPrefix)));
+  for (const auto& key : refs) {
+    std::string name = key.substr(kRefPrefix.size());
+    if (!ValidateRefName(name).ok()) continue;
+    LP_ASSIGN_OR_RETURN(Hash h, ReadRef(*store, name));
+    out.refs.emplace_back(name, h);
+  }
+  LP_ASSIGN_OR_RETURN(auto trees, store->List(std::string(kTreePrefix)));
+  for (const auto& key : trees) {
+    auto h = Hash::FromHex(key.substr(kTreePrefix.size()));
+    if (h.ok()) out.trees.push_back(*h);
+  }
+  return out;
+}
+
+Result<Tree> FetchTree(Store& store, const Hash& tree) {
+  LP_ASSIGN_OR_RETURN(auto fetched, FetchTreeVerified(store, tree));
+  return std::move(fetched.first);
+}
+
+Result<std::pair<Hash, Tree>> ShowTree(const std::string& store_url,
+                                       const std::string& ref) {
+  LP_ASSIGN_OR_RETURN(auto store, OpenStore(store_url));
+  LP_ASSIGN_OR_RETURN(Hash h, ResolveRef(*store, ref));
+  LP_ASSIGN_OR_RETURN(Tree t, FetchTree(*store, h));
+  return std::make_pair(h, std::move(t));
+}
+
+Result<std::string> CatFile(const std::string& store_url,
+                            const std::string& ref, const std::string& path) {
+  LP_ASSIGN_OR_RETURN(auto store, OpenStore(store_url));
+  LP_ASSIGN_OR_RETURN(Hash h, ResolveRef(*store, ref));
+  LP_ASSIGN_OR_RETURN(Tree t, FetchTree(*store, h));
+  std::string want = path;
+  while (!want.empty() && want.front() == '/') want.erase(0, 1);
+  for (int hop = 0; hop < 40; ++hop) {
+    const auto& entries = t.entries();
+    auto it = std::lower_bound(
+        entries.begin(), entries.end(), want,
+        [](const TreeEntry& e, const std::string& p) { return e.path < p; });
+    if (it == entries.end() || it->path != want) {
+      return Status::NotFound("'" + path + "' is not a file in tree " +
+                              h.ToString());
+    }
+    if (it->kind != EntryKind::kSymlink) {
+      LP_ASSIGN_OR_RETURN(Index idx, FetchIndex(*store, h));
+      return ReadBlob(*store, idx, it->blob);
+    }
+    // Resolve the link lexically inside the tree.
+    std::string base = it->path.substr(0, it->path.rfind('/') + 1);
+    std::string joined = base + it->target;
+    std::vector<std::string> parts;
+    size_t start = 0;
+    while (start <= joined.size()) {
+      size_t slash = joined.find('/', start);
+      if (slash == std::string::npos) slash = joined.size();
+      std::string comp = joined.substr(start, slash - start);
+      if (comp == "..") {
+        if (!parts.empty()) parts.pop_back();
+      } else if (!comp.empty() && comp != ".") {
+        parts.push_back(comp);
+      }
+      start = slash + 1;
+    }
+    want.clear();
+    for (const auto& p : parts) want += (want.empty() ? "" : "/") + p;
+  }
+  return Status::InvalidArgument("'" + path + "': too many symlink hops");
+}
+
+Result<Hash> TagTree(const std::string& store_url, const std::string& ref,
+                     const std::string& name) {
+  LP_RETURN_IF_ERROR(ValidateRefName(name));
+  LP_ASSIGN_OR_RETURN(auto store, OpenStore(store_url));
+  LP_ASSIGN_OR_RETURN(Hash h, ResolveRef(*store, ref));
+  LP_ASSIGN_OR_RETURN(bool has_tree, store->Exists(TreeKey(h)));
+  LP_ASSIGN_OR_RETURN(bool has_index, store->Exists(IndexKey(h)));
+  if (!has_tree || !has_index) {
+    return Status::NotFound("tree " + h.ToString() + " not in store " +
+                            store->url());
+  }
+  LP_RETURN_IF_ERROR(WriteRef(*store, name, h));
+  return h;
+}
+
+}  // namespace lazypath

@@ -1,0 +1,199 @@
+#include "lazypath/push.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <tuple>
+#include <set>
+
+#include "core/fetch.h"
+#include "lazypath/cache.h"
+#include "lazypath/store.h"
+#include "pack/index.h"
+#include "pack/pack.h"
+#include "util/fs.h"
+#include "util/parallel.h"
+
+namespace lazypath {
+
+namespace {
+
+// Blob locations from every index in the store. An index that can't be read
+// or parsed is skipped: it only means those blobs get uploaded again.
+Result<std::map<Hash, BlobLocation>> KnownBlobs(Store& store) {
+  std::map<Hash, BlobLocation> known;
+  LP_ASSIGN_OR_RETURN(auto keys, store.List(std::string(kIndexPrefix)));
+  for (const auto& key : keys) {
+    auto bytes = store.Get(key, kMaxIndexBytes);
+    if (!bytes.ok()) continue;
+    auto idx = Index::Parse(*bytes, store.url() + "/" + key);
+    if (!idx.ok()) continue;
+    for (auto& [h, loc] : idx->blobs) known.emplace(h, loc);
+  }
+  return known;
+}
+
+struct NewBlob {
+  Hash hash;
+  uint64_t size;
+  std::string source;
+  std::string dir, base;  // for ordering: a directory's files sit together
+};
+
+}  // namespace
+
+Result<PushResult> Push(const std::string& dir, const std::string& store_url,
+                        const PushOptions& options) {
+  if (!options.tag.empty()) LP_RETURN_IF_ERROR(ValidateRefName(options.tag));
+  LP_ASSIGN_OR_RETURN(NodeCache cache, NodeCache::Open(options.cache_dir));
+  ScanOptions scan_opts = options.scan;
+  scan_opts.stat_cache_dir = cache.StatCacheDir();
+  scan_opts.progress = options.progress;
+  LP_ASSIGN_OR_RETURN(ScanResult scanned, ScanDirectory(dir, scan_opts));
+
+  PushResult result;
+  result.scan = scanned.stats;
+  const std::string tree_bytes = scanned.tree.Serialize();
+  result.tree = HashBytes(tree_bytes);
+  const Hash& tree_hash = result.tree.hash;
+
+  StoreOptions so;
+  so.create = true;
+  LP_ASSIGN_OR_RETURN(auto store, OpenStore(store_url, so));
+
+  std::set<Hash> distinct;
+  for (const auto& e : scanned.tree.entries()) {
+    if (e.kind != EntryKind::kSymlink && e.blob.size > 0) {
+      distinct.insert(e.blob.hash);
+    }
+  }
+  result.blobs_total = distinct.size();
+
+  LP_ASSIGN_OR_RETURN(bool has_tree, store->Exists(TreeKey(tree_hash)));
+  LP_ASSIGN_OR_RETURN(bool has_index, store->Exists(IndexKey(tree_hash)));
+  result.tree_existed = has_tree && has_index;
+  if (!result.tree_existed) {
+    LP_ASSIGN_OR_RETURN(auto known, KnownBlobs(*store));
+    Index index;
+    index.tree = tree_hash;
+    std::vector<NewBlob> fresh;
+    std::set<Hash> queued;
+    const auto& entries = scanned.tree.entries();
+    for (size_t i = 0; i < entries.size(); ++i) {
+      const TreeEntry& e = entries[i];
+      if (e.kind == EntryKind::kSymlink || e.blob.size == 0) continue;
+      if (auto it = known.find(e.blob.hash); it != known.end()) {
+        index.blobs.emplace(e.blob.hash, it->second);
+        continue;
+      }
+      if (!queued.insert(e.blob.hash).second) continue;
+      size_t slash = e.path.rfind('/');
+      std::string d = slash == std::string::npos ? "" : e.path.substr(0, slash);
+      std::string b = e.path.substr(slash + 1);
+      fresh.push_back({e.blob.hash, e.blob.size, scanned.sources[i], d, b});
+    }
+    std::sort(fresh.begin(), fresh.end(), [](const NewBlob& a, const NewBlob& b) {
+      return std::tie(a.dir, a.base) < std::tie(b.dir, b.base);
+    });
+    uint64_t fresh_bytes = 0;
+    for (const auto& b : fresh) fresh_bytes += b.size;
+
+    Progress pack_progress(options.progress, "pack", fresh_bytes, "bytes");
+    std::optional<PackWriter> writer;
+    std::string pack_tmp;
+    std::vector<std::pair<Hash, FrameRef>> in_pack;
+    auto flush = [&]() -> Status {
+      if (!writer) return Status::OK();
+      LP_ASSIGN_OR_RETURN(Digest pd, writer->Finish());
+      writer.reset();
+      Status s = store->PutFile(PackKey(pd.hash), pack_tmp);
+      ::unlink(pack_tmp.c_str());
+      LP_RETURN_IF_ERROR(s);
+      result.packs_uploaded++;
+      for (auto& [h, frame] : in_pack) {
+        index.blobs[h] = BlobLocation{pd.hash, frame, 0};
+      }
+      in_pack.clear();
+      return Status::OK();
+    };
+    auto ensure_writer = [&]() -> Status {
+      if (writer && writer->size() >= kPackTargetBytes) {
+        LP_RETURN_IF_ERROR(flush());
+      }
+      if (!writer) {
+        pack_tmp = fs::TempName(fs::Join(cache.TempDir(), "pack"));
+        LP_ASSIGN_OR_RETURN(PackWriter w,
+                            PackWriter::Create(pack_tmp, options.level));
+        writer.emplace(std::move(w));
+      }
+      return Status::OK();
+    };
+    // Encode small blobs in parallel windows, append them in order; stream
+    // large ones straight into the pack.
+    constexpr uint64_t kWindowBytes = 64ull << 20;
+    size_t i = 0;
+    Status status;
+    while (i < fresh.size() && status.ok()) {
+      if (fresh[i].size > kInMemoryBlobBytes) {
+        status = ensure_writer();
+        if (!status.ok()) break;
+        auto ref = writer->AddFile(fresh[i].source,
+                                   Digest{fresh[i].hash, fresh[i].size});
+        if (!ref.ok()) {
+          status = ref.status();
+          break;
+        }
+        in_pack.emplace_back(fresh[i].hash, *ref);
+        pack_progress.Add(fresh[i].size);
+        ++i;
+        continue;
+      }
+      size_t j = i;
+      uint64_t window = 0;
+      while (j < fresh.size() && fresh[j].size <= kInMemoryBlobBytes &&
+             window < kWindowBytes) {
+        window += fresh[j].size;
+        ++j;
+      }
+      std::vector<EncodedBlob> encoded(j - i);
+      status = ParallelFor(j - i, options.scan.threads, [&](size_t k) -> Status {
+        const NewBlob& b = fresh[i + k];
+        LP_ASSIGN_OR_RETURN(encoded[k],
+                            EncodeBlob(b.source, Digest{b.hash, b.size},
+                                       options.level));
+        return Status::OK();
+      });
+      for (size_t k = 0; k < encoded.size() && status.ok(); ++k) {
+        status = ensure_writer();
+        if (!status.ok()) break;
+        auto ref = writer->AddEncoded(encoded[k]);
+        if (!ref.ok()) {
+          status = ref.status();
+          break;
+        }
+        in_pack.emplace_back(fresh[i + k].hash, *ref);
+        pack_progress.Add(fresh[i + k].size);
+      }
+      i = j;
+    }
+    if (status.ok()) status = flush();
+    if (!status.ok()) {
+      if (writer) ::unlink(pack_tmp.c_str());
+      return status;
+    }
+    for (const auto& b : fresh) index.blobs[b.hash].size = b.size;
+    result.blobs_uploaded = fresh.size();
+    // Index, then tree: a reader that finds the tree finds its index.
+    LP_RETURN_IF_ERROR(store->Put(IndexKey(tree_hash), index.Serialize()));
+    LP_RETURN_IF_ERROR(store->Put(TreeKey(tree_hash), tree_bytes));
+  }
+  if (!options.tag.empty()) {
+    LP_RETURN_IF_ERROR(WriteRef(*store, options.tag, tree_hash));
+  }
+  result.bytes_uploaded = store->stats().bytes_written;
+  return result;
+}
+
+}  // namespace lazypath

@@ -1,0 +1,185 @@
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <thread>
+
+#include "lazypath/activate.h"
+#include "lazypath/cache.h"
+#include "lazypath/inspect.h"
+#include "lazypath/push.h"
+#include "lazypath/store.h"
+#include "util/fs.h"
+
+namespace lazypath {
+namespace {
+
+class PushActivateTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    base_ = testing::TempDir() + "/push_activate_" +
+            testing::UnitTest::GetInstance()->current_test_info()->name();
+    ASSERT_TRUE(fs::RemoveAll(base_).ok());
+    src_ = base_ + "/src";
+    store_ = "file://" + base_ + "/store";
+    cache_ = base_ + "/cache";
+    for (int d = 0; d < 5; ++d) {
+      for (int f = 0; f < 20; ++f) {
+        std::string body;
+        for (int k = 0; k < 50 + f; ++k) body += "v" + std::to_string(d * 100 + f) + " = " + std::to_string(k) + "\n";
+        Write("pkg" + std::to_string(d) + "/m" + std::to_string(f) + ".py", body);
+      }
+      Write("pkg" + std::to_string(d) + "/__init__.py", "");
+    }
+    std::string big;
+    while (big.size() < (9u << 20)) big += "row," + std::to_string(big.size()) + "\n";
+    Write("data/big.csv", big);
+  }
+  void TearDown() override { (void)fs::RemoveAll(base_); }
+  void Write(const std::string& rel, const std::string& data) {
+    std::string p = src_ + "/" + rel;
+    ASSERT_TRUE(fs::MakeDirs(fs::Dirname(p)).ok());
+    std::ofstream(p, std::ios::binary) << data;
+  }
+  PushOptions PushOpts() {
+    PushOptions o;
+    o.cache_dir = base_ + "/push-cache";
+    return o;
+  }
+  ActivateOptions ActOpts(const std::string& cache) {
+    ActivateOptions o;
+    o.cache_dir = cache;
+    return o;
+  }
+  std::string base_, src_, store_, cache_;
+};
+
+TEST_F(PushActivateTest, RoundTripAndIncrementalPush) {
+  PushOptions po = PushOpts();
+  po.tag = "prod";
+  auto p1 = Push(src_, store_, po);
+  ASSERT_TRUE(p1.ok()) << p1.status().ToString();
+  EXPECT_FALSE(p1->tree_existed);
+  EXPECT_EQ(p1->blobs_uploaded, p1->blobs_total);
+  EXPECT_EQ(p1->blobs_total, 101u);  // 5 empty __init__.py share no blob
+
+  auto a = Activate(store_, "prod", ActOpts(cache_));
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_FALSE(a->cached);
+  EXPECT_EQ(a->tree, p1->tree.hash);
+  EXPECT_EQ(a->blobs_fetched, 101u);
+  // Coalescing: far fewer requests than blobs.
+  EXPECT_LT(a->requests, 20u);
+  EXPECT_EQ(*fs::ReadFile(a->path + "/pkg3/m7.py"), *fs::ReadFile(src_ + "/pkg3/m7.py"));
+  EXPECT_EQ(*fs::ReadFile(a->path + "/data/big.csv"), *fs::ReadFile(src_ + "/data/big.csv"));
+
+  // Cached by digest: no store traffic at all.
+  auto again = Activate(store_, p1->tree.hash.ToString(), ActOpts(cache_));
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->cached);
+  EXPECT_EQ(again->requests, 0u);
+
+  // Nothing changed: nothing uploaded but the ref.
+  auto p2 = Push(src_, store_, PushOpts());
+  ASSERT_TRUE(p2.ok());
+  EXPECT_TRUE(p2->tree_existed);
+  EXPECT_EQ(p2->bytes_uploaded, 0u);
+
+  // One file edited: one blob uploaded.
+  Write("pkg2/m3.py", "changed = True\n");
+  auto p3 = Push(src_, store_, PushOpts());
+  ASSERT_TRUE(p3.ok());
+  EXPECT_EQ(p3->blobs_uploaded, 1u);
+  EXPECT_EQ(p3->packs_uploaded, 1u);
+  EXPECT_LT(p3->bytes_uploaded, 64u << 10);
+  auto a3 = Activate(store_, p3->tree.hash.ToString(), ActOpts(cache_));
+  ASSERT_TRUE(a3.ok());
+  EXPECT_EQ(a3->blobs_fetched, 1u);
+  EXPECT_EQ(*fs::ReadFile(a3->path + "/pkg2/m3.py"), "changed = True\n");
+}
+
+TEST_F(PushActivateTest, ThreadsActivatingOneTreeFetchEachBlobOnce) {
+  auto p = Push(src_, store_, PushOpts());
+  ASSERT_TRUE(p.ok());
+  constexpr int kN = 8;
+  std::vector<Result<ActivateResult>> results(kN, Status::IoError("unset"));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kN; ++i) {
+    threads.emplace_back([&, i] {
+      results[i] = Activate(store_, p->tree.hash.ToString(), ActOpts(cache_));
+    });
+  }
+  for (auto& t : threads) t.join();
+  uint64_t fetched = 0;
+  for (auto& r : results) {
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    fetched += r->blobs_fetched;
+    EXPECT_EQ(r->path, results[0]->path);
+  }
+  EXPECT_EQ(fetched, p->blobs_total);
+}
+
+TEST_F(PushActivateTest, FlippedPackByteIsCaughtAndNothingPublished) {
+  auto p = Push(src_, store_, PushOpts());
+  ASSERT_TRUE(p.ok());
+  auto store = OpenStore(store_);
+  auto packs = (*store)->List("packs/");
+  ASSERT_EQ(packs->size(), 1u);
+  std::string pack_path = base_ + "/store/" + (*packs)[0];
+  auto bytes = fs::ReadFile(pack_path);
+  std::string flipped = *bytes;
+  flipped[flipped.size() / 3] ^= 0x01;
+  ::chmod(pack_path.c_str(), 0644);
+  ASSERT_TRUE(fs::WriteFileAtomic(pack_path, flipped).ok());
+  auto a = Activate(store_, p->tree.hash.ToString(), ActOpts(cache_));
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.status().code(), Code::kCorrupt);
+  EXPECT_NE(a.status().message().find("pack sha256:"), std::string::npos);
+  auto cache = NodeCache::Open(cache_);
+  EXPECT_FALSE(cache->HasTree(p->tree.hash));
+  // Nothing is left in the staging area either.
+  EXPECT_EQ(::rmdir(cache->TempDir().c_str()), 0);
+}
+
+TEST_F(PushActivateTest, MissingRefAndDigestNameTheStore) {
+  ASSERT_TRUE(Push(src_, store_, PushOpts()).ok());
+  auto a = Activate(store_, "nope", ActOpts(cache_));
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.status().code(), Code::kNotFound);
+  EXPECT_NE(a.status().message().find("ref 'nope'"), std::string::npos);
+  EXPECT_NE(a.status().message().find(store_), std::string::npos);
+  std::string d = HashBytes("absent").hash.ToString();
+  auto b = Activate(store_, d, ActOpts(cache_));
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().code(), Code::kNotFound);
+  EXPECT_NE(b.status().message().find(d), std::string::npos);
+  auto c = Activate("gopher://x/y", "prod", ActOpts(cache_));
+  EXPECT_EQ(c.status().code(), Code::kInvalidArgument);
+}
+
+TEST_F(PushActivateTest, InspectListsShowsCatsAndTags) {
+  PushOptions po = PushOpts();
+  po.tag = "v1";
+  auto p = Push(src_, store_, po);
+  ASSERT_TRUE(p.ok());
+  auto l = ListStore(store_);
+  ASSERT_TRUE(l.ok());
+  ASSERT_EQ(l->refs.size(), 1u);
+  EXPECT_EQ(l->refs[0].first, "v1");
+  EXPECT_EQ(l->refs[0].second, p->tree.hash);
+  ASSERT_EQ(l->trees.size(), 1u);
+  auto s = ShowTree(store_, "v1");
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->second.entries().size(), 106u);
+  auto c = CatFile(store_, "v1", "pkg1/m2.py");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(*c, *fs::ReadFile(src_ + "/pkg1/m2.py"));
+  EXPECT_EQ(CatFile(store_, "v1", "nope.py").status().code(), Code::kNotFound);
+  auto t = TagTree(store_, "v1", "prod");
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(*t, p->tree.hash);
+  EXPECT_FALSE(TagTree(store_, "v1", "../evil").ok());
+}
+
+}  // namespace
+}  // namespace lazypath

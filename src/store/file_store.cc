@@ -1,0 +1,165 @@
+#include "store/file_store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "util/fs.h"
+
+namespace lazypath {
+
+Result<std::unique_ptr<Store>> FileStore::Open(const std::string& url,
+                                               const std::string& root,
+                                               bool create) {
+  LP_ASSIGN_OR_RETURN(std::string abs, fs::Absolute(root));
+  struct stat st;
+  if (::stat(abs.c_str(), &st) != 0) {
+    if (errno != ENOENT) return Status::FromErrno("stat", url, errno);
+    if (!create) {
+      return Status::NotFound("store " + url + ": no such directory");
+    }
+    LP_RETURN_IF_ERROR(fs::MakeDirs(abs));
+  } else if (!S_ISDIR(st.st_mode)) {
+    return Status::InvalidArgument("store " + url + ": not a directory");
+  }
+  return std::unique_ptr<Store>(new FileStore(url, abs));
+}
+
+Status FileStore::CheckKey(const std::string& key) const {
+  // Keys are built by this library, but refuse anything that could leave the
+  // root all the same.
+  if (key.empty() || key[0] == '/' || key.find("..") != std::string::npos ||
+      key.find('\0') != std::string::npos || key.find("/.") != std::string::npos) {
+    return Status::InvalidArgument("store " + url_ + ": bad key '" + key + "'");
+  }
+  return Status::OK();
+}
+
+std::string FileStore::Path(const std::string& key) const {
+  return fs::Join(root_, key);
+}
+
+Result<std::string> FileStore::Get(const std::string& key, uint64_t max_size) {
+  LP_RETURN_IF_ERROR(CheckKey(key));
+  stats().requests++;
+  auto data = fs::ReadFile(Path(key), max_size);
+  if (!data.ok()) {
+    if (data.status().code() == Code::kNotFound) {
+      return Status::NotFound("store " + url_ + ": no object " + key);
+    }
+    return data.status().WithContext("store " + url_);
+  }
+  stats().bytes_read += data->size();
+  return data;
+}
+
+Status FileStore::GetRange(const std::string& key, uint64_t offset,
+                           uint64_t length, const ByteSink& sink) {
+  LP_RETURN_IF_ERROR(CheckKey(key));
+  stats().requests++;
+  Status s = fs::ReadRange(Path(key), offset, length, [&](std::string_view b) {
+    stats().bytes_read += b.size();
+    return sink(b);
+  });
+  if (s.code() == Code::kNotFound) {
+    return Status::NotFound("store " + url_ + ": no object " + key);
+  }
+  return s;
+}
+
+Status FileStore::Put(const std::string& key, std::string_view data) {
+  LP_RETURN_IF_ERROR(CheckKey(key));
+  stats().requests++;
+  std::string tmpdir = fs::Join(root_, ".tmp");
+  LP_RETURN_IF_ERROR(fs::MakeDirs(tmpdir));
+  std::string dest = Path(key);
+  LP_RETURN_IF_ERROR(fs::MakeDirs(fs::Dirname(dest)));
+  std::string tmp = fs::TempName(fs::Join(tmpdir, "put"));
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::FromErrno("create", tmp, errno);
+  fs::Fd guard(fd);
+  Status s = fs::WriteAll(fd, data, tmp);
+  if (s.ok() && ::fsync(fd) != 0) s = Status::FromErrno("fsync", tmp, errno);
+  guard = fs::Fd();
+  if (s.ok()) s = fs::RenameDurable(tmp, dest);
+  if (!s.ok()) {
+    ::unlink(tmp.c_str());
+    return s.WithContext("store " + url_);
+  }
+  stats().bytes_written += data.size();
+  return Status::OK();
+}
+
+Status FileStore::PutFile(const std::string& key, const std::string& path) {
+  LP_RETURN_IF_ERROR(CheckKey(key));
+  stats().requests++;
+  std::string tmpdir = fs::Join(root_, ".tmp");
+  LP_RETURN_IF_ERROR(fs::MakeDirs(tmpdir));
+  std::string dest = Path(key);
+  LP_RETURN_IF_ERROR(fs::MakeDirs(fs::Dirname(dest)));
+  std::string tmp = fs::TempName(fs::Join(tmpdir, "put"));
+  Status s = fs::CopyFile(path, tmp, 0644);
+  if (s.ok()) s = fs::RenameDurable(tmp, dest);
+  if (!s.ok()) {
+    ::unlink(tmp.c_str());
+    return s.WithContext("store " + url_);
+  }
+  struct stat st;
+  if (::stat(dest.c_str(), &st) == 0) {
+    stats().bytes_written += static_cast<uint64_t>(st.st_size);
+  }
+  return Status::OK();
+}
+
+Result<bool> FileStore::Exists(const std::string& key) {
+  LP_RETURN_IF_ERROR(CheckKey(key));
+  stats().requests++;
+  struct stat st;
+  if (::stat(Path(key).c_str(), &st) == 0) return true;
+  if (errno == ENOENT) return false;
+  return Status::FromErrno("stat", url_ + "/" + key, errno);
+}
+
+Result<std::vector<std::string>> FileStore::List(const std::string& prefix) {
+  stats().requests++;
+  // Prefixes used by the library name a directory ("refs/", "packs/") or a
+  // directory plus a name prefix; walk from the directory part.
+  std::string dir_part = prefix.substr(0, prefix.rfind('/') + 1);
+  std::vector<std::string> out;
+  std::vector<std::string> stack{dir_part};
+  while (!stack.empty()) {
+    std::string rel = std::move(stack.back());
+    stack.pop_back();
+    std::string abs = rel.empty() ? root_ : fs::Join(root_, rel);
+    DIR* d = ::opendir(abs.c_str());
+    if (d == nullptr) {
+      if (errno == ENOENT) continue;
+      return Status::FromErrno("list", url_ + "/" + rel, errno);
+    }
+    while (struct dirent* e = ::readdir(d)) {
+      std::string_view n(e->d_name);
+      if (n.empty() || n[0] == '.') continue;  // ., .., .tmp and debris
+      std::string key = rel + std::string(n);
+      bool is_dir = e->d_type == DT_DIR;
+      if (e->d_type == DT_UNKNOWN) {
+        struct stat st;
+        is_dir = ::stat(fs::Join(root_, key).c_str(), &st) == 0 &&
+                 S_ISDIR(st.st_mode);
+      }
+      if (is_dir) {
+        stack.push_back(key + "/");
+      } else if (key.compare(0, prefix.size(), prefix) == 0) {
+        out.push_back(std::move(key));
+      }
+    }
+    ::closedir(d);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace lazypath

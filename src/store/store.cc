@@ -1,0 +1,102 @@
+#include "lazypath/store.h"
+
+#include "store/file_store.h"
+
+namespace lazypath {
+
+std::string TreeKey(const Hash& tree) {
+  return std::string(kTreePrefix) + tree.hex();
+}
+std::string IndexKey(const Hash& tree) {
+  return std::string(kIndexPrefix) + tree.hex();
+}
+std::string PackKey(const Hash& pack) {
+  return std::string(kPackPrefix) + pack.hex();
+}
+std::string RefKey(std::string_view name) {
+  return std::string(kRefPrefix) + std::string(name);
+}
+
+Status ValidateRefName(std::string_view name) {
+  auto bad = [&](std::string_view why) {
+    return Status::InvalidArgument("ref name '" +
+                                   std::string(name.substr(0, 200)) +
+                                   "': " + std::string(why));
+  };
+  if (name.empty() || name.size() > 200) return bad("must be 1-200 bytes");
+  size_t start = 0;
+  while (start <= name.size()) {
+    size_t slash = name.find('/', start);
+    if (slash == std::string_view::npos) slash = name.size();
+    std::string_view comp = name.substr(start, slash - start);
+    if (comp.empty()) return bad("empty component");
+    if (comp[0] == '.') return bad("a component starts with '.'");
+    for (char c : comp) {
+      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+      if (!ok) return bad("only letters, digits, '.', '_', '-' and '/' allowed");
+    }
+    start = slash + 1;
+  }
+  if (name.substr(0, 7) == "sha256:") return bad("looks like a digest");
+  return Status::OK();
+}
+
+std::string SerializeRef(const Hash& tree) { return tree.ToString() + "\n"; }
+
+Result<Hash> ParseRef(std::string_view bytes, std::string_view what) {
+  if (bytes.size() != 72 || bytes.back() != '\n') {
+    return Status::Corrupt(std::string(what) +
+                           ": not a ref (want 'sha256:<hex>\\n')");
+  }
+  auto h = Hash::Parse(bytes.substr(0, 71));
+  if (!h.ok()) return Status::Corrupt(std::string(what) + ": " + h.status().message());
+  return h;
+}
+
+Result<Hash> ReadRef(Store& store, std::string_view name) {
+  LP_RETURN_IF_ERROR(ValidateRefName(name));
+  auto data = store.Get(RefKey(name), 4096);
+  if (!data.ok()) {
+    if (data.status().code() == Code::kNotFound) {
+      return Status::NotFound("ref '" + std::string(name) + "' not in store " +
+                              store.url());
+    }
+    return data.status();
+  }
+  return ParseRef(*data, store.url() + " ref '" + std::string(name) + "'");
+}
+
+Status WriteRef(Store& store, std::string_view name, const Hash& tree) {
+  LP_RETURN_IF_ERROR(ValidateRefName(name));
+  return store.Put(RefKey(name), SerializeRef(tree));
+}
+
+Result<Hash> ResolveRef(Store& store, std::string_view ref) {
+  if (ref.substr(0, 7) == "sha256:") return Hash::Parse(ref);
+  return ReadRef(store, ref);
+}
+
+Result<std::unique_ptr<Store>> OpenStore(const std::string& url,
+                                         const StoreOptions& options) {
+  if (url.empty()) return Status::InvalidArgument("empty store URL");
+  size_t colon = url.find("://");
+  if (colon == std::string::npos) {
+    return FileStore::Open(url, url, options.create);
+  }
+  std::string scheme = url.substr(0, colon);
+  if (scheme == "file") {
+    std::string path = url.substr(colon + 3);
+    if (path.empty() || path[0] != '/') {
+      return Status::InvalidArgument(
+          url + ": malformed file URL (want file:///absolute/path)");
+    }
+    return FileStore::Open(url, path, options.create);
+  }
+  // Never echo the part after "://": it may carry credentials.
+  return Status::InvalidArgument("store '" + scheme +
+                                 "://...': unknown scheme '" + scheme +
+                                 "' (supported: file://, or a plain path)");
+}
+
+}  // namespace lazypath

@@ -1,0 +1,316 @@
+#include "lazypath/tree.h"
+
+#include <algorithm>
+#include <charconv>
+
+namespace lazypath {
+
+namespace {
+
+constexpr std::string_view kHeader = "lazypath-tree 1\n";
+
+bool NeedsEscape(unsigned char c) { return c <= 0x20 || c == '%' || c == 0x7f; }
+
+void AppendEscaped(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (unsigned char c : s) {
+    if (NeedsEscape(c)) {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+}
+
+Result<std::string> Unescape(std::string_view s, std::string_view what) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (NeedsEscape(c) && c != '%') {
+      return Status::Corrupt(std::string(what) + ": unescaped control byte");
+    }
+    if (c != '%') {
+      out += static_cast<char>(c);
+      continue;
+    }
+    if (i + 2 >= s.size()) {
+      return Status::Corrupt(std::string(what) + ": truncated %-escape");
+    }
+    auto hexval = [](char h) -> int {
+      if (h >= '0' && h <= '9') return h - '0';
+      if (h >= 'A' && h <= 'F') return h - 'A' + 10;
+      return -1;
+    };
+    int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+    if (hi < 0 || lo < 0) {
+      return Status::Corrupt(std::string(what) + ": bad %-escape");
+    }
+    unsigned char v = static_cast<unsigned char>(hi << 4 | lo);
+    if (!NeedsEscape(v)) {
+      return Status::Corrupt(std::string(what) +
+                             ": %-escape of a byte that needs none");
+    }
+    out += static_cast<char>(v);
+    i += 2;
+  }
+  return out;
+}
+
+bool ValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t n;
+    uint32_t cp;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xe0) == 0xc0) {
+      n = 1;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      n = 2;
+      cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + n >= s.size()) return false;
+    for (size_t k = 1; k <= n; ++k) {
+      unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = cp << 6 | (cc & 0x3f);
+    }
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
+        (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff)) {
+      return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
+bool ParseU64(std::string_view s, uint64_t* v) {
+  if (s.empty() || (s.size() > 1 && s[0] == '0')) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *v);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+}  // namespace
+
+Tree::Tree(std::vector<TreeEntry> entries) : entries_(std::move(entries)) {
+  std::sort(entries_.begin(), entries_.end(),
+            [](const TreeEntry& a, const TreeEntry& b) { return a.path < b.path; });
+}
+
+Status ValidateTreePath(std::string_view path) {
+  auto bad = [&](std::string_view why) {
+    return Status::Corrupt("tree path '" + std::string(path.substr(0, 200)) +
+                           "': " + std::string(why));
+  };
+  if (path.empty()) return bad("empty");
+  if (path.size() > kMaxPathBytes) return bad("longer than 4096 bytes");
+  if (path.front() == '/') return bad("absolute path");
+  if (path.back() == '/') return bad("trailing '/'");
+  if (path.find('\0') != std::string_view::npos) return bad("NUL byte");
+  if (!ValidUtf8(path)) return bad("not valid UTF-8");
+  size_t depth = 0;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t slash = path.find('/', start);
+    if (slash == std::string_view::npos) slash = path.size();
+    std::string_view comp = path.substr(start, slash - start);
+    if (comp.empty()) return bad("empty component");
+    if (comp == ".") return bad("'.' component");
+    if (comp == "..") return bad("'..' component");
+    if (comp.size() > kMaxComponentBytes) return bad("component over 255 bytes");
+    if (++depth > kMaxDepth) return bad("nested deeper than 128");
+    start = slash + 1;
+  }
+  return Status::OK();
+}
+
+bool SymlinkStaysInside(std::string_view path, std::string_view target) {
+  if (target.empty() || target.front() == '/') return false;
+  // Start from the link's directory depth and walk the target lexically.
+  long depth = static_cast<long>(std::count(path.begin(), path.end(), '/'));
+  size_t start = 0;
+  while (start <= target.size()) {
+    size_t slash = target.find('/', start);
+    if (slash == std::string_view::npos) slash = target.size();
+    std::string_view comp = target.substr(start, slash - start);
+    if (comp == "..") {
+      if (--depth < 0) return false;
+    } else if (!comp.empty() && comp != ".") {
+      ++depth;
+    }
+    start = slash + 1;
+  }
+  return true;
+}
+
+Status Tree::Validate() const {
+  if (entries_.size() > 10'000'000) {
+    return Status::Corrupt("tree has more than 10,000,000 entries");
+  }
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    const TreeEntry& e = entries_[i];
+    LP_RETURN_IF_ERROR(ValidateTreePath(e.path));
+    if (i > 0) {
+      const std::string& prev = entries_[i - 1].path;
+      if (!(prev < e.path)) {
+        return Status::Corrupt("tree path '" + e.path +
+                               (prev == e.path ? "': listed twice"
+                                               : "': out of order"));
+      }
+    }
+    if (e.kind == EntryKind::kSymlink) {
+      if (e.target.empty() || e.target.size() > kMaxPathBytes ||
+          e.target.find('\0') != std::string::npos || !ValidUtf8(e.target)) {
+        return Status::Corrupt("tree symlink '" + e.path + "': bad target");
+      }
+      if (!SymlinkStaysInside(e.path, e.target)) {
+        return Status::Corrupt("tree symlink '" + e.path + "' -> '" +
+                               e.target + "' escapes the tree");
+      }
+      if (HashBytes(e.target) != e.blob) {
+        return Status::Corrupt("tree symlink '" + e.path +
+                               "': digest does not match its target");
+      }
+    } else if (e.kind != EntryKind::kFile && e.kind != EntryKind::kExecutable) {
+      return Status::Corrupt("tree path '" + e.path + "': unknown kind");
+    } else if (!e.target.empty()) {
+      return Status::Corrupt("tree path '" + e.path +
+                             "': a file with a link target");
+    }
+  }
+  // A path that is also a parent of another path ("a" and "a/b") collides.
+  // Within sorted order, every "a/..." follows "a" but possibly after names
+  // like "a!x" ('!' < '/'); so check each entry's parents explicitly.
+  std::vector<std::string_view> sorted;
+  sorted.reserve(entries_.size());
+  for (const auto& e : entries_) sorted.push_back(e.path);
+  for (const auto& e : entries_) {
+    std::string_view p(e.path);
+    size_t slash = p.find('/');
+    while (slash != std::string_view::npos) {
+      std::string_view parent = p.substr(0, slash);
+      if (std::binary_search(sorted.begin(), sorted.end(), parent)) {
+        return Status::Corrupt("tree paths '" + std::string(parent) +
+                               "' and '" + e.path +
+                               "' collide: a file cannot also be a directory");
+      }
+      slash = p.find('/', slash + 1);
+    }
+  }
+  return Status::OK();
+}
+
+std::string Tree::Serialize() const {
+  std::string out(kHeader);
+  for (const auto& e : entries_) {
+    out += static_cast<char>(e.kind);
+    out += ' ';
+    out += std::to_string(e.blob.size);
+    out += ' ';
+    out += e.blob.hash.hex();
+    out += ' ';
+    AppendEscaped(out, e.path);
+    if (e.kind == EntryKind::kSymlink) {
+      out += ' ';
+      AppendEscaped(out, e.target);
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+Digest Tree::digest() const { return HashBytes(Serialize()); }
+
+uint64_t Tree::TotalSize() const {
+  uint64_t total = 0;
+  for (const auto& e : entries_) {
+    if (e.kind != EntryKind::kSymlink) total += e.blob.size;
+  }
+  return total;
+}
+
+Result<Tree> Tree::Parse(std::string_view bytes, std::string_view what) {
+  std::string w(what);
+  if (bytes.size() > kMaxTreeBytes) {
+    return Status::Corrupt(w + ": tree larger than 512 MiB");
+  }
+  if (bytes.substr(0, kHeader.size()) != kHeader) {
+    return Status::Corrupt(w + ": not a lazypath tree (bad header)");
+  }
+  bytes.remove_prefix(kHeader.size());
+  std::vector<TreeEntry> entries;
+  size_t line_no = 1;
+  while (!bytes.empty()) {
+    ++line_no;
+    size_t nl = bytes.find('\n');
+    if (nl == std::string_view::npos) {
+      return Status::Corrupt(w + ": line " + std::to_string(line_no) +
+                             ": missing final newline");
+    }
+    std::string_view line = bytes.substr(0, nl);
+    bytes.remove_prefix(nl + 1);
+    std::string where = w + ": line " + std::to_string(line_no);
+    std::vector<std::string_view> f;
+    size_t start = 0;
+    while (true) {
+      size_t sp = line.find(' ', start);
+      f.push_back(line.substr(start, sp == std::string_view::npos
+                                         ? std::string_view::npos
+                                         : sp - start));
+      if (sp == std::string_view::npos) break;
+      start = sp + 1;
+      if (f.size() > 5) break;
+    }
+    if (f.size() < 4 || f[0].size() != 1) {
+      return Status::Corrupt(where + ": malformed entry");
+    }
+    TreeEntry e;
+    char k = f[0][0];
+    if (k != 'f' && k != 'x' && k != 'l') {
+      return Status::Corrupt(where + ": unknown kind '" + std::string(1, k) +
+                             "'");
+    }
+    e.kind = static_cast<EntryKind>(k);
+    if ((e.kind == EntryKind::kSymlink) != (f.size() == 5) || f.size() > 5) {
+      return Status::Corrupt(where + ": wrong number of fields");
+    }
+    if (!ParseU64(f[1], &e.blob.size)) {
+      return Status::Corrupt(where + ": bad size");
+    }
+    auto h = Hash::FromHex(f[2]);
+    if (!h.ok()) return Status::Corrupt(where + ": bad digest");
+    e.blob.hash = *h;
+    LP_ASSIGN_OR_RETURN(e.path, Unescape(f[3], where));
+    if (e.kind == EntryKind::kSymlink) {
+      LP_ASSIGN_OR_RETURN(e.target, Unescape(f[4], where));
+    }
+    entries.push_back(std::move(e));
+  }
+  // Check order before the sorting constructor hides it.
+  for (size_t i = 1; i < entries.size(); ++i) {
+    if (!(entries[i - 1].path < entries[i].path)) {
+      return Status::Corrupt(w + ": tree path '" + entries[i].path +
+                             (entries[i - 1].path == entries[i].path
+                                  ? "': listed twice"
+                                  : "': out of order"));
+    }
+  }
+  Tree t(std::move(entries));
+  Status s = t.Validate();
+  if (!s.ok()) return s.WithContext(w);
+  return t;
+}
+
+}  // namespace lazypath

@@ -1,0 +1,266 @@
+#include "util/fs.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <random>
+#include <vector>
+
+namespace lazypath::fs {
+
+Fd& Fd::operator=(Fd&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = o.release();
+  }
+  return *this;
+}
+
+Fd::~Fd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<Fd> OpenRead(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("open", path, errno);
+  return Fd(fd);
+}
+
+Result<std::string> ReadFile(const std::string& path, uint64_t max_size) {
+  LP_ASSIGN_OR_RETURN(Fd fd, OpenRead(path));
+  std::string out;
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno("read", path, errno);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > max_size) {
+      return Status::Corrupt(path + ": larger than " +
+                             std::to_string(max_size) + " bytes");
+    }
+  }
+  return out;
+}
+
+Status ReadRange(const std::string& path, uint64_t offset, uint64_t length,
+                 const std::function<Status(std::string_view)>& sink) {
+  LP_ASSIGN_OR_RETURN(Fd fd, OpenRead(path));
+  std::vector<char> buf(std::min<uint64_t>(length, 1 << 20) + 1);
+  uint64_t done = 0;
+  while (done < length) {
+    size_t want = std::min<uint64_t>(length - done, buf.size());
+    ssize_t n = ::pread(fd.get(), buf.data(), want,
+                        static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno("read", path, errno);
+    }
+    if (n == 0) {
+      return Status::Corrupt(path + ": ends at " +
+                             std::to_string(offset + done) +
+                             ", expected bytes up to " +
+                             std::to_string(offset + length));
+    }
+    LP_RETURN_IF_ERROR(
+        sink(std::string_view(buf.data(), static_cast<size_t>(n))));
+    done += static_cast<uint64_t>(n);
+  }
+  return Status::OK();
+}
+
+Status WriteAll(int fd, std::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno("write", path, errno);
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::OK();
+}
+
+Status FsyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("open directory", dir, errno);
+  Fd guard(fd);
+  if (::fsync(fd) != 0 && errno != EINVAL) {
+    return Status::FromErrno("fsync", dir, errno);
+  }
+  return Status::OK();
+}
+
+Status RenameDurable(const std::string& from, const std::string& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0) {
+    return Status::FromErrno("rename from " + from, to, errno);
+  }
+  return FsyncDir(Dirname(to));
+}
+
+std::string TempName(std::string_view prefix) {
+  static std::atomic<uint64_t> counter{0};
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::string s(prefix);
+  s += ".tmp.";
+  s += std::to_string(::getpid());
+  s += ".";
+  s += std::to_string(counter.fetch_add(1));
+  s += ".";
+  s += std::to_string(rng() % 1000000007ULL);
+  return s;
+}
+
+Status WriteFileAtomic(const std::string& path, std::string_view data,
+                       int mode) {
+  std::string tmp = TempName(path);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) return Status::FromErrno("create", tmp, errno);
+  Fd guard(fd);
+  Status s = WriteAll(fd, data, tmp);
+  if (s.ok() && ::fchmod(fd, static_cast<mode_t>(mode)) != 0) {
+    s = Status::FromErrno("chmod", tmp, errno);
+  }
+  if (s.ok() && ::fsync(fd) != 0) s = Status::FromErrno("fsync", tmp, errno);
+  guard = Fd();
+  if (s.ok()) s = RenameDurable(tmp, path);
+  if (!s.ok()) ::unlink(tmp.c_str());
+  return s;
+}
+
+Status MakeDirs(const std::string& path, int mode) {
+  if (path.empty()) return Status::OK();
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return Status::OK();
+    return Status::IoError(path + ": exists and is not a directory");
+  }
+  std::string parent = Dirname(path);
+  if (parent != path && !parent.empty()) {
+    LP_RETURN_IF_ERROR(MakeDirs(parent, mode));
+  }
+  if (::mkdir(path.c_str(), static_cast<mode_t>(mode)) != 0 &&
+      errno != EEXIST) {
+    return Status::FromErrno("mkdir", path, errno);
+  }
+  return Status::OK();
+}
+
+Status RemoveAll(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return Status::OK();
+    return Status::FromErrno("stat", path, errno);
+  }
+  if (S_ISDIR(st.st_mode)) {
+    // Directories of a materialised tree may be read-only; make them
+    // writable so their entries can go.
+    ::chmod(path.c_str(), 0700);
+    DIR* d = ::opendir(path.c_str());
+    if (d == nullptr) return Status::FromErrno("opendir", path, errno);
+    std::vector<std::string> names;
+    while (struct dirent* e = ::readdir(d)) {
+      std::string_view n(e->d_name);
+      if (n == "." || n == "..") continue;
+      names.emplace_back(n);
+    }
+    ::closedir(d);
+    for (const auto& n : names) LP_RETURN_IF_ERROR(RemoveAll(Join(path, n)));
+    if (::rmdir(path.c_str()) != 0 && errno != ENOENT) {
+      return Status::FromErrno("rmdir", path, errno);
+    }
+    return Status::OK();
+  }
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return Status::FromErrno("unlink", path, errno);
+  }
+  return Status::OK();
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+std::string Join(std::string_view a, std::string_view b) {
+  if (a.empty()) return std::string(b);
+  std::string s(a);
+  if (s.back() != '/') s += '/';
+  s += b;
+  return s;
+}
+
+std::string Dirname(std::string_view path) {
+  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  size_t slash = path.rfind('/');
+  if (slash == std::string_view::npos) return ".";
+  if (slash == 0) return "/";
+  return std::string(path.substr(0, slash));
+}
+
+Result<std::string> Absolute(std::string_view path) {
+  if (path.empty()) return Status::InvalidArgument("empty path");
+  std::string full;
+  if (path[0] != '/') {
+    char buf[4096];
+    if (::getcwd(buf, sizeof buf) == nullptr) {
+      return Status::FromErrno("getcwd", ".", errno);
+    }
+    full = buf;
+    full += '/';
+  }
+  full += path;
+  std::vector<std::string_view> parts;
+  std::string_view rest(full);
+  while (!rest.empty()) {
+    size_t slash = rest.find('/');
+    std::string_view part = rest.substr(0, slash);
+    rest = slash == std::string_view::npos ? std::string_view()
+                                           : rest.substr(slash + 1);
+    if (part.empty() || part == ".") continue;
+    if (part == "..") {
+      if (!parts.empty()) parts.pop_back();
+      continue;
+    }
+    parts.push_back(part);
+  }
+  std::string out;
+  for (auto p : parts) {
+    out += '/';
+    out += p;
+  }
+  if (out.empty()) out = "/";
+  return out;
+}
+
+Status CopyFile(const std::string& from, const std::string& to, int mode) {
+  LP_ASSIGN_OR_RETURN(Fd in, OpenRead(from));
+  int fd = ::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::FromErrno("create", to, errno);
+  Fd out(fd);
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(in.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno("read", from, errno);
+    }
+    if (n == 0) break;
+    LP_RETURN_IF_ERROR(
+        WriteAll(fd, std::string_view(buf, static_cast<size_t>(n)), to));
+  }
+  if (::fchmod(fd, static_cast<mode_t>(mode)) != 0) {
+    return Status::FromErrno("chmod", to, errno);
+  }
+  if (::fsync(fd) != 0) return Status::FromErrno("fsync", to, errno);
+  return Status::OK();
+}
+
+}  // namespace lazypath::fs

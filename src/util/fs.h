@@ -1,0 +1,73 @@
+// Small POSIX file-system helpers shared by every layer.
+//
+// Every failure is a Status naming the path and the errno text. All functions
+// are thread-safe (they share no state); atomicity claims hold for readers on
+// the same file system.
+#ifndef LAZYPATH_UTIL_FS_H_
+#define LAZYPATH_UTIL_FS_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "lazypath/status.h"
+
+namespace lazypath::fs {
+
+// An open file descriptor, closed on destruction.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& o) noexcept : fd_(o.release()) {}
+  Fd& operator=(Fd&& o) noexcept;
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd();
+  int get() const { return fd_; }
+  int release() {
+    int f = fd_;
+    fd_ = -1;
+    return f;
+  }
+  bool valid() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+Result<Fd> OpenRead(const std::string& path);
+// Reads a whole file. Fails with Corrupt when it is larger than `max_size`.
+Result<std::string> ReadFile(const std::string& path,
+                             uint64_t max_size = UINT64_MAX);
+// Calls `sink` with successive chunks of [offset, offset+length). Fails if the
+// file ends early.
+Status ReadRange(const std::string& path, uint64_t offset, uint64_t length,
+                 const std::function<Status(std::string_view)>& sink);
+Status WriteAll(int fd, std::string_view data, const std::string& path);
+// Writes `data` to a temp file in the same directory, fsyncs it and renames it
+// over `path`: readers see the old content or the new, never a mix.
+Status WriteFileAtomic(const std::string& path, std::string_view data,
+                       int mode = 0644);
+// Like mkdir -p. Existing directories are fine.
+Status MakeDirs(const std::string& path, int mode = 0755);
+// A name unique on this host for a temp sibling: "<prefix>.tmp.<pid>.<rand>".
+std::string TempName(std::string_view prefix);
+// rename(2) plus an fsync of the destination directory.
+Status RenameDurable(const std::string& from, const std::string& to);
+Status FsyncDir(const std::string& dir);
+// rm -rf. A missing path is fine.
+Status RemoveAll(const std::string& path);
+bool Exists(const std::string& path);
+std::string Join(std::string_view a, std::string_view b);
+std::string Dirname(std::string_view path);
+// Absolute, normalised (no ".", "..", duplicate '/') form of `path`, without
+// resolving symlinks.
+Result<std::string> Absolute(std::string_view path);
+// Copies a regular file, fsyncs the copy and gives it `mode`.
+Status CopyFile(const std::string& from, const std::string& to, int mode);
+
+}  // namespace lazypath::fs
+
+#endif  // LAZYPATH_UTIL_FS_H_

@@ -5,7 +5,6 @@
 #include <sys/wait.h>
 
 #include <algorithm>
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -522,21 +521,17 @@ TEST(IgnoreRulesTest, MalformedLinesAreAcceptedAndMatchNothing) {
   }
 }
 
-TEST(IgnoreRulesTest, PathologicalPatternsStayFast) {
+TEST(IgnoreRulesTest, PathologicalPatternsGiveGitsVerdicts) {
   // Git needs seconds for the "**" line on the deep path (its recursion is
-  // exponential there); the verdicts must be git's, the time must not be.
+  // exponential there); the verdicts must be git's. Speed is measured by
+  // benchmarks, not asserted here; ctest's timeout catches a runaway.
   IgnoreRules rules =
       FromFile("*a*a*a*a*a*a*a*a*a*a*a*a*b\n/**/**/**/**/**/**/**/**/c\n");
   std::string deep;
   for (int i = 0; i < 30; ++i) deep += "d/";
-  const auto start = std::chrono::steady_clock::now();
   EXPECT_FALSE(File(rules, std::string(200, 'a')));
   EXPECT_FALSE(File(rules, deep + "x"));
   EXPECT_TRUE(File(rules, deep + "c"));
-  const auto elapsed = std::chrono::steady_clock::now() - start;
-  EXPECT_LT(
-      std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count(),
-      500);
 }
 
 TEST(IgnoreRulesTest, CopiesAreIndependent) {
@@ -577,7 +572,7 @@ TEST(IgnoreRulesTest, MatchLetsExcludesLayerOverFiles) {
   EXPECT_FALSE(ignored("x.tmp"));
 }
 
-TEST(IgnoreRulesTest, TwentyThousandPathsWithFiftyRulesAreFast) {
+TEST(IgnoreRulesTest, TwentyThousandPathsWithFiftyRules) {
   IgnoreRules rules;
   for (const std::string& pattern : IgnoreRules::DefaultPatterns()) {
     ASSERT_TRUE(rules.AddPattern(pattern).ok());
@@ -609,17 +604,10 @@ TEST(IgnoreRulesTest, TwentyThousandPathsWithFiftyRulesAreFast) {
                                     : ".py"));
     }
   }
-  const auto start = std::chrono::steady_clock::now();
   int ignored = 0;
   for (const std::string& path : paths) ignored += File(rules, path) ? 1 : 0;
-  const auto elapsed = std::chrono::steady_clock::now() - start;
   // 20000 paths: every 7th is a .log, every 5th else a .pyc.
   EXPECT_EQ(ignored, 100 * (29 + 34));
-  // Generous enough for unoptimized and sanitizer builds; an optimized build
-  // takes a few milliseconds.
-  EXPECT_LT(
-      std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count(),
-      500);
 }
 
 // ---------------------------------------------------------------------------

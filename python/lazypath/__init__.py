@@ -14,8 +14,9 @@ import importlib
 import os
 import sys
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable, Optional
+from typing import Callable, Optional
 
 from lazypath import _core
 from lazypath.errors import (
@@ -72,14 +73,14 @@ def push_report(
     dir: str,
     store: str,
     *,
-    tag: Optional[str] = None,
+    tag: str | None = None,
     exclude: Iterable[str] = (),
     default_excludes: bool = True,
     gitignore: bool = True,
-    cache_dir: Optional[str] = None,
+    cache_dir: str | None = None,
     level: int = 3,
     threads: int = 0,
-    progress: Optional[ProgressFn] = None,
+    progress: ProgressFn | None = None,
 ) -> PushReport:
     """Push `dir` to `store` and return the full report (see push())."""
     d = _core.push(
@@ -97,7 +98,7 @@ def push_report(
     return PushReport(**d)
 
 
-def push(dir: str, store: str, *, tag: Optional[str] = None, **kwargs) -> str:
+def push(dir: str, store: str, *, tag: str | None = None, **kwargs) -> str:
     """Pack `dir` and upload what `store` lacks; returns the tree digest.
 
     `store` is a file:// URL or a directory path. With `tag`, the ref of that
@@ -131,10 +132,10 @@ def activate(
     ref: str,
     *,
     mode: str = "eager",
-    cache_dir: Optional[str] = None,
+    cache_dir: str | None = None,
     threads: int = 8,
     replace: bool = True,
-    progress: Optional[ProgressFn] = None,
+    progress: ProgressFn | None = None,
 ) -> ActiveTree:
     """Make the tree `ref` (a tag or "sha256:<hex>") importable in this process.
 

@@ -12,6 +12,7 @@
 #include <nanobind/stl/vector.h>
 
 #include <stdexcept>
+#include <string_view>
 
 #include "lazypath/activate.h"
 #include "lazypath/cache.h"
@@ -28,8 +29,11 @@ namespace {
 // Carries a Status out of a binding function to the translator below.
 struct StatusError : std::runtime_error {
   explicit StatusError(const Status& s)
-      : std::runtime_error(s.message()), code(s.code()) {}
+      : std::runtime_error(s.message()),
+        code(s.code()),
+        size(s.message().size()) {}
   Code code;
+  size_t size;  // what() may hold NUL bytes
 };
 
 template <typename T>
@@ -107,7 +111,24 @@ NB_MODULE(_core, m) {
         case Code::kUnavailable: cls = unavailable; break;
         default: cls = io; break;
       }
-      PyErr_SetString(cls.ptr(), e.what());
+      // One line, whatever the message names: control bytes (a newline or
+      // NUL in a path) are escaped, invalid UTF-8 is backslash-escaped.
+      std::string msg;
+      for (unsigned char c : std::string_view(e.what(), e.size)) {
+        if (c < 0x20 || c == 0x7f) {
+          static constexpr char kHex[] = "0123456789abcdef";
+          msg += "\\x";
+          msg += kHex[c >> 4];
+          msg += kHex[c & 0xf];
+        } else {
+          msg += static_cast<char>(c);
+        }
+      }
+      PyObject* text = PyUnicode_DecodeUTF8(msg.data(),
+                                            static_cast<Py_ssize_t>(msg.size()),
+                                            "backslashreplace");
+      PyErr_SetObject(cls.ptr(), text);
+      Py_XDECREF(text);
     }
   });
 

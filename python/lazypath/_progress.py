@@ -1,0 +1,169 @@
+"""Progress bars for the CLI, drawn with rich on stderr.
+
+The core reports progress through a callback `(phase, done, total, unit)`:
+phases are "scan" (entries; total 0 = unknown), "hash", "pack" and "fetch"
+(bytes). It is called from the core's worker threads with the GIL held, at
+most about ten times a second per phase, never concurrently.
+
+    with ProgressDisplay(enabled=sys.stdout.isatty()) as progress:
+        lazypath.push_report(dir, store, progress=progress.callback)
+
+When disabled (not a terminal, or --json) `callback` is None, so the core
+does no progress work at all. The display always stops on leaving the
+`with` block, also when the work raised, so the terminal is left clean.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+_PHASE_LABELS = {
+    "scan": "scanning",
+    "hash": "hashing",
+    "pack": "packing",
+    "upload": "uploading",
+    "fetch": "fetching",
+}
+
+
+def human_bytes(n: float) -> str:
+    """1536 -> '1.5 KiB'; exact below 1 KiB."""
+    if n < 1024:
+        return f"{int(n)} B"
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        n /= 1024
+        if n < 1024 or unit == "TiB":
+            return f"{n:.1f} {unit}"
+    raise AssertionError("unreachable")
+
+
+def _stream_is_terminal(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):  # closed or replaced streams
+        return False
+
+
+def should_show(json_output: bool) -> bool:
+    """Progress is drawn only for humans: stdout a terminal, no --json.
+
+    stderr must be a terminal too, since that is where the bars are drawn;
+    redirecting it (2>log) must not fill the log with redraws.
+    """
+    return not json_output and _stream_is_terminal(sys.stdout) and _stream_is_terminal(sys.stderr)
+
+
+class ProgressDisplay:
+    """One rich progress display; one bar per phase, created on first report."""
+
+    def __init__(self, enabled: bool = True, console=None) -> None:
+        self._enabled = enabled
+        self._console = console
+        self._progress = None
+        self._tasks: dict = {}
+        self._lock = threading.Lock()
+        self._stopped = False
+
+    @property
+    def callback(self):
+        """The function to hand to the core, or None when disabled."""
+        return self._report if self._enabled else None
+
+    def __enter__(self) -> ProgressDisplay:
+        if self._enabled:
+            self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        console = self._console or Console(stderr=True)
+        self._progress = Progress(
+            TextColumn("{task.description:<10}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            _AmountColumn(),
+            _RateColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+            refresh_per_second=10,
+        )
+        self._progress.start()
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+            progress, self._progress = self._progress, None
+        if progress is not None:
+            try:
+                progress.stop()
+            except Exception:  # a broken terminal must not hide the real outcome
+                pass
+
+    def _report(self, phase: str, done: int, total: int, unit: str) -> None:
+        try:
+            self._update(phase, done, total, unit)
+        except Exception:
+            # Progress is decoration: never let it fail the operation. Stop
+            # drawing instead, so a half-broken display doesn't keep erroring.
+            self.stop()
+
+    def _update(self, phase: str, done: int, total: int, unit: str) -> None:
+        with self._lock:
+            progress = self._progress
+            if progress is None or self._stopped:
+                return
+            task = self._tasks.get(phase)
+            known = total if total > 0 else None
+            if task is None:
+                # A new phase means the earlier ones are over: fill their bars.
+                for t in progress.tasks:
+                    if not t.finished:
+                        progress.update(t.id, total=t.completed, completed=t.completed)
+                task = progress.add_task(_PHASE_LABELS.get(phase, phase), total=known, unit=unit)
+                self._tasks[phase] = task
+            progress.update(task, completed=done, total=known)
+
+
+def _format_amount(value: float, unit: str) -> str:
+    if unit == "bytes":
+        return human_bytes(value)
+    return f"{int(value):,} {unit}"
+
+
+class _AmountColumn(ProgressColumn):
+    """'3.1/10.0 MiB' for bytes, '1,234 entries' for counts of unknown total."""
+
+    def render(self, task):
+        unit = task.fields.get("unit", "")
+        done = _format_amount(task.completed, unit)
+        if task.total is None:
+            return Text(done, style="progress.download")
+        return Text(f"{done} / {_format_amount(task.total, unit)}", style="progress.download")
+
+
+class _RateColumn(ProgressColumn):
+    """Throughput, in the task's unit."""
+
+    def render(self, task):
+        speed: float | None = task.finished_speed or task.speed
+        if not speed:
+            return Text("", style="progress.data.speed")
+        unit = task.fields.get("unit", "")
+        return Text(f"{_format_amount(speed, unit)}/s", style="progress.data.speed")

@@ -1,0 +1,485 @@
+"""The `lazypath` command line (also `python -m lazypath`).
+
+Each verb is a thin wrapper over the Python API in lazypath/__init__.py and
+the core in lazypath._core; this module only parses arguments and renders
+results. See doc/cli.md for the user's view.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import errno
+import json
+import os
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Callable
+
+import lazypath
+from lazypath import _core
+from lazypath._progress import ProgressDisplay, human_bytes, should_show
+from lazypath.errors import LazypathError
+
+PROG = "lazypath"
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+_EPILOG = """\
+exit status:
+  0    success
+  1    the operation failed; one line 'lazypath: error: <message>' on stderr
+  2    usage error (bad arguments or options)
+  130  interrupted (Ctrl-C)
+
+environment:
+  LAZYPATH_CACHE   node cache directory (default: $XDG_CACHE_HOME/lazypath or
+                   ~/.cache/lazypath); --cache overrides it
+
+STORE is a directory path or a file:// URL. REF is a ref name (a tag such as
+'prod') or a tree digest 'sha256:<64 hex>'. See doc/cli.md for details.
+"""
+
+
+class UsageError(Exception):
+    """A usage problem found after parsing; exit status 2, one line."""
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def _level(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+    if not 1 <= n <= 22:
+        raise argparse.ArgumentTypeError(f"{n} is not a zstd level between 1 and 22")
+    return n
+
+
+def _threads(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+    if not 0 <= n <= 1024:
+        raise argparse.ArgumentTypeError(f"{n} is not between 0 and 1024")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Ship Python code to Ray clusters as content-addressed artifacts.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {lazypath.__version__}")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", title="verbs")
+    verbs.required = True
+
+    def verb(name: str, help: str, **kw) -> argparse.ArgumentParser:
+        p = verbs.add_parser(
+            name,
+            help=help,
+            description=help,
+            epilog=_EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            **kw,
+        )
+        return p
+
+    def json_flag(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--json", action="store_true", help="print one JSON object on stdout, no progress"
+        )
+
+    def cache_flag(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--cache",
+            metavar="DIR",
+            help="node cache directory (default: $LAZYPATH_CACHE or ~/.cache/lazypath)",
+        )
+
+    p = verb("push", "pack DIR, upload what STORE lacks, print the tree digest")
+    p.add_argument("dir", metavar="DIR", help="directory to push")
+    p.add_argument("store", metavar="STORE", help="store: a directory or file:// URL")
+    p.add_argument("--tag", metavar="NAME", help="point ref NAME at the pushed tree")
+    p.add_argument(
+        "--exclude",
+        metavar="PAT",
+        action="append",
+        default=[],
+        help="gitignore pattern to exclude (repeatable; wins over .gitignore files, "
+        "'!PAT' re-includes)",
+    )
+    p.add_argument(
+        "--no-default-excludes",
+        dest="default_excludes",
+        action="store_false",
+        help="ship .git, __pycache__ and .venv too",
+    )
+    p.add_argument(
+        "--no-gitignore",
+        dest="gitignore",
+        action="store_false",
+        help="ignore .gitignore files in DIR",
+    )
+    cache_flag(p)
+    p.add_argument("--level", type=_level, default=3, metavar="N", help="zstd level (default 3)")
+    p.add_argument(
+        "--threads", type=_threads, default=0, metavar="N", help="hashing threads (0: one per core)"
+    )
+    json_flag(p)
+    p.set_defaults(func=cmd_push)
+
+    p = verb(
+        "activate",
+        "materialise tree REF in the node cache and print its path",
+        aliases=["pull"],
+    )
+    p.add_argument("store", metavar="STORE", help="store: a directory or file:// URL")
+    p.add_argument("ref", metavar="REF", help="ref name or tree digest sha256:<hex>")
+    p.add_argument(
+        "--mode",
+        choices=["eager", "lazy"],
+        default="eager",
+        help="eager: materialise the whole tree (lazy is not available yet)",
+    )
+    cache_flag(p)
+    p.add_argument(
+        "--threads", type=_threads, default=8, metavar="N", help="concurrent reads (default 8)"
+    )
+    json_flag(p)
+    p.set_defaults(func=cmd_activate)
+
+    p = verb("ls", "list the refs and trees in STORE")
+    p.add_argument("store", metavar="STORE")
+    json_flag(p)
+    p.set_defaults(func=cmd_ls)
+
+    p = verb("show", "list the entries of tree REF")
+    p.add_argument("store", metavar="STORE")
+    p.add_argument("ref", metavar="REF")
+    json_flag(p)
+    p.set_defaults(func=cmd_show)
+
+    p = verb("tag", "point ref NAME at tree REF")
+    p.add_argument("store", metavar="STORE")
+    p.add_argument("ref", metavar="REF")
+    p.add_argument("name", metavar="NAME")
+    json_flag(p)
+    p.set_defaults(func=cmd_tag)
+
+    p = verb("cat", "write the bytes of file PATH in tree REF to stdout")
+    p.add_argument("store", metavar="STORE")
+    p.add_argument("ref", metavar="REF")
+    p.add_argument("path", metavar="PATH")
+    p.set_defaults(func=cmd_cat)
+    return parser
+
+
+# ---------------------------------------------------------------- output
+
+
+def _out(line: str = "") -> None:
+    sys.stdout.write(line + "\n")
+
+
+def _err(line: str) -> None:
+    sys.stderr.write(line + "\n")
+
+
+def _print_json(obj) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def _stdout_is_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[int] = ()):
+    """Aligned columns: a rich table on a terminal, plain text otherwise."""
+    if _stdout_is_terminal():
+        from rich.console import Console
+        from rich.table import Table
+
+        t = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+        for i, h in enumerate(headers):
+            t.add_column(h, justify="right" if i in right else "left", overflow="fold")
+        for r in rows:
+            t.add_row(*r)
+        Console(soft_wrap=True).print(t)
+        return
+    widths = [len(h) for h in headers]
+    for r in rows:
+        for i, cell in enumerate(r):
+            widths[i] = max(widths[i], len(cell))
+
+    def fmt(cells: Sequence[str]) -> str:
+        parts = []
+        for i, cell in enumerate(cells):
+            last = i == len(cells) - 1
+            if i in right:
+                parts.append(cell.rjust(widths[i]))
+            elif last:
+                parts.append(cell)
+            else:
+                parts.append(cell.ljust(widths[i]))
+        return "  ".join(parts).rstrip()
+
+    _out(fmt(headers))
+    for r in rows:
+        _out(fmt(r))
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split()) or "unknown error"
+
+
+def _os_error_message(e: OSError) -> str:
+    if isinstance(e, LazypathError) or not e.strerror:
+        return _one_line(str(e))
+    if e.filename is not None:
+        what = os.fsdecode(e.filename)
+        if e.filename2 is not None:
+            what += " -> " + os.fsdecode(e.filename2)
+        return _one_line(f"{what}: {e.strerror}")
+    return _one_line(e.strerror)
+
+
+# ---------------------------------------------------------------- running core work
+
+
+def _run_interruptible(fn: Callable, progress: ProgressDisplay | None = None):
+    """Runs `fn()` so that Ctrl-C ends the command at once.
+
+    The core holds no GIL while it works, but Python only delivers SIGINT to
+    the main thread between bytecodes, i.e. after a long core call returns.
+    So the call runs in a helper thread while the main thread waits; on
+    Ctrl-C the display is stopped and the process exits with 130 without
+    waiting for the core. That is safe: everything the core publishes (store
+    objects, cache entries) appears by atomic rename, so an interrupted run
+    leaves at most temp files, which later runs ignore.
+    """
+    result: dict = {}
+
+    def work() -> None:
+        try:
+            result["value"] = fn()
+        except BaseException as e:  # handed to the main thread below
+            result["error"] = e
+
+    t = threading.Thread(target=work, name="lazypath-core", daemon=True)
+    t.start()
+    try:
+        while t.is_alive():
+            t.join(0.2)
+    except KeyboardInterrupt:
+        if progress is not None:
+            progress.stop()
+        _err(f"{PROG}: interrupted")
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(EXIT_INTERRUPTED)
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
+# ---------------------------------------------------------------- verbs
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    with ProgressDisplay(should_show(args.json)) as progress:
+        report = _run_interruptible(
+            lambda: lazypath.push_report(
+                args.dir,
+                args.store,
+                tag=args.tag,
+                exclude=args.exclude,
+                default_excludes=args.default_excludes,
+                gitignore=args.gitignore,
+                cache_dir=args.cache,
+                level=args.level,
+                threads=args.threads,
+                progress=progress.callback,
+            ),
+            progress,
+        )
+    if args.json:
+        obj = dataclasses.asdict(report)
+        obj["store"] = args.store
+        obj["tag"] = args.tag
+        _print_json(obj)
+        return EXIT_OK
+    _out(report.digest)
+    sys.stdout.flush()
+    _err(
+        f"{report.files} files, {human_bytes(report.bytes)}; "
+        f"uploaded {report.blobs_uploaded}/{report.blobs_total} blobs, "
+        f"{human_bytes(report.bytes_uploaded)} in {report.packs_uploaded} "
+        f"pack{'s' if report.packs_uploaded != 1 else ''}; "
+        f"hashed {report.files_hashed} files; "
+        f"tree {'already in store' if report.tree_existed else 'new'}"
+        + (f"; tagged {args.tag}" if args.tag else "")
+    )
+    return EXIT_OK
+
+
+def cmd_activate(args: argparse.Namespace) -> int:
+    if args.mode != "eager":
+        raise UsageError(f"--mode {args.mode} is not available yet; use --mode eager (the default)")
+    with ProgressDisplay(should_show(args.json)) as progress:
+        tree = _run_interruptible(
+            lambda: lazypath.pull(
+                args.store,
+                args.ref,
+                cache_dir=args.cache,
+                threads=args.threads,
+                progress=progress.callback,
+            ),
+            progress,
+        )
+    if args.json:
+        _print_json(dataclasses.asdict(tree))
+        return EXIT_OK
+    _out(tree.path)
+    sys.stdout.flush()
+    if tree.cached:
+        _err(f"{tree.digest}: already in the node cache ({tree.requests} store requests)")
+    else:
+        _err(
+            f"{tree.digest}: {tree.files} entries; fetched {tree.blobs_fetched} blobs, "
+            f"{human_bytes(tree.bytes_fetched)} in {tree.requests} store requests"
+        )
+    return EXIT_OK
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    refs, trees = _run_interruptible(lambda: _core.list_store(args.store))
+    if args.json:
+        _print_json({"store": args.store, "refs": dict(refs), "trees": list(trees)})
+        return EXIT_OK
+    by_tree: dict = {}
+    for name, digest in refs:
+        by_tree.setdefault(digest, []).append(name)
+    if refs:
+        _table(["REF", "TREE"], [[name, digest] for name, digest in refs])
+    else:
+        _out("no refs")
+    _out()
+    if trees:
+        _table(["TREE", "REFS"], [[d, ", ".join(by_tree.get(d, []))] for d in trees])
+    else:
+        _out("no trees")
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    digest, entries = _run_interruptible(lambda: _core.show(args.store, args.ref))
+    files = [e for e in entries if e["kind"] != "symlink"]
+    totals = {
+        "files": len(files),
+        "executables": sum(1 for e in entries if e["kind"] == "executable"),
+        "symlinks": len(entries) - len(files),
+        "bytes": sum(e["size"] for e in files),
+    }
+    if args.json:
+        _print_json({"digest": digest, "store": args.store, "entries": entries, **totals})
+        return EXIT_OK
+    _out(f"tree {digest}")
+    _out()
+    rows = []
+    for e in entries:
+        path = e["path"]
+        if e["kind"] == "symlink":
+            path += f" -> {e['target']}"
+        rows.append([e["kind"], str(e["size"]), path])
+    if rows:
+        _table(["KIND", "SIZE", "PATH"], rows, right=[1])
+        _out()
+    _out(
+        f"{len(entries)} entries: {totals['files']} files "
+        f"({totals['executables']} executable), {totals['symlinks']} symlinks, "
+        f"{totals['bytes']} bytes ({human_bytes(totals['bytes'])})"
+    )
+    return EXIT_OK
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    digest = _run_interruptible(lambda: _core.tag(args.store, args.ref, args.name))
+    if args.json:
+        _print_json({"store": args.store, "name": args.name, "digest": digest})
+        return EXIT_OK
+    _out(f"{args.name} -> {digest}")
+    return EXIT_OK
+
+
+def cmd_cat(args: argparse.Namespace) -> int:
+    data = _run_interruptible(lambda: _core.cat(args.store, args.ref, args.path))
+    out = getattr(sys.stdout, "buffer", None)
+    if out is None:  # stdout replaced by a text-only stream
+        sys.stdout.write(data.decode("utf-8", "surrogateescape"))
+    else:
+        sys.stdout.flush()
+        # A buffered write may be partial (a signal such as SIGPIPE arriving
+        # mid-write makes it return early); loop so the output is whole or
+        # the command fails.
+        view = memoryview(data)
+        while view:
+            n = out.write(view)
+            if not n:
+                raise OSError(errno.EIO, "short write", "stdout")
+            view = view[n:]
+        out.flush()
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the CLI and returns its exit status (see the --help epilog)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version, or a usage error
+        return e.code if isinstance(e.code, int) else EXIT_USAGE
+    try:
+        status = args.func(args)
+        sys.stdout.flush()
+        return status
+    except UsageError as e:
+        _err(f"{PROG}: error: {_one_line(str(e))}")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _err(f"{PROG}: interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`lazypath cat ... | head`): not worth a message.
+        # Point stdout at /dev/null so the interpreter's final flush is quiet.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+        return EXIT_FAILED
+    except (LazypathError, OSError) as e:
+        msg = _os_error_message(e) if isinstance(e, OSError) else _one_line(str(e))
+        _err(f"{PROG}: error: {msg}")
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -16,7 +16,7 @@ import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable
 
 from lazypath import _core
 from lazypath.errors import (

@@ -64,14 +64,16 @@ int main(int argc, char** argv) {
     for (int e = 0; e < edits; ++e) {
       switch (rng() % 5) {
         case 0:
-          if (!s.empty()) s[rng() % s.size()] ^= static_cast<char>(1 << (rng() % 8));
+          if (!s.empty())
+            s[rng() % s.size()] ^= static_cast<char>(1 << (rng() % 8));
           break;
         case 1:
           if (!s.empty()) s.resize(rng() % s.size());
           break;
         case 2:
-          s.insert(s.begin() + static_cast<long>(s.empty() ? 0 : rng() % s.size()),
-                   static_cast<char>(rng()));
+          s.insert(
+              s.begin() + static_cast<long>(s.empty() ? 0 : rng() % s.size()),
+              static_cast<char>(rng()));
           break;
         case 3: {
           const std::string& o = seeds[rng() % seeds.size()];

@@ -31,9 +31,9 @@ struct ActivateOptions {
 
 struct ActivateResult {
   Hash tree;
-  std::string path;         // the materialised tree in the node cache
-  bool cached = false;      // already in the node cache before this call
-  uint64_t files = 0;       // entries materialised by this call
+  std::string path;     // the materialised tree in the node cache
+  bool cached = false;  // already in the node cache before this call
+  uint64_t files = 0;   // entries materialised by this call
   uint64_t blobs_fetched = 0;
   uint64_t bytes_fetched = 0;  // bytes read from the store
   uint64_t requests = 0;       // store requests made

@@ -19,7 +19,7 @@ namespace lazypath {
 
 struct StoreListing {
   std::vector<std::pair<std::string, Hash>> refs;  // sorted by name
-  std::vector<Hash> trees;                          // sorted
+  std::vector<Hash> trees;                         // sorted
 };
 
 Result<StoreListing> ListStore(const std::string& store_url);

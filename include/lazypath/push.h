@@ -24,8 +24,8 @@
 namespace lazypath {
 
 struct PushOptions {
-  ScanOptions scan;  // scan.progress is ignored; `progress` covers it
-  std::string tag;   // ref to point at the tree; empty: none
+  ScanOptions scan;       // scan.progress is ignored; `progress` covers it
+  std::string tag;        // ref to point at the tree; empty: none
   std::string cache_dir;  // node cache (for the stat cache); "" = default
   int level = 3;          // zstd level
   ProgressFn progress;

@@ -99,10 +99,10 @@ class Result {
 #define LP_CONCAT_(a, b) LP_CONCAT_INNER_(a, b)
 
 // Returns the Status from the enclosing function if `expr` is not OK.
-#define LP_RETURN_IF_ERROR(expr)                  \
-  do {                                            \
-    ::lazypath::Status lp_status_ = (expr);       \
-    if (!lp_status_.ok()) return lp_status_;      \
+#define LP_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::lazypath::Status lp_status_ = (expr);  \
+    if (!lp_status_.ok()) return lp_status_; \
   } while (0)
 
 // `lhs = value of expr`, or returns its Status from the enclosing function.

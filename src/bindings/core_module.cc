@@ -104,12 +104,24 @@ NB_MODULE(_core, m) {
     } catch (const StatusError& e) {
       nb::handle cls;
       switch (e.code) {
-        case Code::kNotFound: cls = not_found; break;
-        case Code::kInvalidArgument: cls = invalid; break;
-        case Code::kCorrupt: cls = corrupt; break;
-        case Code::kUnsupported: cls = unsupported; break;
-        case Code::kUnavailable: cls = unavailable; break;
-        default: cls = io; break;
+        case Code::kNotFound:
+          cls = not_found;
+          break;
+        case Code::kInvalidArgument:
+          cls = invalid;
+          break;
+        case Code::kCorrupt:
+          cls = corrupt;
+          break;
+        case Code::kUnsupported:
+          cls = unsupported;
+          break;
+        case Code::kUnavailable:
+          cls = unavailable;
+          break;
+        default:
+          cls = io;
+          break;
       }
       // One line, whatever the message names: control bytes (a newline or
       // NUL in a path) are escaped, invalid UTF-8 is backslash-escaped.
@@ -124,9 +136,8 @@ NB_MODULE(_core, m) {
           msg += static_cast<char>(c);
         }
       }
-      PyObject* text = PyUnicode_DecodeUTF8(msg.data(),
-                                            static_cast<Py_ssize_t>(msg.size()),
-                                            "backslashreplace");
+      PyObject* text = PyUnicode_DecodeUTF8(
+          msg.data(), static_cast<Py_ssize_t>(msg.size()), "backslashreplace");
       PyErr_SetObject(cls.ptr(), text);
       Py_XDECREF(text);
     }
@@ -156,9 +167,10 @@ NB_MODULE(_core, m) {
         }
         return PushDict(Unwrap(std::move(r)));
       },
-      "dir"_a, "store"_a, "tag"_a = "", "excludes"_a = std::vector<std::string>{},
-      "default_excludes"_a = true, "gitignore"_a = true, "cache_dir"_a = "",
-      "level"_a = 3, "threads"_a = 0, "progress"_a = nb::none());
+      "dir"_a, "store"_a, "tag"_a = "",
+      "excludes"_a = std::vector<std::string>{}, "default_excludes"_a = true,
+      "gitignore"_a = true, "cache_dir"_a = "", "level"_a = 3, "threads"_a = 0,
+      "progress"_a = nb::none());
 
   m.def(
       "activate",

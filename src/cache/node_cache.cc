@@ -1,5 +1,3 @@
-#include "lazypath/cache.h"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,6 +6,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "lazypath/cache.h"
 #include "util/fs.h"
 
 namespace lazypath {
@@ -145,8 +144,8 @@ Status NodeCache::Materialize(const Tree& tree, const Hash& digest) const {
     }
     bool exec = e.kind == EntryKind::kExecutable;
     if (e.blob.size == 0) {
-      int fd = ::open(dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-                                        O_CLOEXEC,
+      int fd = ::open(dest.c_str(),
+                      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                       exec ? 0555 : 0444);
       if (fd < 0) return fail(Status::FromErrno("create", dest, errno));
       ::fchmod(fd, exec ? 0555 : 0444);

@@ -1,5 +1,3 @@
-#include "lazypath/cache.h"
-
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -7,6 +5,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "lazypath/cache.h"
 #include "util/fs.h"
 
 namespace lazypath {

@@ -19,8 +19,8 @@ Result<Codec> ParseCodec(std::string_view name) {
 
 Result<std::string> ZstdCompress(std::string_view data, int level) {
   std::string out(ZSTD_compressBound(data.size()), '\0');
-  size_t n = ZSTD_compress(out.data(), out.size(), data.data(), data.size(),
-                           level);
+  size_t n =
+      ZSTD_compress(out.data(), out.size(), data.data(), data.size(), level);
   if (ZSTD_isError(n)) {
     return Status::IoError(std::string("zstd: ") + ZSTD_getErrorName(n));
   }

@@ -7,7 +7,8 @@ namespace {
 
 std::string Sample(size_t n) {
   std::string s;
-  while (s.size() < n) s += "def f(x):\n    return x * " + std::to_string(s.size()) + "\n";
+  while (s.size() < n)
+    s += "def f(x):\n    return x * " + std::to_string(s.size()) + "\n";
   s.resize(n);
   return s;
 }
@@ -38,10 +39,12 @@ TEST(CodecTest, StreamingEncoderMatchesDecoderFedInPieces) {
   std::string out;
   FrameDecoder dec(Codec::kZstd, data.size(), "t");
   for (size_t i = 0; i < frame.size(); i += 1000) {
-    ASSERT_TRUE(dec.Feed(std::string_view(frame).substr(i, 1000), [&](std::string_view b) {
-                     out.append(b);
-                     return Status::OK();
-                   }).ok());
+    ASSERT_TRUE(dec.Feed(std::string_view(frame).substr(i, 1000),
+                         [&](std::string_view b) {
+                           out.append(b);
+                           return Status::OK();
+                         })
+                    .ok());
   }
   ASSERT_TRUE(dec.Finish().ok());
   EXPECT_EQ(out, data);
@@ -61,7 +64,8 @@ TEST(CodecTest, RejectsShortTruncatedAndTrailing) {
   std::string data = Sample(10000);
   auto z = ZstdCompress(data, 3);
   EXPECT_FALSE(DecodeFrame(Codec::kZstd, *z, 10001, "t").ok());  // short
-  EXPECT_FALSE(DecodeFrame(Codec::kZstd, z->substr(0, z->size() - 3), 10000, "t").ok());
+  EXPECT_FALSE(
+      DecodeFrame(Codec::kZstd, z->substr(0, z->size() - 3), 10000, "t").ok());
   EXPECT_FALSE(DecodeFrame(Codec::kZstd, *z + "x", 10000, "t").ok());
   std::string flipped = *z;
   flipped[flipped.size() / 2] ^= 0x55;

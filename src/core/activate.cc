@@ -42,8 +42,8 @@ Result<ActivateResult> Activate(const std::string& store_url,
 
   LP_RETURN_IF_ERROR(open_store());
   Tree tree;
-  if (auto meta = cache.GetMeta(result.tree, ".tree"); meta.ok() &&
-      HashBytes(*meta).hash == result.tree) {
+  if (auto meta = cache.GetMeta(result.tree, ".tree");
+      meta.ok() && HashBytes(*meta).hash == result.tree) {
     LP_ASSIGN_OR_RETURN(tree, Tree::Parse(*meta, result.tree.ToString()));
   } else {
     LP_ASSIGN_OR_RETURN(auto fetched, FetchTreeVerified(*store, result.tree));

@@ -41,7 +41,8 @@ Result<Index> FetchIndex(Store& store, const Hash& tree) {
     return bytes.status();
   }
   LP_ASSIGN_OR_RETURN(
-      Index idx, Index::Parse(*bytes, store.url() + " index of " + tree.ToString()));
+      Index idx,
+      Index::Parse(*bytes, store.url() + " index of " + tree.ToString()));
   if (idx.tree != tree) {
     return Status::Corrupt("index of " + tree.ToString() + " in store " +
                            store.url() + " describes tree " +
@@ -110,7 +111,8 @@ class RangeSink {
     while (!data.empty() && next_ < range_.blobs.size()) {
       const auto& [hash, loc] = range_.blobs[next_];
       if (pos_ < loc.frame.offset) {  // a gap: frames we don't need
-        uint64_t skip = std::min<uint64_t>(data.size(), loc.frame.offset - pos_);
+        uint64_t skip =
+            std::min<uint64_t>(data.size(), loc.frame.offset - pos_);
         data.remove_prefix(skip);
         pos_ += skip;
         continue;
@@ -119,12 +121,11 @@ class RangeSink {
       uint64_t frame_end = loc.frame.offset + loc.frame.length;
       size_t take = static_cast<size_t>(
           std::min<uint64_t>(data.size(), frame_end - pos_));
-      LP_RETURN_IF_ERROR(decoder_->Feed(data.substr(0, take),
-                                        [&](std::string_view out) {
-                                          hasher_->Update(out);
-                                          return fs::WriteAll(fd_.get(), out,
-                                                              tmp_);
-                                        }));
+      LP_RETURN_IF_ERROR(
+          decoder_->Feed(data.substr(0, take), [&](std::string_view out) {
+            hasher_->Update(out);
+            return fs::WriteAll(fd_.get(), out, tmp_);
+          }));
       data.remove_prefix(take);
       pos_ += take;
       if (pos_ == frame_end) LP_RETURN_IF_ERROR(End(hash, loc));
@@ -148,8 +149,8 @@ class RangeSink {
 
   Status Begin(const Hash& h, const BlobLocation& loc) {
     tmp_ = fs::TempName(fs::Join(cache_.TempDir(), h.hex().substr(0, 16)));
-    int fd = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                    0600);
+    int fd =
+        ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) return Status::FromErrno("create", tmp_, errno);
     fd_ = fs::Fd(fd);
     decoder_.emplace(loc.frame.codec, loc.size, What(h));
@@ -201,8 +202,8 @@ Status FetchBlobs(Store& store, const Index& index,
     auto it = index.blobs.find(h);
     if (it == index.blobs.end()) {
       return Status::Corrupt("index of " + index.tree.ToString() +
-                             " in store " + store.url() + " does not locate blob " +
-                             h.ToString());
+                             " in store " + store.url() +
+                             " does not locate blob " + h.ToString());
     }
     located.emplace_back(h, it->second);
   }
@@ -238,14 +239,14 @@ Result<std::string> ReadBlob(Store& store, const Index& index,
                      loc.pack.ToString() + " of store " + store.url();
   std::string out;
   FrameDecoder dec(loc.frame.codec, loc.size, what);
-  LP_RETURN_IF_ERROR(store.GetRange(
-      PackKey(loc.pack), loc.frame.offset, loc.frame.length,
-      [&](std::string_view b) {
-        return dec.Feed(b, [&](std::string_view o) {
-          out.append(o);
-          return Status::OK();
-        });
-      }));
+  LP_RETURN_IF_ERROR(store.GetRange(PackKey(loc.pack), loc.frame.offset,
+                                    loc.frame.length, [&](std::string_view b) {
+                                      return dec.Feed(b,
+                                                      [&](std::string_view o) {
+                                                        out.append(o);
+                                                        return Status::OK();
+                                                      });
+                                    }));
   LP_RETURN_IF_ERROR(dec.Finish());
   Digest got = HashBytes(out);
   if (got.hash != blob.hash || got.size != blob.size) {

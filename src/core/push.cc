@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <map>
 #include <optional>
-#include <tuple>
 #include <set>
+#include <tuple>
 
 #include "core/fetch.h"
 #include "lazypath/cache.h"
@@ -94,9 +94,10 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
       std::string b = e.path.substr(slash + 1);
       fresh.push_back({e.blob.hash, e.blob.size, scanned.sources[i], d, b});
     }
-    std::sort(fresh.begin(), fresh.end(), [](const NewBlob& a, const NewBlob& b) {
-      return std::tie(a.dir, a.base) < std::tie(b.dir, b.base);
-    });
+    std::sort(fresh.begin(), fresh.end(),
+              [](const NewBlob& a, const NewBlob& b) {
+                return std::tie(a.dir, a.base) < std::tie(b.dir, b.base);
+              });
     uint64_t fresh_bytes = 0;
     for (const auto& b : fresh) fresh_bytes += b.size;
 
@@ -158,13 +159,14 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
         ++j;
       }
       std::vector<EncodedBlob> encoded(j - i);
-      status = ParallelFor(j - i, options.scan.threads, [&](size_t k) -> Status {
-        const NewBlob& b = fresh[i + k];
-        LP_ASSIGN_OR_RETURN(encoded[k],
-                            EncodeBlob(b.source, Digest{b.hash, b.size},
-                                       options.level));
-        return Status::OK();
-      });
+      status =
+          ParallelFor(j - i, options.scan.threads, [&](size_t k) -> Status {
+            const NewBlob& b = fresh[i + k];
+            LP_ASSIGN_OR_RETURN(
+                encoded[k],
+                EncodeBlob(b.source, Digest{b.hash, b.size}, options.level));
+            return Status::OK();
+          });
       for (size_t k = 0; k < encoded.size() && status.ok(); ++k) {
         status = ensure_writer();
         if (!status.ok()) break;

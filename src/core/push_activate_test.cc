@@ -26,13 +26,17 @@ class PushActivateTest : public testing::Test {
     for (int d = 0; d < 5; ++d) {
       for (int f = 0; f < 20; ++f) {
         std::string body;
-        for (int k = 0; k < 50 + f; ++k) body += "v" + std::to_string(d * 100 + f) + " = " + std::to_string(k) + "\n";
-        Write("pkg" + std::to_string(d) + "/m" + std::to_string(f) + ".py", body);
+        for (int k = 0; k < 50 + f; ++k)
+          body += "v" + std::to_string(d * 100 + f) + " = " +
+                  std::to_string(k) + "\n";
+        Write("pkg" + std::to_string(d) + "/m" + std::to_string(f) + ".py",
+              body);
       }
       Write("pkg" + std::to_string(d) + "/__init__.py", "");
     }
     std::string big;
-    while (big.size() < (9u << 20)) big += "row," + std::to_string(big.size()) + "\n";
+    while (big.size() < (9u << 20))
+      big += "row," + std::to_string(big.size()) + "\n";
     Write("data/big.csv", big);
   }
   void TearDown() override { (void)fs::RemoveAll(base_); }
@@ -70,8 +74,10 @@ TEST_F(PushActivateTest, RoundTripAndIncrementalPush) {
   EXPECT_EQ(a->blobs_fetched, 101u);
   // Coalescing: far fewer requests than blobs.
   EXPECT_LT(a->requests, 20u);
-  EXPECT_EQ(*fs::ReadFile(a->path + "/pkg3/m7.py"), *fs::ReadFile(src_ + "/pkg3/m7.py"));
-  EXPECT_EQ(*fs::ReadFile(a->path + "/data/big.csv"), *fs::ReadFile(src_ + "/data/big.csv"));
+  EXPECT_EQ(*fs::ReadFile(a->path + "/pkg3/m7.py"),
+            *fs::ReadFile(src_ + "/pkg3/m7.py"));
+  EXPECT_EQ(*fs::ReadFile(a->path + "/data/big.csv"),
+            *fs::ReadFile(src_ + "/data/big.csv"));
 
   // Cached by digest: no store traffic at all.
   auto again = Activate(store_, p1->tree.hash.ToString(), ActOpts(cache_));

@@ -29,8 +29,9 @@ std::string Hash::ToString() const { return std::string(kPrefix) + hex(); }
 
 Result<Hash> Hash::FromHex(std::string_view hex) {
   if (hex.size() != 64) {
-    return Status::InvalidArgument("'" + std::string(hex.substr(0, 80)) +
-                                   "' is not a sha256 digest (want 64 hex digits)");
+    return Status::InvalidArgument(
+        "'" + std::string(hex.substr(0, 80)) +
+        "' is not a sha256 digest (want 64 hex digits)");
   }
   Hash h;
   for (size_t i = 0; i < 64; ++i) {
@@ -45,7 +46,8 @@ Result<Hash> Hash::FromHex(std::string_view hex) {
           "'" + std::string(hex) +
           "' is not a sha256 digest (want lowercase hex digits)");
     }
-    h.bytes[i / 2] = static_cast<uint8_t>(h.bytes[i / 2] | (i % 2 ? v : v << 4));
+    h.bytes[i / 2] =
+        static_cast<uint8_t>(h.bytes[i / 2] | (i % 2 ? v : v << 4));
   }
   return h;
 }

@@ -10,7 +10,8 @@ namespace {
 
 TEST(DigestTest, KnownVectors) {
   EXPECT_EQ(HashBytes("").hash.ToString(),
-            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+            "sha256:"
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   Digest abc = HashBytes("abc");
   EXPECT_EQ(abc.hash.hex(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
@@ -22,7 +23,8 @@ TEST(DigestTest, IncrementalEqualsOneShot) {
   std::string data(100000, 'x');
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7);
   Hasher h;
-  for (size_t i = 0; i < data.size(); i += 333) h.Update(std::string_view(data).substr(i, 333));
+  for (size_t i = 0; i < data.size(); i += 333)
+    h.Update(std::string_view(data).substr(i, 333));
   EXPECT_EQ(h.Finish(), HashBytes(data));
 }
 

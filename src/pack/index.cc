@@ -1,8 +1,8 @@
 #include "pack/index.h"
 
-#include <nlohmann/json.hpp>
-
 #include <zstd.h>
+
+#include <nlohmann/json.hpp>
 
 namespace lazypath {
 

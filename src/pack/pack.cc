@@ -17,8 +17,7 @@ Status Changed(const std::string& source) {
 
 Result<EncodedBlob> EncodeBlob(const std::string& source,
                                const Digest& expected, int level) {
-  LP_ASSIGN_OR_RETURN(std::string raw,
-                      fs::ReadFile(source, expected.size));
+  LP_ASSIGN_OR_RETURN(std::string raw, fs::ReadFile(source, expected.size));
   if (HashBytes(raw) != expected) return Changed(source);
   EncodedBlob out;
   LP_ASSIGN_OR_RETURN(std::string z, ZstdCompress(raw, level));

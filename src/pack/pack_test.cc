@@ -31,7 +31,8 @@ std::string FromHex(const std::string& hex) {
 TEST(PackTest, VectorIndexLocatesVerifiedBlobs) {
   auto v = LoadPackVectors();
   std::string pack = FromHex(v["pack_hex"]);
-  EXPECT_EQ(HashBytes(pack).hash.ToString(), v["pack_digest"].get<std::string>());
+  EXPECT_EQ(HashBytes(pack).hash.ToString(),
+            v["pack_digest"].get<std::string>());
   EXPECT_EQ(pack.substr(0, 8), kPackMagic);
   auto idx = Index::Parse(v["index"].get<std::string>(), "vector index");
   ASSERT_TRUE(idx.ok()) << idx.status().ToString();
@@ -40,9 +41,10 @@ TEST(PackTest, VectorIndexLocatesVerifiedBlobs) {
   for (const auto& [digest, content] : v["blobs"].items()) {
     Hash h = *Hash::Parse(digest);
     const BlobLocation& loc = idx->blobs.at(h);
-    auto data = DecodeFrame(loc.frame.codec,
-                            std::string_view(pack).substr(loc.frame.offset, loc.frame.length),
-                            loc.size, digest);
+    auto data = DecodeFrame(
+        loc.frame.codec,
+        std::string_view(pack).substr(loc.frame.offset, loc.frame.length),
+        loc.size, digest);
     ASSERT_TRUE(data.ok()) << data.status().ToString();
     EXPECT_EQ(*data, content.get<std::string>());
     EXPECT_EQ(HashBytes(*data).hash, h);
@@ -55,7 +57,8 @@ TEST(PackTest, InvalidIndexVectors) {
     auto r = Index::Parse(c["bytes"].get<std::string>(), "idx-source");
     ASSERT_FALSE(r.ok()) << c["bytes"];
     EXPECT_EQ(r.status().code(), Code::kCorrupt);
-    EXPECT_NE(r.status().message().find(c["error"].get<std::string>()), std::string::npos)
+    EXPECT_NE(r.status().message().find(c["error"].get<std::string>()),
+              std::string::npos)
         << r.status().message();
   }
 }
@@ -78,7 +81,8 @@ class PackWriterTest : public testing::Test {
 TEST_F(PackWriterTest, WritesFramesThatDecodeBack) {
   std::string small = "x = 1\n";
   std::string text;
-  while (text.size() < (9u << 20)) text += "def g(): return " + std::to_string(text.size()) + "\n";
+  while (text.size() < (9u << 20))
+    text += "def g(): return " + std::to_string(text.size()) + "\n";
   std::string a = Write("a", small), b = Write("b", text);
   auto w = PackWriter::Create(dir_ + "/p.pack", 3);
   ASSERT_TRUE(w.ok());
@@ -93,7 +97,8 @@ TEST_F(PackWriterTest, WritesFramesThatDecodeBack) {
   auto pack = fs::ReadFile(dir_ + "/p.pack");
   EXPECT_EQ(HashBytes(*pack), *pd);
   EXPECT_LT(rb->length, text.size() / 4);
-  auto back = DecodeFrame(rb->codec, pack->substr(rb->offset, rb->length), text.size(), "b");
+  auto back = DecodeFrame(rb->codec, pack->substr(rb->offset, rb->length),
+                          text.size(), "b");
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(*back, text);
   EXPECT_EQ(pack->substr(ra->offset, ra->length), small);
@@ -103,7 +108,8 @@ TEST_F(PackWriterTest, FileChangedSinceScanIsCaught) {
   std::string a = Write("a", "old");
   auto enc = EncodeBlob(a, HashBytes("new"), 3);
   ASSERT_FALSE(enc.ok());
-  EXPECT_NE(enc.status().message().find("changed while being pushed"), std::string::npos);
+  EXPECT_NE(enc.status().message().find("changed while being pushed"),
+            std::string::npos);
   auto w = PackWriter::Create(dir_ + "/p2.pack", 3);
   auto r = w->AddFile(a, HashBytes("new"));
   EXPECT_FALSE(r.ok());

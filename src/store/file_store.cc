@@ -33,7 +33,8 @@ Status FileStore::CheckKey(const std::string& key) const {
   // Keys are built by this library, but refuse anything that could leave the
   // root all the same.
   if (key.empty() || key[0] == '/' || key.find("..") != std::string::npos ||
-      key.find('\0') != std::string::npos || key.find("/.") != std::string::npos) {
+      key.find('\0') != std::string::npos ||
+      key.find("/.") != std::string::npos) {
     return Status::InvalidArgument("store " + url_ + ": bad key '" + key + "'");
   }
   return Status::OK();

@@ -34,7 +34,8 @@ Status ValidateRefName(std::string_view name) {
     for (char c : comp) {
       bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                 (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-      if (!ok) return bad("only letters, digits, '.', '_', '-' and '/' allowed");
+      if (!ok)
+        return bad("only letters, digits, '.', '_', '-' and '/' allowed");
     }
     start = slash + 1;
   }
@@ -50,7 +51,8 @@ Result<Hash> ParseRef(std::string_view bytes, std::string_view what) {
                            ": not a ref (want 'sha256:<hex>\\n')");
   }
   auto h = Hash::Parse(bytes.substr(0, 71));
-  if (!h.ok()) return Status::Corrupt(std::string(what) + ": " + h.status().message());
+  if (!h.ok())
+    return Status::Corrupt(std::string(what) + ": " + h.status().message());
   return h;
 }
 

@@ -27,7 +27,8 @@ TEST(RefTest, Vectors) {
     auto h = ParseRef(c["bytes"].get<std::string>(), "some ref");
     ASSERT_FALSE(h.ok());
     EXPECT_EQ(h.status().code(), Code::kCorrupt);
-    EXPECT_NE(h.status().message().find(c["error"].get<std::string>()), std::string::npos)
+    EXPECT_NE(h.status().message().find(c["error"].get<std::string>()),
+              std::string::npos)
         << h.status().message();
   }
 }
@@ -36,8 +37,8 @@ TEST(RefTest, Names) {
   for (const char* ok : {"prod", "latest", "feature/x-1.2_b", "v1.0"}) {
     EXPECT_TRUE(ValidateRefName(ok).ok()) << ok;
   }
-  for (const char* bad : {"", "../x", "a//b", ".hidden", "a/.b", "sp ace", "sha256:abc",
-                          "/abs", "a/"}) {
+  for (const char* bad : {"", "../x", "a//b", ".hidden", "a/.b", "sp ace",
+                          "sha256:abc", "/abs", "a/"}) {
     EXPECT_FALSE(ValidateRefName(bad).ok()) << bad;
   }
   EXPECT_FALSE(ValidateRefName(std::string(201, 'a')).ok());
@@ -62,14 +63,16 @@ TEST_F(FileStoreTest, OpenRespectsCreate) {
   o.create = true;
   EXPECT_TRUE(OpenStore("file://" + root_, o).ok());
   EXPECT_TRUE(OpenStore(root_).ok());
-  EXPECT_EQ(OpenStore("file://relative/x").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(OpenStore("file://relative/x").status().code(),
+            Code::kInvalidArgument);
 }
 
 TEST_F(FileStoreTest, UnknownSchemeNeverEchoesCredentials) {
   auto r = OpenStore("ftp://user:hunter2@host/x");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
-  EXPECT_NE(r.status().message().find("unknown scheme 'ftp'"), std::string::npos);
+  EXPECT_NE(r.status().message().find("unknown scheme 'ftp'"),
+            std::string::npos);
   EXPECT_EQ(r.status().message().find("hunter2"), std::string::npos);
 }
 
@@ -91,7 +94,9 @@ TEST_F(FileStoreTest, PutGetRangeListAndRefs) {
                   return Status::OK();
                 }).ok());
   EXPECT_EQ(got, "world");
-  EXPECT_FALSE(st.GetRange("trees/aa", 6, 50, [](std::string_view) { return Status::OK(); }).ok());
+  EXPECT_FALSE(st.GetRange("trees/aa", 6, 50, [](std::string_view) {
+                   return Status::OK();
+                 }).ok());
   EXPECT_FALSE(st.Put("../escape", "x").ok());
   Hash h = HashBytes("t").hash;
   ASSERT_TRUE(WriteRef(st, "team/prod", h).ok());

@@ -78,8 +78,8 @@ struct Walker {
         }
         TreeEntry e;
         e.path = child_rel;
-        e.kind = (st.st_mode & S_IXUSR) ? EntryKind::kExecutable
-                                        : EntryKind::kFile;
+        e.kind =
+            (st.st_mode & S_IXUSR) ? EntryKind::kExecutable : EntryKind::kFile;
         e.blob.size = static_cast<uint64_t>(st.st_size);
         entries.push_back(std::move(e));
         sources.push_back(child_abs);
@@ -103,11 +103,11 @@ struct Walker {
         sources.push_back(child_abs);
         keys.emplace_back();
       } else {
-        const char* what = S_ISSOCK(st.st_mode)    ? "a socket"
-                           : S_ISFIFO(st.st_mode)  ? "a FIFO"
-                           : S_ISBLK(st.st_mode)   ? "a block device"
-                           : S_ISCHR(st.st_mode)   ? "a character device"
-                                                   : "not a regular file";
+        const char* what = S_ISSOCK(st.st_mode)   ? "a socket"
+                           : S_ISFIFO(st.st_mode) ? "a FIFO"
+                           : S_ISBLK(st.st_mode)  ? "a block device"
+                           : S_ISCHR(st.st_mode)  ? "a character device"
+                                                  : "not a regular file";
         return Status::Unsupported(child_abs + ": is " + what +
                                    "; only files, directories and symlinks "
                                    "can be shipped (exclude it)");
@@ -178,8 +178,8 @@ Result<ScanResult> ScanDirectory(const std::string& dir,
   }
   {
     Progress progress(options.progress, "hash", total_to_hash, "bytes");
-    LP_RETURN_IF_ERROR(ParallelFor(
-        to_hash.size(), options.threads, [&](size_t k) -> Status {
+    LP_RETURN_IF_ERROR(
+        ParallelFor(to_hash.size(), options.threads, [&](size_t k) -> Status {
           size_t i = to_hash[k];
           auto d = HashFile(w.sources[i]);
           if (!d.ok()) return d.status();
@@ -199,7 +199,8 @@ Result<ScanResult> ScanDirectory(const std::string& dir,
   path_source.reserve(w.entries.size());
   for (size_t i = 0; i < w.entries.size(); ++i) {
     TreeEntry& e = w.entries[i];
-    if (e.kind != EntryKind::kSymlink && w.keys[i].mtime_ns < scan_start - kRacyNs) {
+    if (e.kind != EntryKind::kSymlink &&
+        w.keys[i].mtime_ns < scan_start - kRacyNs) {
       cache.Put(e.path, w.keys[i], e.blob);
     }
     path_source.emplace_back(e.path, w.sources[i]);

@@ -18,8 +18,9 @@ namespace {
 class ScanTest : public testing::Test {
  protected:
   void SetUp() override {
-    root_ = *fs::Absolute(testing::TempDir() + "/scan_test_" +
-                          testing::UnitTest::GetInstance()->current_test_info()->name());
+    root_ = *fs::Absolute(
+        testing::TempDir() + "/scan_test_" +
+        testing::UnitTest::GetInstance()->current_test_info()->name());
     ASSERT_TRUE(fs::RemoveAll(root_).ok());
     ASSERT_TRUE(fs::MakeDirs(root_).ok());
   }
@@ -71,8 +72,9 @@ TEST_F(ScanTest, GitignoreFilesAndExcludeFlagsWin) {
   o.excludes = {"!keep.log", "src/ok.py"};
   auto r = ScanDirectory(root_, o);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ(Paths(*r), (std::vector<std::string>{".gitignore", "keep.log",
-                                                 "secret.py", "src/.gitignore"}));
+  EXPECT_EQ(Paths(*r),
+            (std::vector<std::string>{".gitignore", "keep.log", "secret.py",
+                                      "src/.gitignore"}));
   ScanOptions no_gi;
   no_gi.gitignore = false;
   auto r2 = ScanDirectory(root_, no_gi);
@@ -163,9 +165,12 @@ TEST_F(ScanTest, DigestIgnoresMtimeUmaskAndCreationOrder) {
   Write("p/y.py", "Y");
   Write("p/x.py", "X");
   ::umask(022);
-  struct utimbuf old {1000, 1000};
+  struct utimbuf old {
+    1000, 1000
+  };
   ::utime((b + "/p/x.py").c_str(), &old);
-  root_ = testing::TempDir() + "/scan_test_DigestIgnoresMtimeUmaskAndCreationOrder";
+  root_ =
+      testing::TempDir() + "/scan_test_DigestIgnoresMtimeUmaskAndCreationOrder";
   auto ra = ScanDirectory(a, {});
   auto rb = ScanDirectory(b, {});
   ASSERT_TRUE(ra.ok() && rb.ok());
@@ -173,9 +178,13 @@ TEST_F(ScanTest, DigestIgnoresMtimeUmaskAndCreationOrder) {
 }
 
 TEST_F(ScanTest, StatCacheSkipsUnchangedFilesAndCatchesEdits) {
-  for (int i = 0; i < 50; ++i) Write("m/f" + std::to_string(i) + ".py", std::string(100 + i, 'a'));
-  struct utimbuf old {1000000, 1000000};
-  for (int i = 0; i < 50; ++i) ::utime((root_ + "/m/f" + std::to_string(i) + ".py").c_str(), &old);
+  for (int i = 0; i < 50; ++i)
+    Write("m/f" + std::to_string(i) + ".py", std::string(100 + i, 'a'));
+  struct utimbuf old {
+    1000000, 1000000
+  };
+  for (int i = 0; i < 50; ++i)
+    ::utime((root_ + "/m/f" + std::to_string(i) + ".py").c_str(), &old);
   ScanOptions o;
   o.stat_cache_dir = root_ + ".statcache";
   auto first = ScanDirectory(root_, o);

@@ -105,8 +105,9 @@ bool ParseU64(std::string_view s, uint64_t* v) {
 }  // namespace
 
 Tree::Tree(std::vector<TreeEntry> entries) : entries_(std::move(entries)) {
-  std::sort(entries_.begin(), entries_.end(),
-            [](const TreeEntry& a, const TreeEntry& b) { return a.path < b.path; });
+  std::sort(
+      entries_.begin(), entries_.end(),
+      [](const TreeEntry& a, const TreeEntry& b) { return a.path < b.path; });
 }
 
 Status ValidateTreePath(std::string_view path) {
@@ -129,7 +130,8 @@ Status ValidateTreePath(std::string_view path) {
     if (comp.empty()) return bad("empty component");
     if (comp == ".") return bad("'.' component");
     if (comp == "..") return bad("'..' component");
-    if (comp.size() > kMaxComponentBytes) return bad("component over 255 bytes");
+    if (comp.size() > kMaxComponentBytes)
+      return bad("component over 255 bytes");
     if (++depth > kMaxDepth) return bad("nested deeper than 128");
     start = slash + 1;
   }
@@ -165,9 +167,9 @@ Status Tree::Validate() const {
     if (i > 0) {
       const std::string& prev = entries_[i - 1].path;
       if (!(prev < e.path)) {
-        return Status::Corrupt("tree path '" + e.path +
-                               (prev == e.path ? "': listed twice"
-                                               : "': out of order"));
+        return Status::Corrupt(
+            "tree path '" + e.path +
+            (prev == e.path ? "': listed twice" : "': out of order"));
       }
     }
     if (e.kind == EntryKind::kSymlink) {
@@ -176,8 +178,8 @@ Status Tree::Validate() const {
         return Status::Corrupt("tree symlink '" + e.path + "': bad target");
       }
       if (!SymlinkStaysInside(e.path, e.target)) {
-        return Status::Corrupt("tree symlink '" + e.path + "' -> '" +
-                               e.target + "' escapes the tree");
+        return Status::Corrupt("tree symlink '" + e.path + "' -> '" + e.target +
+                               "' escapes the tree");
       }
       if (HashBytes(e.target) != e.blob) {
         return Status::Corrupt("tree symlink '" + e.path +

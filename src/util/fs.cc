@@ -57,17 +57,16 @@ Status ReadRange(const std::string& path, uint64_t offset, uint64_t length,
   uint64_t done = 0;
   while (done < length) {
     size_t want = std::min<uint64_t>(length - done, buf.size());
-    ssize_t n = ::pread(fd.get(), buf.data(), want,
-                        static_cast<off_t>(offset + done));
+    ssize_t n =
+        ::pread(fd.get(), buf.data(), want, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       return Status::FromErrno("read", path, errno);
     }
     if (n == 0) {
-      return Status::Corrupt(path + ": ends at " +
-                             std::to_string(offset + done) +
-                             ", expected bytes up to " +
-                             std::to_string(offset + length));
+      return Status::Corrupt(
+          path + ": ends at " + std::to_string(offset + done) +
+          ", expected bytes up to " + std::to_string(offset + length));
     }
     LP_RETURN_IF_ERROR(
         sink(std::string_view(buf.data(), static_cast<size_t>(n))));

@@ -40,12 +40,16 @@ def restore_imports():
     """Undoes what lazypath.activate() does to sys.path / sys.modules in this process."""
     path = list(sys.path)
     modules = set(sys.modules)
-    active = list(lazypath._active)
+    active = dict(lazypath._active)
     yield
     sys.path[:] = path
     for name in set(sys.modules) - modules:
         del sys.modules[name]
-    lazypath._active[:] = active
+    for tree_path, lease_fd in list(lazypath._active.items()):
+        if active.get(tree_path) != lease_fd:
+            os.close(lease_fd)  # end the leases this test took
+    lazypath._active.clear()
+    lazypath._active.update(active)
     importlib.invalidate_caches()
 
 

@@ -26,6 +26,12 @@ namespace lazypath {
 struct ActivateOptions {
   std::string cache_dir;  // "" = NodeCache::DefaultDir()
   int threads = 8;        // concurrent range reads
+  // Hold a lease on the tree (NodeCache::AcquireLease) and hand it back in
+  // ActivateResult::lease_fd; while it is open, no Gc evicts the tree.
+  bool lease = false;
+  // After fetching, evict least recently used trees not in use until the
+  // blob cache fits. 0: LAZYPATH_CACHE_MAX, or no limit when unset.
+  uint64_t budget_bytes = 0;
   ProgressFn progress;
 };
 
@@ -37,6 +43,7 @@ struct ActivateResult {
   uint64_t blobs_fetched = 0;
   uint64_t bytes_fetched = 0;  // bytes read from the store
   uint64_t requests = 0;       // store requests made
+  int lease_fd = -1;           // with options.lease: close it to end the lease
 };
 
 Result<ActivateResult> Activate(const std::string& store_url,

@@ -6,6 +6,8 @@
 //   trees/<hex>/         a materialised tree, published whole by rename
 //   meta/<hex>.tree      verified tree bytes; meta/<hex>.index index bytes
 //   locks/               flock files that serialise work on one tree
+//   leases/<hex>         shared flocks held by processes using a tree; the
+//                        file's mtime records when the tree was last used
 //   tmp/                 staging; only debris of crashed processes lingers
 //   statcache/           push-side stat caches
 //
@@ -15,14 +17,51 @@
 #ifndef LAZYPATH_CACHE_H_
 #define LAZYPATH_CACHE_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "lazypath/digest.h"
 #include "lazypath/status.h"
 #include "lazypath/tree.h"
 
 namespace lazypath {
+
+struct CachedTree {
+  Hash tree;
+  uint64_t files = 0;         // entries (0 when its metadata is gone)
+  uint64_t bytes = 0;         // total size of its files
+  int64_t last_used_ns = 0;   // wall clock of the last activation
+  bool in_use = false;        // a live process holds a lease on it
+};
+
+struct CacheUsage {
+  std::vector<CachedTree> trees;  // least recently used first
+  uint64_t blobs = 0;             // files in blobs/ (content is stored once)
+  uint64_t blob_bytes = 0;
+  uint64_t unreferenced_blobs = 0;  // linked by no materialised tree
+  uint64_t unreferenced_bytes = 0;
+  uint64_t tmp_entries = 0;
+};
+
+struct GcReport {
+  std::vector<Hash> trees_evicted;
+  std::vector<Hash> trees_in_use;  // over budget, but leased: kept
+  uint64_t blobs_removed = 0;
+  uint64_t bytes_freed = 0;
+  uint64_t tmp_removed = 0;
+  uint64_t blob_bytes_after = 0;
+};
+
+struct VerifyReport {
+  uint64_t blobs_checked = 0;
+  uint64_t bytes_checked = 0;
+  std::vector<Hash> bad_blobs;          // content does not match the name
+  std::vector<Hash> trees_invalidated;  // linked a bad blob; unpublished
+  std::vector<Hash> trees_in_use;       // linked a bad blob but leased
+  bool repaired = false;
+};
 
 class NodeCache {
  public:
@@ -54,6 +93,30 @@ class NodeCache {
   // publishes it as TreeDir(digest) by one rename. REQUIRES: the caller holds
   // the tree's lock (LockPath) so that only one process builds it.
   Status Materialize(const Tree& tree, const Hash& digest) const;
+
+  // --- Lifecycle (src/cache/cache_lifecycle.cc) ---------------------------
+  //
+  // A lease is a shared flock on leases/<hex>, held by every process that
+  // uses a tree; it vanishes with the process. Gc never evicts a leased tree.
+  // Returns the lease's file descriptor: closing it ends the lease. Also
+  // records the time of use.
+  Result<int> AcquireLease(const Hash& tree) const;
+  // Held shared by activations from fetch to publish, exclusively by Gc
+  // while it sweeps blobs, so Gc never removes a blob about to be linked.
+  std::string GcLockPath() const;
+  Result<CacheUsage> Usage() const;
+  // Removes crash debris from tmp/, evicts least recently used trees that
+  // no live process leases until the blobs fit in `budget_bytes`, and removes
+  // blobs no tree links. budget UINT64_MAX: debris and unreferenced blobs
+  // only; 0: everything not in use (cache clear). With `wait` false, returns
+  // an empty report at once if another Gc or an activation holds the lock.
+  Result<GcReport> Gc(uint64_t budget_bytes, bool wait = true) const;
+  // Re-hashes every blob. With `repair`, removes bad blobs and unpublishes
+  // the trees that link them (unless leased), so the next activation
+  // fetches good copies.
+  Result<VerifyReport> Verify(bool repair) const;
+  // LAZYPATH_CACHE_MAX ("20G", "512M", "1T", "4096" bytes); 0 when unset.
+  static Result<uint64_t> BudgetFromEnv();
 
  private:
   explicit NodeCache(std::string dir) : dir_(std::move(dir)) {}

@@ -110,7 +110,7 @@ def push(dir: str, store: str, *, tag: str | None = None, **kwargs) -> str:
 
 
 _lock = threading.Lock()
-_active: list = []  # trees this process activated, most recent last
+_active: dict = {}  # tree path -> lease fd, for trees this process activated
 
 
 def _forget_tree(path: str) -> None:
@@ -144,6 +144,10 @@ def activate(
     this process activated before are taken off sys.path and modules loaded
     from them are dropped from sys.modules, so the next import loads the new
     code; objects that already hold the old modules keep them.
+
+    While a tree is active this process holds a lease on it, so cache
+    eviction (`lazypath cache gc`, LAZYPATH_CACHE_MAX) never removes it; the
+    lease ends with the process, or when `replace` drops the tree.
     """
     if mode != "eager":
         raise InvalidInputError(f"activation mode '{mode}': only 'eager' is available")
@@ -152,20 +156,23 @@ def activate(
         ref,
         cache_dir=os.fspath(cache_dir) if cache_dir else "",
         threads=threads,
+        lease=True,
         progress=progress,
     )
+    lease_fd = d.pop("lease_fd")
     tree = ActiveTree(**d)
     with _lock:
         if replace:
-            for old in _active:
-                if old != tree.path:
-                    _forget_tree(old)
-            _active[:] = [p for p in _active if p == tree.path]
+            for old in [p for p in _active if p != tree.path]:
+                _forget_tree(old)
+                os.close(_active.pop(old))
         while tree.path in sys.path:
             sys.path.remove(tree.path)
         sys.path.insert(0, tree.path)
-        if tree.path not in _active:
-            _active.append(tree.path)
+        if tree.path in _active:
+            os.close(lease_fd)  # already leased by an earlier activation
+        else:
+            _active[tree.path] = lease_fd
         importlib.invalidate_caches()
     return tree
 
@@ -179,13 +186,47 @@ def pull(store: str, ref: str, **kwargs) -> ActiveTree:
     d = _core.activate(
         os.fspath(store), ref, cache_dir=os.fspath(cache_dir) if cache_dir else "", **kwargs
     )
+    d.pop("lease_fd")
     return ActiveTree(**d)
+
+
+def _cache(cache_dir: str | None) -> str:
+    return os.fspath(cache_dir) if cache_dir else ""
+
+
+def cache_usage(cache_dir: str | None = None) -> dict:
+    """Trees (least recently used first, with in_use), blobs and their bytes."""
+    return _core.cache_usage(_cache(cache_dir))
+
+
+def cache_gc(cache_dir: str | None = None, max_bytes: int | None = None) -> dict:
+    """Evicts least recently used trees no live process uses until the blob
+    cache fits `max_bytes` (default: LAZYPATH_CACHE_MAX; unset: no limit), and
+    removes unreferenced blobs and crash debris."""
+    if max_bytes is None:
+        max_bytes = _core.cache_budget_from_env() or (1 << 64) - 1
+    return _core.cache_gc(_cache(cache_dir), max_bytes)
+
+
+def cache_clear(cache_dir: str | None = None) -> dict:
+    """Removes every tree and blob that no live process is using."""
+    return _core.cache_gc(_cache(cache_dir), 0)
+
+
+def cache_verify(cache_dir: str | None = None, repair: bool = True) -> dict:
+    """Re-hashes every cached blob; with `repair`, removes bad ones and
+    unpublishes the trees that link them so they are fetched again."""
+    return _core.cache_verify(_cache(cache_dir), repair)
 
 
 __all__ = [
     "ActiveTree",
     "PushReport",
     "activate",
+    "cache_clear",
+    "cache_gc",
+    "cache_usage",
+    "cache_verify",
     "default_cache_dir",
     "pull",
     "push",

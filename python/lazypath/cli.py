@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from typing import Callable
 
@@ -181,7 +182,60 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ref", metavar="REF")
     p.add_argument("path", metavar="PATH")
     p.set_defaults(func=cmd_cat)
+
+    p = verb("cache", "inspect and manage the node cache")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", title="actions")
+    actions.required = True
+
+    def action(name: str, help: str) -> argparse.ArgumentParser:
+        a = actions.add_parser(
+            name,
+            help=help,
+            description=help,
+            epilog=_EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        cache_flag(a)
+        json_flag(a)
+        return a
+
+    a = action("ls", "list cached trees (least recently used first) and blob usage")
+    a.set_defaults(func=cmd_cache_ls)
+    a = action(
+        "gc",
+        "evict least recently used trees no process uses until the cache fits; "
+        "remove unreferenced blobs and crash debris",
+    )
+    a.add_argument(
+        "--max",
+        type=_size,
+        metavar="SIZE",
+        help="size budget such as 20G or 512M (default: $LAZYPATH_CACHE_MAX; unset: no limit)",
+    )
+    a.set_defaults(func=cmd_cache_gc)
+    a = action(
+        "verify",
+        "re-hash every cached blob; remove bad ones and unpublish the trees that use them",
+    )
+    a.add_argument(
+        "--check-only", action="store_true", help="report bad blobs but change nothing"
+    )
+    a.set_defaults(func=cmd_cache_verify)
+    a = action("clear", "remove every tree and blob that no live process is using")
+    a.set_defaults(func=cmd_cache_clear)
     return parser
+
+
+_SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def _size(text: str) -> int:
+    t = text.strip().upper().removesuffix("IB").removesuffix("B")
+    unit = t[-1:] if t[-1:] in "KMGT" and t[-1:] else ""
+    number = t[: len(t) - len(unit)]
+    if not number.isdigit():
+        raise argparse.ArgumentTypeError(f"'{text}' is not a size such as 20G, 512M or 4096")
+    return int(number) * _SIZE_UNITS[unit]
 
 
 # ---------------------------------------------------------------- output
@@ -444,6 +498,90 @@ def cmd_cat(args: argparse.Namespace) -> int:
             view = view[n:]
         out.flush()
     return EXIT_OK
+
+
+def _cache_arg(args: argparse.Namespace) -> str:
+    return args.cache or ""
+
+
+def cmd_cache_ls(args: argparse.Namespace) -> int:
+    u = _run_interruptible(lambda: _core.cache_usage(_cache_arg(args)))
+    cache_dir = args.cache or lazypath.default_cache_dir()
+    if args.json:
+        _print_json({"cache": cache_dir, **u})
+        return EXIT_OK
+    _out(f"node cache {cache_dir}")
+    _out()
+    if u["trees"]:
+        rows = []
+        for t in u["trees"]:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t["last_used_ns"] / 1e9))
+            rows.append(
+                [
+                    t["digest"],
+                    str(t["files"]),
+                    human_bytes(t["bytes"]),
+                    when,
+                    "in use" if t["in_use"] else "",
+                ]
+            )
+        _table(["TREE", "FILES", "SIZE", "LAST USED", ""], rows, right=[1, 2])
+    else:
+        _out("no trees")
+    _out()
+    _out(
+        f"blobs: {u['blobs']} ({human_bytes(u['blob_bytes'])}), "
+        f"{u['unreferenced_blobs']} unreferenced ({human_bytes(u['unreferenced_bytes'])})"
+    )
+    return EXIT_OK
+
+
+def _print_gc(args: argparse.Namespace, report: dict) -> int:
+    if args.json:
+        _print_json(report)
+        return EXIT_OK
+    for d in report["trees_evicted"]:
+        _out(f"evicted {d}")
+    for d in report["trees_in_use"]:
+        _out(f"kept    {d} (in use)")
+    _out(
+        f"{len(report['trees_evicted'])} trees evicted, {report['blobs_removed']} blobs "
+        f"removed ({human_bytes(report['bytes_freed'])} freed), "
+        f"{report['tmp_removed']} debris entries removed; "
+        f"blobs now {human_bytes(report['blob_bytes_after'])}"
+    )
+    return EXIT_OK
+
+
+def cmd_cache_gc(args: argparse.Namespace) -> int:
+    return _print_gc(
+        args, _run_interruptible(lambda: lazypath.cache_gc(_cache_arg(args), args.max))
+    )
+
+
+def cmd_cache_clear(args: argparse.Namespace) -> int:
+    return _print_gc(args, _run_interruptible(lambda: lazypath.cache_clear(_cache_arg(args))))
+
+
+def cmd_cache_verify(args: argparse.Namespace) -> int:
+    v = _run_interruptible(
+        lambda: lazypath.cache_verify(_cache_arg(args), repair=not args.check_only)
+    )
+    if args.json:
+        _print_json(v)
+    else:
+        for d in v["bad_blobs"]:
+            _out(f"bad blob {d}" + (" (removed)" if v["repaired"] else ""))
+        for d in v["trees_invalidated"]:
+            _out(f"unpublished tree {d}: it will be fetched again on next activation")
+        for d in v["trees_in_use"]:
+            _out(f"tree {d} uses a bad blob but is in use: left in place")
+        _out(
+            f"{v['blobs_checked']} blobs checked ({human_bytes(v['bytes_checked'])}), "
+            f"{len(v['bad_blobs'])} bad"
+        )
+    # Finding corruption is a failure worth a non-zero exit, repaired or not.
+    return EXIT_FAILED if v["bad_blobs"] else EXIT_OK
 
 
 # ---------------------------------------------------------------- main

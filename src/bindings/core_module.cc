@@ -175,10 +175,12 @@ NB_MODULE(_core, m) {
   m.def(
       "activate",
       [](const std::string& store, const std::string& ref,
-         const std::string& cache_dir, int threads, nb::object progress) {
+         const std::string& cache_dir, int threads, bool lease,
+         nb::object progress) {
         ActivateOptions o;
         o.cache_dir = cache_dir;
         o.threads = threads;
+        o.lease = lease;
         o.progress = WrapProgress(std::move(progress));
         Result<ActivateResult> r = ActivateResult{};
         {
@@ -194,10 +196,92 @@ NB_MODULE(_core, m) {
         d["blobs_fetched"] = a.blobs_fetched;
         d["bytes_fetched"] = a.bytes_fetched;
         d["requests"] = a.requests;
+        d["lease_fd"] = a.lease_fd;
         return d;
       },
       "store"_a, "ref"_a, "cache_dir"_a = "", "threads"_a = 8,
-      "progress"_a = nb::none());
+      "lease"_a = false, "progress"_a = nb::none());
+
+  m.def("cache_usage", [](const std::string& cache_dir) {
+    Result<CacheUsage> r = CacheUsage{};
+    {
+      nb::gil_scoped_release nogil;
+      auto c = NodeCache::Open(cache_dir);
+      r = c.ok() ? c->Usage() : Result<CacheUsage>(c.status());
+    }
+    CacheUsage u = Unwrap(std::move(r));
+    nb::list trees;
+    for (const auto& t : u.trees) {
+      nb::dict d;
+      d["digest"] = t.tree.ToString();
+      d["files"] = t.files;
+      d["bytes"] = t.bytes;
+      d["last_used_ns"] = t.last_used_ns;
+      d["in_use"] = t.in_use;
+      trees.append(d);
+    }
+    nb::dict d;
+    d["trees"] = trees;
+    d["blobs"] = u.blobs;
+    d["blob_bytes"] = u.blob_bytes;
+    d["unreferenced_blobs"] = u.unreferenced_blobs;
+    d["unreferenced_bytes"] = u.unreferenced_bytes;
+    d["tmp_entries"] = u.tmp_entries;
+    return d;
+  });
+
+  m.def(
+      "cache_gc",
+      [](const std::string& cache_dir, uint64_t budget, bool wait) {
+        Result<GcReport> r = GcReport{};
+        {
+          nb::gil_scoped_release nogil;
+          auto c = NodeCache::Open(cache_dir);
+          r = c.ok() ? c->Gc(budget, wait) : Result<GcReport>(c.status());
+        }
+        GcReport g = Unwrap(std::move(r));
+        nb::list evicted, in_use;
+        for (const auto& h : g.trees_evicted) evicted.append(h.ToString());
+        for (const auto& h : g.trees_in_use) in_use.append(h.ToString());
+        nb::dict d;
+        d["trees_evicted"] = evicted;
+        d["trees_in_use"] = in_use;
+        d["blobs_removed"] = g.blobs_removed;
+        d["bytes_freed"] = g.bytes_freed;
+        d["tmp_removed"] = g.tmp_removed;
+        d["blob_bytes_after"] = g.blob_bytes_after;
+        return d;
+      },
+      "cache_dir"_a, "budget"_a, "wait"_a = true);
+
+  m.def(
+      "cache_verify",
+      [](const std::string& cache_dir, bool repair) {
+        Result<VerifyReport> r = VerifyReport{};
+        {
+          nb::gil_scoped_release nogil;
+          auto c = NodeCache::Open(cache_dir);
+          r = c.ok() ? c->Verify(repair) : Result<VerifyReport>(c.status());
+        }
+        VerifyReport v = Unwrap(std::move(r));
+        nb::list bad, invalidated, in_use;
+        for (const auto& h : v.bad_blobs) bad.append(h.ToString());
+        for (const auto& h : v.trees_invalidated) invalidated.append(h.ToString());
+        for (const auto& h : v.trees_in_use) in_use.append(h.ToString());
+        nb::dict d;
+        d["blobs_checked"] = v.blobs_checked;
+        d["bytes_checked"] = v.bytes_checked;
+        d["bad_blobs"] = bad;
+        d["trees_invalidated"] = invalidated;
+        d["trees_in_use"] = in_use;
+        d["repaired"] = v.repaired;
+        return d;
+      },
+      "cache_dir"_a, "repair"_a = true);
+
+  m.def("cache_budget_from_env", [] {
+    return Unwrap(NodeCache::BudgetFromEnv());
+  });
 
   m.def(
       "scan",

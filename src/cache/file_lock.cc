@@ -18,4 +18,17 @@ Result<FileLock> FileLock::Acquire(const std::string& path, Mode mode) {
   return FileLock(std::move(guard));
 }
 
+Result<std::optional<FileLock>> FileLock::TryAcquire(const std::string& path,
+                                                     Mode mode) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0) return Status::FromErrno("open lock", path, errno);
+  fs::Fd guard(fd);
+  int op = (mode == Mode::kExclusive ? LOCK_EX : LOCK_SH) | LOCK_NB;
+  while (::flock(fd, op) != 0) {
+    if (errno == EWOULDBLOCK) return std::optional<FileLock>();
+    if (errno != EINTR) return Status::FromErrno("lock", path, errno);
+  }
+  return std::optional<FileLock>(FileLock(std::move(guard)));
+}
+
 }  // namespace lazypath

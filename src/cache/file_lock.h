@@ -7,6 +7,7 @@
 #ifndef LAZYPATH_CACHE_FILE_LOCK_H_
 #define LAZYPATH_CACHE_FILE_LOCK_H_
 
+#include <optional>
 #include <string>
 
 #include "lazypath/status.h"
@@ -19,6 +20,11 @@ class FileLock {
   enum class Mode { kShared, kExclusive };
   // Creates `path` if needed and blocks until the lock is held.
   static Result<FileLock> Acquire(const std::string& path, Mode mode);
+  // Like Acquire but never waits: nullopt when another holder conflicts.
+  static Result<std::optional<FileLock>> TryAcquire(const std::string& path,
+                                                    Mode mode);
+  // Hands the descriptor (and so the lock) to the caller, who must close it.
+  int Release() { return fd_.release(); }
   FileLock(FileLock&&) = default;
   FileLock& operator=(FileLock&&) = default;
 

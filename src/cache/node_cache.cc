@@ -25,7 +25,7 @@ std::string NodeCache::DefaultDir() {
 Result<NodeCache> NodeCache::Open(const std::string& dir) {
   LP_ASSIGN_OR_RETURN(std::string abs,
                       fs::Absolute(dir.empty() ? DefaultDir() : dir));
-  for (const char* sub : {"blobs", "trees", "meta", "locks", "tmp"}) {
+  for (const char* sub : {"blobs", "trees", "meta", "locks", "leases", "tmp"}) {
     Status s = fs::MakeDirs(fs::Join(abs, sub));
     if (!s.ok()) return s.WithContext("node cache " + abs);
   }

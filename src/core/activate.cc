@@ -1,11 +1,13 @@
 #include "lazypath/activate.h"
 
+#include <optional>
 #include <set>
 
 #include "cache/file_lock.h"
 #include "core/fetch.h"
 #include "lazypath/cache.h"
 #include "lazypath/store.h"
+#include "util/fs.h"
 
 namespace lazypath {
 
@@ -13,6 +15,10 @@ Result<ActivateResult> Activate(const std::string& store_url,
                                 const std::string& ref,
                                 const ActivateOptions& options) {
   LP_ASSIGN_OR_RETURN(NodeCache cache, NodeCache::Open(options.cache_dir));
+  uint64_t budget = options.budget_bytes;
+  if (budget == 0) {
+    LP_ASSIGN_OR_RETURN(budget, NodeCache::BudgetFromEnv());
+  }
   ActivateResult result;
   std::unique_ptr<Store> store;
   auto open_store = [&]() -> Status {
@@ -27,9 +33,16 @@ Result<ActivateResult> Activate(const std::string& store_url,
     LP_ASSIGN_OR_RETURN(result.tree, ReadRef(*store, ref));
   }
   result.path = cache.TreeDir(result.tree);
+  // The lease comes first: once held, no Gc can evict the tree under us.
+  fs::Fd lease;
+  if (options.lease) {
+    LP_ASSIGN_OR_RETURN(int fd, cache.AcquireLease(result.tree));
+    lease = fs::Fd(fd);
+  }
   auto finish = [&](bool cached) -> Result<ActivateResult> {
     result.cached = cached;
     if (store) result.requests = store->stats().requests;
+    result.lease_fd = lease.release();
     return result;
   };
   if (cache.HasTree(result.tree)) return finish(true);
@@ -41,6 +54,14 @@ Result<ActivateResult> Activate(const std::string& store_url,
   if (cache.HasTree(result.tree)) return finish(true);
 
   LP_RETURN_IF_ERROR(open_store());
+  // Blobs fetched below are unlinked until Materialize links them: keep Gc's
+  // blob sweep out until the tree is published.
+  std::optional<FileLock> gc_guard;
+  {
+    LP_ASSIGN_OR_RETURN(FileLock g, FileLock::Acquire(cache.GcLockPath(),
+                                                      FileLock::Mode::kShared));
+    gc_guard.emplace(std::move(g));
+  }
   Tree tree;
   if (auto meta = cache.GetMeta(result.tree, ".tree");
       meta.ok() && HashBytes(*meta).hash == result.tree) {
@@ -83,6 +104,11 @@ Result<ActivateResult> Activate(const std::string& store_url,
   }
   LP_RETURN_IF_ERROR(cache.Materialize(tree, result.tree));
   result.files = tree.entries().size();
+  gc_guard.reset();  // Gc below needs it exclusively
+  if (budget > 0) {
+    // Best effort: a full cache must not fail an activation that worked.
+    (void)cache.Gc(budget, /*wait=*/false);
+  }
   return finish(false);
 }
 

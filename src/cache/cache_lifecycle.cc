@@ -1,0 +1,311 @@
+// The node cache's lifecycle: leases, usage, garbage collection, verify.
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <ctime>
+#include <map>
+#include <set>
+
+#include "cache/file_lock.h"
+#include "lazypath/cache.h"
+#include "util/fs.h"
+
+namespace lazypath {
+
+namespace {
+
+int64_t NowNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+Result<std::vector<std::string>> ListDir(const std::string& dir) {
+  std::vector<std::string> names;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) {
+    if (errno == ENOENT) return names;
+    return Status::FromErrno("opendir", dir, errno);
+  }
+  while (struct dirent* e = ::readdir(d)) {
+    std::string_view n(e->d_name);
+    if (n == "." || n == "..") continue;
+    names.emplace_back(n);
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+struct BlobFile {
+  std::string path;
+  std::string name;  // <hex> or <hex>.x
+  uint64_t size;
+  nlink_t links;
+  ino_t ino;
+};
+
+Result<std::vector<BlobFile>> ListBlobs(const std::string& blobs_dir) {
+  std::vector<BlobFile> out;
+  LP_ASSIGN_OR_RETURN(auto shards, ListDir(blobs_dir));
+  for (const auto& shard : shards) {
+    std::string sdir = fs::Join(blobs_dir, shard);
+    LP_ASSIGN_OR_RETURN(auto names, ListDir(sdir));
+    for (const auto& n : names) {
+      std::string p = fs::Join(sdir, n);
+      struct stat st;
+      if (::lstat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      out.push_back({p, n, static_cast<uint64_t>(st.st_size), st.st_nlink,
+                     st.st_ino});
+    }
+  }
+  return out;
+}
+
+// The pid in a TempName ("<prefix>.tmp.<pid>.<n>.<rand>"), or 0.
+pid_t TempOwner(std::string_view name) {
+  size_t at = name.rfind(".tmp.");
+  if (at == std::string_view::npos) return 0;
+  std::string_view rest = name.substr(at + 5);
+  pid_t pid = 0;
+  auto [p, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), pid);
+  if (ec != std::errc() || p == rest.data() + rest.size() || *p != '.') return 0;
+  return pid;
+}
+
+bool ProcessAlive(pid_t pid) {
+  return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM);
+}
+
+}  // namespace
+
+std::string NodeCache::GcLockPath() const {
+  return fs::Join(dir_, "locks/gc");
+}
+
+Result<int> NodeCache::AcquireLease(const Hash& tree) const {
+  std::string dir = fs::Join(dir_, "leases");
+  LP_RETURN_IF_ERROR(fs::MakeDirs(dir));
+  std::string path = fs::Join(dir, tree.hex());
+  LP_ASSIGN_OR_RETURN(FileLock lock,
+                      FileLock::Acquire(path, FileLock::Mode::kShared));
+  int fd = lock.Release();
+  ::futimens(fd, nullptr);  // records the use; failure only skews LRU order
+  return fd;
+}
+
+Result<CacheUsage> NodeCache::Usage() const {
+  CacheUsage u;
+  LP_ASSIGN_OR_RETURN(auto trees, ListDir(fs::Join(dir_, "trees")));
+  for (const auto& name : trees) {
+    auto h = Hash::FromHex(name);
+    if (!h.ok()) continue;
+    CachedTree t;
+    t.tree = *h;
+    if (auto meta = GetMeta(t.tree, ".tree"); meta.ok()) {
+      if (auto parsed = Tree::Parse(*meta, name); parsed.ok()) {
+        t.files = parsed->entries().size();
+        t.bytes = parsed->TotalSize();
+      }
+    }
+    std::string lease = fs::Join(dir_, "leases/" + name);
+    struct stat st;
+    if (::stat(lease.c_str(), &st) == 0) {
+      t.last_used_ns = int64_t{st.st_mtim.tv_sec} * 1'000'000'000 +
+                       st.st_mtim.tv_nsec;
+      auto probe = FileLock::TryAcquire(lease, FileLock::Mode::kExclusive);
+      t.in_use = probe.ok() && !probe->has_value();
+    } else if (::stat(TreeDir(t.tree).c_str(), &st) == 0) {
+      // Never leased (activated by another tool): its publication time.
+      t.last_used_ns = int64_t{st.st_mtim.tv_sec} * 1'000'000'000 +
+                       st.st_mtim.tv_nsec;
+    }
+    u.trees.push_back(t);
+  }
+  std::sort(u.trees.begin(), u.trees.end(),
+            [](const CachedTree& a, const CachedTree& b) {
+              return a.last_used_ns < b.last_used_ns;
+            });
+  LP_ASSIGN_OR_RETURN(auto blobs, ListBlobs(fs::Join(dir_, "blobs")));
+  for (const auto& b : blobs) {
+    u.blobs++;
+    u.blob_bytes += b.size;
+    if (b.links == 1) {
+      u.unreferenced_blobs++;
+      u.unreferenced_bytes += b.size;
+    }
+  }
+  LP_ASSIGN_OR_RETURN(auto tmp, ListDir(TempDir()));
+  u.tmp_entries = tmp.size();
+  return u;
+}
+
+Result<GcReport> NodeCache::Gc(uint64_t budget_bytes, bool wait) const {
+  GcReport r;
+  std::optional<FileLock> gc_lock;
+  if (wait) {
+    LP_ASSIGN_OR_RETURN(FileLock l, FileLock::Acquire(
+                                        GcLockPath(), FileLock::Mode::kExclusive));
+    gc_lock.emplace(std::move(l));
+  } else {
+    LP_ASSIGN_OR_RETURN(gc_lock, FileLock::TryAcquire(
+                                     GcLockPath(), FileLock::Mode::kExclusive));
+    if (!gc_lock) return r;
+  }
+  // Debris of processes that died mid-write. The owner's pid is in the
+  // name; an entry also has to be ten minutes old, in case the cache is
+  // shared with another pid namespace.
+  const int64_t now = NowNs();
+  LP_ASSIGN_OR_RETURN(auto tmp, ListDir(TempDir()));
+  for (const auto& name : tmp) {
+    std::string p = fs::Join(TempDir(), name);
+    struct stat st;
+    if (::lstat(p.c_str(), &st) != 0) continue;
+    int64_t age = now - (int64_t{st.st_mtim.tv_sec} * 1'000'000'000 +
+                         st.st_mtim.tv_nsec);
+    pid_t owner = TempOwner(name);
+    bool mine = owner == ::getpid();
+    if (!mine && !ProcessAlive(owner) && age > 600ll * 1'000'000'000) {
+      if (fs::RemoveAll(p).ok()) r.tmp_removed++;
+    }
+  }
+  auto sweep_blobs = [&]() -> Result<uint64_t> {
+    LP_ASSIGN_OR_RETURN(auto blobs, ListBlobs(fs::Join(dir_, "blobs")));
+    uint64_t total = 0;
+    for (const auto& b : blobs) {
+      if (b.links == 1 && ::unlink(b.path.c_str()) == 0) {
+        r.blobs_removed++;
+        r.bytes_freed += b.size;
+      } else {
+        total += b.size;
+      }
+    }
+    return total;
+  };
+  LP_ASSIGN_OR_RETURN(uint64_t total, sweep_blobs());
+  if (total > budget_bytes) {
+    LP_ASSIGN_OR_RETURN(CacheUsage u, Usage());
+    for (const CachedTree& t : u.trees) {
+      if (total <= budget_bytes) break;
+      std::string lease = fs::Join(dir_, "leases/" + t.tree.hex());
+      LP_ASSIGN_OR_RETURN(auto excl,
+                          FileLock::TryAcquire(lease, FileLock::Mode::kExclusive));
+      if (!excl) {
+        r.trees_in_use.push_back(t.tree);
+        continue;
+      }
+      // Unpublish by rename (atomic for readers), then delete at leisure.
+      std::string doomed = fs::TempName(fs::Join(TempDir(), "evict"));
+      if (::rename(TreeDir(t.tree).c_str(), doomed.c_str()) != 0) continue;
+      (void)fs::RemoveAll(doomed);
+      ::unlink(fs::Join(dir_, "meta/" + t.tree.hex() + ".tree").c_str());
+      ::unlink(lease.c_str());
+      r.trees_evicted.push_back(t.tree);
+      LP_ASSIGN_OR_RETURN(total, sweep_blobs());
+    }
+  }
+  r.blob_bytes_after = total;
+  return r;
+}
+
+Result<VerifyReport> NodeCache::Verify(bool repair) const {
+  VerifyReport r;
+  r.repaired = repair;
+  std::optional<FileLock> gc_lock;
+  if (repair) {
+    LP_ASSIGN_OR_RETURN(FileLock l, FileLock::Acquire(
+                                        GcLockPath(), FileLock::Mode::kExclusive));
+    gc_lock.emplace(std::move(l));
+  }
+  LP_ASSIGN_OR_RETURN(auto blobs, ListBlobs(fs::Join(dir_, "blobs")));
+  std::set<ino_t> bad_inodes;
+  std::vector<std::string> bad_paths;
+  for (const auto& b : blobs) {
+    std::string_view hex(b.name);
+    if (hex.size() > 2 && hex.substr(hex.size() - 2) == ".x") {
+      hex.remove_suffix(2);
+    }
+    auto want = Hash::FromHex(hex);
+    auto got = HashFile(b.path);
+    r.blobs_checked++;
+    r.bytes_checked += b.size;
+    if (want.ok() && got.ok() && got->hash == *want) continue;
+    if (want.ok()) r.bad_blobs.push_back(*want);
+    bad_inodes.insert(b.ino);
+    bad_paths.push_back(b.path);
+  }
+  if (!repair || bad_inodes.empty()) return r;
+  // Trees share inodes with the blobs they link: find the ones affected.
+  LP_ASSIGN_OR_RETURN(auto trees, ListDir(fs::Join(dir_, "trees")));
+  for (const auto& name : trees) {
+    auto h = Hash::FromHex(name);
+    if (!h.ok()) continue;
+    auto meta = GetMeta(*h, ".tree");
+    bool affected = !meta.ok();
+    if (meta.ok()) {
+      auto t = Tree::Parse(*meta, name);
+      affected = !t.ok();
+      if (t.ok()) {
+        for (const auto& e : t->entries()) {
+          if (e.kind == EntryKind::kSymlink) continue;
+          struct stat st;
+          std::string p = fs::Join(TreeDir(*h), e.path);
+          if (::lstat(p.c_str(), &st) == 0 && bad_inodes.count(st.st_ino)) {
+            affected = true;
+            break;
+          }
+        }
+      }
+    }
+    if (!affected) continue;
+    std::string lease = fs::Join(dir_, "leases/" + name);
+    LP_ASSIGN_OR_RETURN(auto excl,
+                        FileLock::TryAcquire(lease, FileLock::Mode::kExclusive));
+    if (!excl) {
+      r.trees_in_use.push_back(*h);
+      continue;
+    }
+    std::string doomed = fs::TempName(fs::Join(TempDir(), "bad"));
+    if (::rename(TreeDir(*h).c_str(), doomed.c_str()) == 0) {
+      (void)fs::RemoveAll(doomed);
+      r.trees_invalidated.push_back(*h);
+    }
+  }
+  for (const auto& p : bad_paths) ::unlink(p.c_str());
+  return r;
+}
+
+Result<uint64_t> NodeCache::BudgetFromEnv() {
+  const char* v = std::getenv("LAZYPATH_CACHE_MAX");
+  if (v == nullptr || *v == '\0') return uint64_t{0};
+  std::string_view s(v);
+  uint64_t n = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+  std::string_view unit(p, static_cast<size_t>(s.data() + s.size() - p));
+  uint64_t mult = 1;
+  if (unit == "K" || unit == "KiB") {
+    mult = 1ull << 10;
+  } else if (unit == "M" || unit == "MiB") {
+    mult = 1ull << 20;
+  } else if (unit == "G" || unit == "GiB") {
+    mult = 1ull << 30;
+  } else if (unit == "T" || unit == "TiB") {
+    mult = 1ull << 40;
+  } else if (!unit.empty()) {
+    ec = std::errc::invalid_argument;
+  }
+  if (ec != std::errc() || p == s.data() || n > UINT64_MAX / mult) {
+    return Status::InvalidArgument("LAZYPATH_CACHE_MAX='" + std::string(s) +
+                                   "': want a size such as 20G, 512M or 4096");
+  }
+  return n * mult;
+}
+
+}  // namespace lazypath

@@ -1,0 +1,143 @@
+"""The node cache's lifecycle: leases, gc, clear, verify, LAZYPATH_CACHE_MAX."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import lazypath
+import pytest
+from conftest import write_tree
+
+# A process that activates a tree (taking its lease) and waits for a line on
+# stdin before exiting, so a test can act while the tree is in use.
+HOLDER = textwrap.dedent(
+    """
+    import sys, lazypath
+    tree = lazypath.activate(sys.argv[1], sys.argv[2])
+    import pkg_{tag}
+    print(tree.digest, flush=True)
+    sys.stdin.readline()
+    """
+)
+
+
+def make_tree(root: Path, tag: str, size: int = 200_000) -> Path:
+    payload = (f"# {tag}\n" + "x = 1\n" * (size // 6)).encode()
+    return write_tree(
+        root / tag, {f"pkg_{tag}/__init__.py": payload, f"pkg_{tag}/d.bin": payload[::-1]}
+    )
+
+
+def hold(store: Path, ref: str, tag: str) -> subprocess.Popen:
+    p = subprocess.Popen(
+        [sys.executable, "-c", HOLDER.format(tag=tag), str(store), ref],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    line = p.stdout.readline().strip()
+    assert line.startswith("sha256:"), line
+    return p
+
+
+def release(p: subprocess.Popen) -> None:
+    p.stdin.write("\n")
+    p.stdin.flush()
+    assert p.wait(timeout=60) == 0
+
+
+def test_tree_in_use_survives_clear_and_goes_after_its_process(tmp_path, store, node_cache):
+    a = lazypath.push(make_tree(tmp_path, "a"), store)
+    b = lazypath.push(make_tree(tmp_path, "b"), store)
+    holder = hold(store, a, "a")
+    try:
+        lazypath.pull(store, b)
+        usage = lazypath.cache_usage()
+        in_use = {t["digest"]: t["in_use"] for t in usage["trees"]}
+        assert in_use == {a: True, b: False}
+        report = lazypath.cache_clear()
+        assert report["trees_evicted"] == [b]
+        assert report["trees_in_use"] == [a]
+        assert (node_cache / "trees" / a.split(":")[1]).is_dir()
+        assert not (node_cache / "trees" / b.split(":")[1]).exists()
+    finally:
+        release(holder)
+    report = lazypath.cache_clear()
+    assert report["trees_evicted"] == [a]
+    usage = lazypath.cache_usage()
+    assert usage["trees"] == [] and usage["blobs"] == 0
+
+
+def test_budget_evicts_least_recently_used_first(tmp_path, store):
+    digests = [lazypath.push(make_tree(tmp_path, t), store) for t in ("a", "b", "c")]
+    for d in digests:  # a is the least recently used, c the most
+        lazypath.pull(store, d)
+    per_tree = lazypath.cache_usage()["blob_bytes"] // 3
+    report = lazypath.cache_gc(max_bytes=2 * per_tree + per_tree // 2)
+    assert report["trees_evicted"] == [digests[0]]
+    left = [t["digest"] for t in lazypath.cache_usage()["trees"]]
+    assert left == digests[1:]
+
+
+def test_cache_max_env_is_enforced_after_activation(tmp_path, store, monkeypatch):
+    digests = [lazypath.push(make_tree(tmp_path, t), store) for t in ("a", "b", "c")]
+    lazypath.pull(store, digests[0])
+    one_tree = lazypath.cache_usage()["blob_bytes"]
+    monkeypatch.setenv("LAZYPATH_CACHE_MAX", str(one_tree + one_tree // 2))
+    lazypath.pull(store, digests[1])
+    lazypath.pull(store, digests[2])
+    left = [t["digest"] for t in lazypath.cache_usage()["trees"]]
+    assert left == [digests[2]]
+    # An evicted tree activates again, fetching from the store.
+    again = lazypath.pull(store, digests[0])
+    assert not again.cached and again.blobs_fetched == 2
+
+
+def test_verify_finds_and_repairs_a_corrupt_blob(tmp_path, store, node_cache, cli):
+    d = lazypath.push(make_tree(tmp_path, "a"), store)
+    tree = lazypath.pull(store, d)
+    victim = Path(tree.path) / "pkg_a" / "d.bin"
+    os.chmod(victim, 0o644)
+    with open(victim, "r+b") as f:  # a disk fault: the shared inode changes
+        f.seek(100)
+        f.write(b"!")
+    check = cli("cache", "verify", "--check-only", "--json")
+    assert check.returncode == 1, check
+    assert len(check.json()["bad_blobs"]) == 1
+    assert Path(tree.path).is_dir()  # --check-only changes nothing
+    fix = cli("cache", "verify", "--json")
+    assert fix.returncode == 1, fix
+    assert fix.json()["trees_invalidated"] == [d]
+    assert not Path(tree.path).exists()
+    assert cli("cache", "verify").returncode == 0
+    again = lazypath.pull(store, d)
+    assert (Path(again.path) / "pkg_a" / "d.bin").read_bytes() == (
+        tmp_path / "a" / "pkg_a" / "d.bin"
+    ).read_bytes()
+
+
+def test_cache_cli_ls_gc_clear_json(tmp_path, store, cli):
+    d = lazypath.push(make_tree(tmp_path, "a"), store)
+    lazypath.pull(store, d)
+    ls = cli("cache", "ls", "--json")
+    assert ls.returncode == 0, ls
+    assert [t["digest"] for t in ls.json()["trees"]] == [d]
+    human = cli("cache", "ls")
+    assert d in human.stdout and "blobs: 2" in human.stdout
+    gc = cli("cache", "gc", "--json")
+    assert gc.returncode == 0 and gc.json()["trees_evicted"] == []
+    clear = cli("cache", "clear", "--json")
+    assert clear.json()["trees_evicted"] == [d]
+    bad = cli("cache", "gc", "--max", "lots")
+    assert bad.returncode == 2 and "lots" in bad.stderr
+
+
+def test_bad_cache_max_is_a_clear_error(tmp_path, store, monkeypatch):
+    d = lazypath.push(make_tree(tmp_path, "a"), store)
+    monkeypatch.setenv("LAZYPATH_CACHE_MAX", "lots")
+    with pytest.raises(lazypath.InvalidInputError, match="LAZYPATH_CACHE_MAX='lots'"):
+        lazypath.pull(store, d)

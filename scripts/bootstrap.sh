@@ -8,6 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# Two copies at once (a test run and a demo) would race on .venv/: serialise.
+exec 9>"$ROOT/.bootstrap.lock"
+flock 9
 
 log() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*" >&2; }
 

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "lazypath/digest.h"
@@ -79,9 +80,16 @@ class NodeCache {
   std::string LockPath(const Hash& tree) const;
   std::string StatCacheDir() const;
 
-  // Renames `tmp_path` (in TempDir(), already verified as `blob`) into the
-  // blob cache. Idempotent: if the blob is already there the file is removed.
-  Status AdoptBlob(const std::string& tmp_path, const Hash& blob) const;
+  // Moves verified temp files (in TempDir()) into the blob cache: one
+  // syncfs(2) makes their contents durable, then each is renamed into place
+  // read-only, so a blob is never visible before its bytes are on disk.
+  // Renaming over an existing copy of the same blob is harmless. On failure
+  // the remaining temp files are removed.
+  Status AdoptBlobs(
+      const std::vector<std::pair<std::string, Hash>>& verified) const;
+  Status AdoptBlob(const std::string& tmp_path, const Hash& blob) const {
+    return AdoptBlobs({{tmp_path, blob}});
+  }
   // Verified bytes of a tree or index, kept so later activations and lazy
   // mode need no store traffic. Get* return NotFound when absent.
   Status PutMeta(const Hash& tree, std::string_view suffix,

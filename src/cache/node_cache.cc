@@ -11,6 +11,18 @@
 
 namespace lazypath {
 
+namespace {
+// syncfs(2) on the file system holding `path`: one call instead of an fsync
+// per file. Data and metadata written before it are durable after it.
+Status SyncFileSystem(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("open", path, errno);
+  fs::Fd guard(fd);
+  if (::syncfs(fd) != 0) return Status::FromErrno("syncfs", path, errno);
+  return Status::OK();
+}
+}  // namespace
+
 std::string NodeCache::DefaultDir() {
   if (const char* v = std::getenv("LAZYPATH_CACHE"); v && *v) return v;
   if (const char* v = std::getenv("XDG_CACHE_HOME"); v && *v) {
@@ -59,15 +71,30 @@ std::string NodeCache::StatCacheDir() const {
   return fs::Join(dir_, "statcache");
 }
 
-Status NodeCache::AdoptBlob(const std::string& tmp_path,
-                            const Hash& blob) const {
-  std::string dest = BlobPath(blob);
-  LP_RETURN_IF_ERROR(fs::MakeDirs(fs::Dirname(dest)));
-  if (::chmod(tmp_path.c_str(), 0444) != 0) {
-    return Status::FromErrno("chmod", tmp_path, errno);
+Status NodeCache::AdoptBlobs(
+    const std::vector<std::pair<std::string, Hash>>& verified) const {
+  if (verified.empty()) return Status::OK();
+  Status s = SyncFileSystem(dir_);
+  std::set<std::string> shards;
+  size_t i = 0;
+  for (; i < verified.size() && s.ok(); ++i) {
+    const auto& [tmp, blob] = verified[i];
+    std::string dest = BlobPath(blob);
+    std::string shard = fs::Dirname(dest);
+    if (shards.insert(shard).second) s = fs::MakeDirs(shard);
+    if (s.ok() && ::chmod(tmp.c_str(), 0444) != 0) {
+      s = Status::FromErrno("chmod", tmp, errno);
+    }
+    if (s.ok() && ::rename(tmp.c_str(), dest.c_str()) != 0) {
+      s = Status::FromErrno("rename " + tmp, dest, errno);
+    }
   }
-  // rename() over an existing identical blob is harmless and atomic.
-  return fs::RenameDurable(tmp_path, dest);
+  if (!s.ok()) {
+    for (size_t k = i > 0 ? i - 1 : 0; k < verified.size(); ++k) {
+      ::unlink(verified[k].first.c_str());
+    }
+  }
+  return s;
 }
 
 Status NodeCache::PutMeta(const Hash& tree, std::string_view suffix,
@@ -161,7 +188,9 @@ Status NodeCache::Materialize(const Tree& tree, const Hash& digest) const {
     Status s = LinkOrCopy(src, dest, exec ? 0555 : 0444);
     if (!s.ok()) return fail(s);
   }
-  Status s = fs::FsyncDir(stage);
+  // One syncfs covers every link, directory and blob rename above; only then
+  // does the tree become visible.
+  Status s = SyncFileSystem(stage);
   if (!s.ok()) return fail(s);
   std::string dest = TreeDir(digest);
   if (::rename(stage.c_str(), dest.c_str()) != 0) {

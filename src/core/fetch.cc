@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <mutex>
 #include <cerrno>
 #include <optional>
 
@@ -91,9 +92,11 @@ namespace {
 // to a temp file and adopting it into the cache once verified.
 class RangeSink {
  public:
+  using Verified = std::function<void(std::string tmp, const Hash& blob)>;
   RangeSink(const BlobRange& range, const NodeCache& cache, Store& store,
-            Progress* progress, FetchCounters* counters)
-      : range_(range),
+            Progress* progress, FetchCounters* counters, Verified verified)
+      : verified_(std::move(verified)),
+        range_(range),
         cache_(cache),
         store_(store),
         progress_(progress),
@@ -165,18 +168,15 @@ class RangeSink {
     if (got.hash != h || got.size != loc.size) {
       return Status::Corrupt(What(h) + ": content does not match its digest");
     }
-    if (::fsync(fd_.get()) != 0) return Status::FromErrno("fsync", tmp_, errno);
+    // Durability comes from one syncfs when the batch is adopted.
     fd_ = fs::Fd();
-    Status s = cache_.AdoptBlob(tmp_, h);
-    if (!s.ok()) {
-      ::unlink(tmp_.c_str());
-      return s;
-    }
+    verified_(std::move(tmp_), h);
     counters_->blobs++;
     ++next_;
     return Status::OK();
   }
 
+  Verified verified_;
   const BlobRange& range_;
   const NodeCache& cache_;
   Store& store_;
@@ -213,9 +213,15 @@ Status FetchBlobs(Store& store, const Index& index,
   uint64_t total = 0;
   for (const auto& r : ranges) total += r.length;
   Progress prog(progress, "fetch", total, "bytes");
-  return ParallelFor(ranges.size(), threads, [&](size_t i) -> Status {
+  std::mutex mu;
+  std::vector<std::pair<std::string, Hash>> verified;
+  auto on_verified = [&](std::string tmp, const Hash& blob) {
+    std::lock_guard<std::mutex> lock(mu);
+    verified.emplace_back(std::move(tmp), blob);
+  };
+  Status s = ParallelFor(ranges.size(), threads, [&](size_t i) -> Status {
     const BlobRange& r = ranges[i];
-    RangeSink sink(r, cache, store, &prog, counters);
+    RangeSink sink(r, cache, store, &prog, counters, on_verified);
     Status s = store.GetRange(PackKey(r.pack), r.offset, r.length,
                               [&](std::string_view b) {
                                 counters->bytes += b.size();
@@ -224,6 +230,11 @@ Status FetchBlobs(Store& store, const Index& index,
     if (!s.ok()) return s;
     return sink.Done();
   });
+  if (!s.ok()) {
+    for (const auto& v : verified) ::unlink(v.first.c_str());
+    return s;
+  }
+  return cache.AdoptBlobs(verified);
 }
 
 Result<std::string> ReadBlob(Store& store, const Index& index,

@@ -45,9 +45,9 @@ def restore_imports():
     sys.path[:] = path
     for name in set(sys.modules) - modules:
         del sys.modules[name]
-    for tree_path, lease_fd in list(lazypath._active.items()):
-        if active.get(tree_path) != lease_fd:
-            os.close(lease_fd)  # end the leases this test took
+    for tree_path, activation in list(lazypath._active.items()):
+        if active.get(tree_path) is not activation:
+            activation.close()  # end the leases and hooks this test took
     lazypath._active.clear()
     lazypath._active.update(active)
     importlib.invalidate_caches()

@@ -191,13 +191,13 @@ def test_cache_dir_argument_overrides_env(tmp_path, store, node_cache):
     assert not (node_cache / "trees" / digest[7:]).exists()
 
 
-def test_pull_mode_lazy_is_refused(tmp_path, store):
+def test_unknown_mode_is_refused(tmp_path, store):
     src = write_tree(tmp_path / "src", SAMPLE)
     digest = lazypath.push(src, store)
-    with pytest.raises(lazypath.InvalidInputError, match="lazy"):
-        lazypath.pull(store, digest, mode="lazy")
-    with pytest.raises(lazypath.InvalidInputError, match="lazy"):
-        lazypath.activate(store, digest, mode="lazy")
+    with pytest.raises(lazypath.InvalidInputError, match="sideways"):
+        lazypath.pull(store, digest, mode="sideways")
+    with pytest.raises(lazypath.InvalidInputError, match="sideways"):
+        lazypath.activate(store, digest, mode="sideways")
 
 
 # ------------------------------------------------------------------ incremental push

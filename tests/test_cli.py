@@ -101,10 +101,15 @@ def test_usage_errors_exit_2(args, tmp_path):
     assert not (tmp_path / "s").exists()
 
 
-def test_mode_lazy_is_a_one_line_usage_error(pushed, store, node_cache):
-    res = run_cli("activate", store, "prod", "--mode", "lazy")
-    line = assert_one_line_error(res, "lazy", "not available", code=2)
-    assert "eager" in line
+def test_mode_lazy_materialises_only_the_root(pushed, store, node_cache):
+    res = run_cli("activate", store, "prod", "--mode", "lazy", "--json")
+    assert res.returncode == 0, res
+    out = res.json()
+    assert out["mode"] == "lazy"
+    root = Path(out["path"])
+    assert root == node_cache / "lazy" / out["digest"][7:]
+    assert root.is_dir()
+    # Nothing was materialised eagerly.
     assert not (node_cache / "trees").exists() or not any((node_cache / "trees").iterdir())
 
 

@@ -106,6 +106,7 @@ class Result {
   } while (0)
 
 // `lhs = value of expr`, or returns its Status from the enclosing function.
+// Expands to several statements: never use it as the body of an unbraced if.
 #define LP_ASSIGN_OR_RETURN(lhs, expr) \
   LP_ASSIGN_OR_RETURN_IMPL_(LP_CONCAT_(lp_result_, __LINE__), lhs, expr)
 #define LP_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \

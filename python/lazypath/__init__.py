@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from lazypath import _core
+from lazypath._lazy import Activation, LazyFinder
 from lazypath.errors import (
     CorruptError,
     InvalidInputError,
@@ -62,6 +63,7 @@ class ActiveTree:
     blobs_fetched: int
     bytes_fetched: int
     requests: int
+    mode: str = "eager"
 
 
 def default_cache_dir() -> str:
@@ -110,7 +112,7 @@ def push(dir: str, store: str, *, tag: str | None = None, **kwargs) -> str:
 
 
 _lock = threading.Lock()
-_active: dict = {}  # tree path -> lease fd, for trees this process activated
+_active: dict = {}  # tree path -> Activation, for trees this process activated
 
 
 def _forget_tree(path: str) -> None:
@@ -125,6 +127,24 @@ def _forget_tree(path: str) -> None:
         paths += list(locations or [])
         if paths and all(p and p.startswith(prefix) for p in paths):
             del sys.modules[name]
+
+
+def _open_lazy(store, ref: str, cache_dir, threads: int, lease: bool):
+    """Opens a lazy tree (root materialised); returns it and its ActiveTree."""
+    lazy = _core.LazyTree.open(
+        os.fspath(store), ref, cache_dir=_cache(cache_dir), threads=threads, lease=lease
+    )
+    stats = lazy.stats()
+    return lazy, ActiveTree(
+        path=lazy.root,
+        digest=lazy.digest,
+        cached=lazy.complete or stats["dirs_materialized"] == 0,
+        files=0,
+        blobs_fetched=stats["blobs_fetched"],
+        bytes_fetched=stats["bytes_fetched"],
+        requests=stats["requests"],
+        mode="lazy",
+    )
 
 
 def activate(
@@ -149,49 +169,78 @@ def activate(
     eviction (`lazypath cache gc`, LAZYPATH_CACHE_MAX) never removes it; the
     lease ends with the process, or when `replace` drops the tree.
     """
-    if mode != "eager":
-        raise InvalidInputError(f"activation mode '{mode}': only 'eager' is available")
-    d = _core.activate(
-        os.fspath(store),
-        ref,
-        cache_dir=os.fspath(cache_dir) if cache_dir else "",
-        threads=threads,
-        lease=True,
-        progress=progress,
-    )
-    lease_fd = d.pop("lease_fd")
-    tree = ActiveTree(**d)
+    if mode not in ("eager", "lazy"):
+        raise InvalidInputError(f"activation mode '{mode}': want 'eager' or 'lazy'")
+    finder = None
+    if mode == "lazy":
+        lazy, tree = _open_lazy(store, ref, cache_dir, threads, lease=True)
+        lease_fd = lazy.take_lease_fd()
+        if not lazy.complete:
+            finder = LazyFinder(lazy)
+    else:
+        d = _core.activate(
+            os.fspath(store),
+            ref,
+            cache_dir=_cache(cache_dir),
+            threads=threads,
+            lease=True,
+            progress=progress,
+        )
+        lease_fd = d.pop("lease_fd")
+        tree = ActiveTree(**d)
     with _lock:
         if replace:
             for old in [p for p in _active if p != tree.path]:
                 _forget_tree(old)
-                os.close(_active.pop(old))
+                _active.pop(old).close()
         while tree.path in sys.path:
             sys.path.remove(tree.path)
         sys.path.insert(0, tree.path)
         if tree.path in _active:
-            os.close(lease_fd)  # already leased by an earlier activation
+            os.close(lease_fd)  # already held by an earlier activation
         else:
-            _active[tree.path] = lease_fd
+            _active[tree.path] = Activation(tree.path, lease_fd, finder)
         importlib.invalidate_caches()
     return tree
 
 
+def _cache(cache_dir: str | None) -> str:
+    return os.fspath(cache_dir) if cache_dir else ""
+
+
+def materialize(path: str) -> str:
+    """Makes a file or directory of a lazily activated tree usable by path.
+
+    Lazy activation materialises a package's own directory when it is
+    imported; a data file elsewhere (a non-package data/ directory, say) is
+    only there after this call. For a directory, its whole subtree is
+    materialised. Paths inside eagerly activated trees are already complete.
+    Returns the absolute path.
+    """
+    full = os.path.abspath(os.fspath(path))
+    with _lock:
+        activations = list(_active.values())
+    for a in activations:
+        if full == a.path or full.startswith(a.path + os.sep):
+            if a.finder is not None:
+                a.finder.materialize(full)
+            return full
+    raise InvalidInputError(f"{full}: not inside a tree activated by this process")
+
+
 def pull(store: str, ref: str, **kwargs) -> ActiveTree:
     """Materialise a tree in the node cache without touching sys.path."""
-    if kwargs.get("mode", "eager") != "eager":
-        raise InvalidInputError(f"activation mode '{kwargs['mode']}': only 'eager' is available")
-    kwargs.pop("mode", None)
+    mode = kwargs.pop("mode", "eager")
     cache_dir = kwargs.pop("cache_dir", None)
+    if mode == "lazy":
+        return _open_lazy(store, ref, cache_dir, kwargs.get("threads", 8), lease=False)[1]
+    if mode != "eager":
+        raise InvalidInputError(f"activation mode '{mode}': want 'eager' or 'lazy'")
     d = _core.activate(
         os.fspath(store), ref, cache_dir=os.fspath(cache_dir) if cache_dir else "", **kwargs
     )
     d.pop("lease_fd")
     return ActiveTree(**d)
-
-
-def _cache(cache_dir: str | None) -> str:
-    return os.fspath(cache_dir) if cache_dir else ""
 
 
 def cache_usage(cache_dir: str | None = None) -> dict:
@@ -228,6 +277,7 @@ __all__ = [
     "cache_usage",
     "cache_verify",
     "default_cache_dir",
+    "materialize",
     "pull",
     "push",
     "push_report",

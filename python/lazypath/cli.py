@@ -150,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--mode",
         choices=["eager", "lazy"],
         default="eager",
-        help="eager: materialise the whole tree (lazy is not available yet)",
+        help="eager: materialise the whole tree; lazy: only the root directory now, "
+        "each package's directory when first imported (through lazypath.activate)",
     )
     cache_flag(p)
     p.add_argument(
@@ -392,8 +393,6 @@ def cmd_push(args: argparse.Namespace) -> int:
 
 
 def cmd_activate(args: argparse.Namespace) -> int:
-    if args.mode != "eager":
-        raise UsageError(f"--mode {args.mode} is not available yet; use --mode eager (the default)")
     with ProgressDisplay(should_show(args.json)) as progress:
         tree = _run_interruptible(
             lambda: lazypath.pull(
@@ -401,12 +400,20 @@ def cmd_activate(args: argparse.Namespace) -> int:
                 args.ref,
                 cache_dir=args.cache,
                 threads=args.threads,
+                mode=args.mode,
                 progress=progress.callback,
             ),
             progress,
         )
     if args.json:
         _print_json(dataclasses.asdict(tree))
+        return EXIT_OK
+    if tree.mode == "lazy":
+        _out(tree.path)
+        _err(
+            f"{tree.digest}: lazy root ready; fetched {tree.blobs_fetched} blobs, "
+            f"{human_bytes(tree.bytes_fetched)} in {tree.requests} store requests"
+        )
         return EXIT_OK
     _out(tree.path)
     sys.stdout.flush()

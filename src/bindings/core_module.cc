@@ -8,7 +8,9 @@
 #include <nanobind/stl/function.h>
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
+#include <nanobind/stl/string_view.h>
 #include <nanobind/stl/tuple.h>
+#include <nanobind/stl/unique_ptr.h>
 #include <nanobind/stl/vector.h>
 
 #include <stdexcept>
@@ -17,6 +19,7 @@
 #include "lazypath/activate.h"
 #include "lazypath/cache.h"
 #include "lazypath/inspect.h"
+#include "lazypath/lazy.h"
 #include "lazypath/push.h"
 #include "lazypath/scan.h"
 
@@ -266,7 +269,8 @@ NB_MODULE(_core, m) {
         VerifyReport v = Unwrap(std::move(r));
         nb::list bad, invalidated, in_use;
         for (const auto& h : v.bad_blobs) bad.append(h.ToString());
-        for (const auto& h : v.trees_invalidated) invalidated.append(h.ToString());
+        for (const auto& h : v.trees_invalidated)
+          invalidated.append(h.ToString());
         for (const auto& h : v.trees_in_use) in_use.append(h.ToString());
         nb::dict d;
         d["blobs_checked"] = v.blobs_checked;
@@ -279,9 +283,60 @@ NB_MODULE(_core, m) {
       },
       "cache_dir"_a, "repair"_a = true);
 
-  m.def("cache_budget_from_env", [] {
-    return Unwrap(NodeCache::BudgetFromEnv());
-  });
+  nb::class_<LazyTree>(m, "LazyTree")
+      .def_static(
+          "open",
+          [](const std::string& store, const std::string& ref,
+             const std::string& cache_dir, int threads, bool lease) {
+            LazyOptions o;
+            o.cache_dir = cache_dir;
+            o.threads = threads;
+            o.lease = lease;
+            Result<std::unique_ptr<LazyTree>> r = std::unique_ptr<LazyTree>();
+            {
+              nb::gil_scoped_release nogil;
+              r = LazyTree::Open(store, ref, o);
+            }
+            return Unwrap(std::move(r));
+          },
+          "store"_a, "ref"_a, "cache_dir"_a = "", "threads"_a = 8,
+          "lease"_a = false)
+      .def_prop_ro("digest",
+                   [](const LazyTree& t) { return t.tree().ToString(); })
+      .def_prop_ro("root", &LazyTree::root)
+      .def_prop_ro("complete", &LazyTree::complete)
+      .def("take_lease_fd", &LazyTree::TakeLeaseFd)
+      .def("is_directory", &LazyTree::IsDirectory)
+      .def("materialize_dir",
+           [](LazyTree& t, const std::string& rel) {
+             Result<bool> r = false;
+             {
+               nb::gil_scoped_release nogil;
+               r = t.MaterializeDir(rel);
+             }
+             return Unwrap(std::move(r));
+           })
+      .def("materialize_path",
+           [](LazyTree& t, const std::string& rel) {
+             Status s;
+             {
+               nb::gil_scoped_release nogil;
+               s = t.MaterializePath(rel);
+             }
+             if (!s.ok()) throw StatusError(s);
+           })
+      .def("materialized_dirs", &LazyTree::MaterializedDirs)
+      .def("stats", [](const LazyTree& t) {
+        nb::dict d;
+        d["blobs_fetched"] = t.blobs_fetched();
+        d["bytes_fetched"] = t.bytes_fetched();
+        d["dirs_materialized"] = t.dirs_materialized();
+        d["requests"] = t.requests();
+        return d;
+      });
+
+  m.def("cache_budget_from_env",
+        [] { return Unwrap(NodeCache::BudgetFromEnv()); });
 
   m.def(
       "scan",

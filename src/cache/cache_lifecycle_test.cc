@@ -1,5 +1,5 @@
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,8 +15,9 @@ namespace {
 class CacheLifecycleTest : public testing::Test {
  protected:
   void SetUp() override {
-    dir_ = *fs::Absolute(testing::TempDir() + "/cache_lifecycle_" +
-                         testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = *fs::Absolute(
+        testing::TempDir() + "/cache_lifecycle_" +
+        testing::UnitTest::GetInstance()->current_test_info()->name());
     ASSERT_TRUE(fs::RemoveAll(dir_).ok());
     cache_.emplace(*NodeCache::Open(dir_));
   }
@@ -32,7 +33,8 @@ class CacheLifecycleTest : public testing::Test {
       EXPECT_TRUE(fs::WriteFileAtomic(tmp, data).ok());
       Digest d = HashBytes(data);
       EXPECT_TRUE(cache_->AdoptBlob(tmp, d.hash).ok());
-      entries.push_back({tag + "/f" + std::to_string(i), EntryKind::kFile, d, ""});
+      entries.push_back(
+          {tag + "/f" + std::to_string(i), EntryKind::kFile, d, ""});
     }
     Tree t(entries);
     Hash h = t.digest().hash;
@@ -150,7 +152,8 @@ TEST_F(CacheLifecycleTest, BudgetFromEnv) {
   ::setenv("LAZYPATH_CACHE_MAX", "lots", 1);
   auto bad = NodeCache::BudgetFromEnv();
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("LAZYPATH_CACHE_MAX='lots'"), std::string::npos);
+  EXPECT_NE(bad.status().message().find("LAZYPATH_CACHE_MAX='lots'"),
+            std::string::npos);
   ::unsetenv("LAZYPATH_CACHE_MAX");
 }
 

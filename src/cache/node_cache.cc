@@ -12,14 +12,16 @@
 namespace lazypath {
 
 namespace {
-// syncfs(2) on the file system holding `path`: one call instead of an fsync
-// per file. Data and metadata written before it are durable after it.
-Status SyncFileSystem(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno("open", path, errno);
-  fs::Fd guard(fd);
-  if (::syncfs(fd) != 0) return Status::FromErrno("syncfs", path, errno);
-  return Status::OK();
+// Links `from` at `to`, falling back to a copy where hardlinks can't be made
+// (another file system, a link-count limit, a file system without links).
+Status LinkOrCopy(const std::string& from, const std::string& to, int mode) {
+  if (::link(from.c_str(), to.c_str()) == 0) return Status::OK();
+  int err = errno;
+  if (err == EXDEV || err == EMLINK || err == EPERM || err == ENOTSUP ||
+      err == EOPNOTSUPP) {
+    return fs::CopyFile(from, to, mode);
+  }
+  return Status::FromErrno("link " + from, to, err);
 }
 }  // namespace
 
@@ -37,7 +39,8 @@ std::string NodeCache::DefaultDir() {
 Result<NodeCache> NodeCache::Open(const std::string& dir) {
   LP_ASSIGN_OR_RETURN(std::string abs,
                       fs::Absolute(dir.empty() ? DefaultDir() : dir));
-  for (const char* sub : {"blobs", "trees", "meta", "locks", "leases", "tmp"}) {
+  for (const char* sub :
+       {"blobs", "trees", "lazy", "meta", "locks", "leases", "tmp"}) {
     Status s = fs::MakeDirs(fs::Join(abs, sub));
     if (!s.ok()) return s.WithContext("node cache " + abs);
   }
@@ -59,6 +62,10 @@ std::string NodeCache::BlobPath(const Hash& blob) const {
 
 bool NodeCache::HasBlob(const Hash& blob) const {
   return fs::Exists(BlobPath(blob));
+}
+
+std::string NodeCache::LazyDir(const Hash& tree) const {
+  return fs::Join(dir_, "lazy/" + tree.hex());
 }
 
 std::string NodeCache::TempDir() const { return fs::Join(dir_, "tmp"); }
@@ -122,19 +129,38 @@ Result<std::string> NodeCache::ExecutableBlob(const Hash& blob) const {
   return x;
 }
 
-namespace {
-// Links `from` at `to`, falling back to a copy where hardlinks can't be made
-// (another file system, a link-count limit, a file system without links).
-Status LinkOrCopy(const std::string& from, const std::string& to, int mode) {
-  if (::link(from.c_str(), to.c_str()) == 0) return Status::OK();
-  int err = errno;
-  if (err == EXDEV || err == EMLINK || err == EPERM || err == ENOTSUP ||
-      err == EOPNOTSUPP) {
-    return fs::CopyFile(from, to, mode);
+Status NodeCache::PlaceEntry(const TreeEntry& e,
+                             const std::string& dest) const {
+  if (e.kind == EntryKind::kSymlink) {
+    if (::symlink(e.target.c_str(), dest.c_str()) != 0) {
+      return Status::FromErrno("symlink", dest, errno);
+    }
+    return Status::OK();
   }
-  return Status::FromErrno("link " + from, to, err);
+  bool exec = e.kind == EntryKind::kExecutable;
+  int mode = exec ? 0555 : 0444;
+  if (e.blob.size == 0) {
+    int fd = ::open(dest.c_str(),
+                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0) return Status::FromErrno("create", dest, errno);
+    ::fchmod(fd, static_cast<mode_t>(mode));
+    ::close(fd);
+    return Status::OK();
+  }
+  std::string src = BlobPath(e.blob.hash);
+  if (exec) {
+    LP_ASSIGN_OR_RETURN(src, ExecutableBlob(e.blob.hash));
+  }
+  return LinkOrCopy(src, dest, mode);
 }
-}  // namespace
+
+Status NodeCache::SyncFileSystem(const std::string& path) const {
+  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("open", path, errno);
+  fs::Fd guard(fd);
+  if (::syncfs(fd) != 0) return Status::FromErrno("syncfs", path, errno);
+  return Status::OK();
+}
 
 Status NodeCache::Materialize(const Tree& tree, const Hash& digest) const {
   std::string stage =
@@ -162,30 +188,7 @@ Status NodeCache::Materialize(const Tree& tree, const Hash& digest) const {
       }
       slash = e.path.find('/', slash + 1);
     }
-    std::string dest = fs::Join(stage, e.path);
-    if (e.kind == EntryKind::kSymlink) {
-      if (::symlink(e.target.c_str(), dest.c_str()) != 0) {
-        return fail(Status::FromErrno("symlink", dest, errno));
-      }
-      continue;
-    }
-    bool exec = e.kind == EntryKind::kExecutable;
-    if (e.blob.size == 0) {
-      int fd = ::open(dest.c_str(),
-                      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                      exec ? 0555 : 0444);
-      if (fd < 0) return fail(Status::FromErrno("create", dest, errno));
-      ::fchmod(fd, exec ? 0555 : 0444);
-      ::close(fd);
-      continue;
-    }
-    std::string src = BlobPath(e.blob.hash);
-    if (exec) {
-      auto x = ExecutableBlob(e.blob.hash);
-      if (!x.ok()) return fail(x.status());
-      src = *x;
-    }
-    Status s = LinkOrCopy(src, dest, exec ? 0555 : 0444);
+    Status s = PlaceEntry(e, fs::Join(stage, e.path));
     if (!s.ok()) return fail(s);
   }
   // One syncfs covers every link, directory and blob rename above; only then

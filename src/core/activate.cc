@@ -83,18 +83,7 @@ Result<ActivateResult> Activate(const std::string& store_url,
   }
   if (!missing.empty()) {
     LP_ASSIGN_OR_RETURN(Index index, FetchIndex(*store, result.tree));
-    // The index is not covered by the tree's digest: check it agrees with the
-    // tree on every size before trusting its frames.
-    for (const TreeEntry& e : tree.entries()) {
-      if (e.kind == EntryKind::kSymlink || e.blob.size == 0) continue;
-      auto it = index.blobs.find(e.blob.hash);
-      if (it != index.blobs.end() && it->second.size != e.blob.size) {
-        return Status::Corrupt("index of " + result.tree.ToString() +
-                               " in store " + store->url() + ": blob " +
-                               e.blob.hash.ToString() +
-                               " has a size that disagrees with the tree");
-      }
-    }
+    LP_RETURN_IF_ERROR(CheckIndexAgainstTree(index, tree, store->url()));
     FetchCounters counters;
     LP_RETURN_IF_ERROR(FetchBlobs(*store, index, missing, cache,
                                   options.threads, options.progress,

@@ -4,8 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <mutex>
 #include <cerrno>
+#include <mutex>
 #include <optional>
 
 #include "codec/codec.h"
@@ -50,6 +50,21 @@ Result<Index> FetchIndex(Store& store, const Hash& tree) {
                            idx.tree.ToString());
   }
   return idx;
+}
+
+Status CheckIndexAgainstTree(const Index& index, const Tree& tree,
+                             const std::string& store_url) {
+  for (const TreeEntry& e : tree.entries()) {
+    if (e.kind == EntryKind::kSymlink || e.blob.size == 0) continue;
+    auto it = index.blobs.find(e.blob.hash);
+    if (it != index.blobs.end() && it->second.size != e.blob.size) {
+      return Status::Corrupt("index of " + index.tree.ToString() +
+                             " in store " + store_url + ": blob " +
+                             e.blob.hash.ToString() +
+                             " has a size that disagrees with the tree");
+    }
+  }
+  return Status::OK();
 }
 
 Result<std::vector<BlobRange>> PlanRanges(

@@ -24,6 +24,10 @@ namespace lazypath {
 Result<std::pair<Tree, std::string>> FetchTreeVerified(Store& store,
                                                        const Hash& tree);
 Result<Index> FetchIndex(Store& store, const Hash& tree);
+// The index is not covered by the tree's digest: checks that it agrees with
+// the tree on the size of every blob it locates.
+Status CheckIndexAgainstTree(const Index& index, const Tree& tree,
+                             const std::string& store_url);
 
 // Two frames closer than this are read in one request.
 inline constexpr uint64_t kCoalesceGapBytes = 256 << 10;

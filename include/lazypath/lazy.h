@@ -1,0 +1,121 @@
+// LazyTree: a tree activated lazily, one directory at a time.
+//
+// Open() fetches only the tree and its index (both kept in the node cache)
+// and materialises the tree's root directory under lazy/<hex>/. Every other
+// directory starts as a placeholder; MaterializeDir() replaces it, when it is
+// first needed, with the directory's own files. The import hook calls it the
+// first time anything in a package is imported, so Python's normal machinery
+// then loads from disk.
+//
+// What a materialised directory D holds:
+//   - every file and symlink directly in D;
+//   - for each subdirectory S whose name is a Python identifier (so it can be
+//     imported): a placeholder, mode 0700, holding only S/__init__.py when
+//     the tree has one, so pkgutil and importlib see S as a package without
+//     fetching it; S is materialised when imported;
+//   - in full, every subdirectory that nothing can import, so that it is
+//     only ever reached by path and must be there when its parent is: one
+//     whose name is not an identifier (dist-info, .libs, "static-files"), or
+//     one with no code (.py, .pyc, .so, .pyd) anywhere beneath it (data/,
+//     templates/, schemas/).
+// A materialised directory has mode 0755. It replaces its placeholder in one
+// atomic rename (RENAME_EXCHANGE), after one syncfs, so no process ever sees
+// a directory half-filled. Blobs of one directory are adjacent in a pack and
+// fetched with one coalesced request (plus one per prefilled __init__.py
+// elsewhere).
+//
+// A tree already materialised eagerly (trees/<hex>) is used as it is:
+// complete() is true and nothing is fetched.
+//
+// Thread safety: all methods may be called from any thread; processes
+// sharing a node cache serialise materialisation of one tree with a flock.
+#ifndef LAZYPATH_LAZY_H_
+#define LAZYPATH_LAZY_H_
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lazypath/cache.h"
+#include "lazypath/digest.h"
+#include "lazypath/status.h"
+#include "lazypath/store.h"
+#include "lazypath/tree.h"
+
+namespace lazypath {
+
+class Index;
+
+struct LazyOptions {
+  std::string cache_dir;  // "" = NodeCache::DefaultDir()
+  int threads = 8;
+  bool lease = false;  // as ActivateOptions::lease
+};
+
+class LazyTree {
+ public:
+  static Result<std::unique_ptr<LazyTree>> Open(const std::string& store_url,
+                                                const std::string& ref,
+                                                const LazyOptions& options);
+  ~LazyTree();
+
+  const Hash& tree() const { return tree_; }
+  // The directory to put on sys.path.
+  const std::string& root() const { return root_; }
+  bool complete() const { return complete_; }
+  int TakeLeaseFd();  // -1 without a lease; the caller closes it
+
+  // Whether `rel` ("" for the root) is a directory of the tree. Always false
+  // for a complete() tree, which needs no materialising.
+  bool IsDirectory(std::string_view rel) const;
+  // Materialises directory `rel`, and first any ancestor still a
+  // placeholder. Returns true if this call did the work, false if it was
+  // already done (by anyone). NotFound when `rel` is not a directory of the
+  // tree.
+  Result<bool> MaterializeDir(std::string_view rel);
+  // Makes `rel` (a file or a directory, "" for everything) usable by path:
+  // the directories leading to it, and for a directory its whole subtree.
+  Status MaterializePath(std::string_view rel);
+
+  uint64_t blobs_fetched() const { return blobs_fetched_; }
+  uint64_t bytes_fetched() const { return bytes_fetched_; }
+  uint64_t dirs_materialized() const { return dirs_materialized_; }
+  uint64_t requests() const;
+  // Directories materialised by this object, in order (for profiles).
+  std::vector<std::string> MaterializedDirs() const;
+
+ private:
+  LazyTree() = default;
+  bool IsDone(const std::string& rel) const;
+  Status Build(const std::string& rel);
+
+  std::unique_ptr<NodeCache> cache_;
+  std::unique_ptr<Store> store_;
+  std::string store_url_;
+  std::unique_ptr<Index> index_;
+  Tree tree_entries_;
+  Hash tree_;
+  std::string root_;
+  bool complete_ = false;
+  int threads_ = 8;
+  int lease_fd_ = -1;
+  // Directory -> indices of its own entries; directory -> subdirectories.
+  std::map<std::string, std::vector<size_t>, std::less<>> files_;
+  std::map<std::string, std::vector<std::string>, std::less<>> subdirs_;
+  std::set<std::string, std::less<>> has_code_;  // dirs with code beneath
+  mutable std::mutex mu_;  // guards done_, order_, and building
+  std::set<std::string, std::less<>> done_;
+  std::vector<std::string> order_;
+  std::atomic<uint64_t> blobs_fetched_{0}, bytes_fetched_{0};
+  std::atomic<uint64_t> dirs_materialized_{0};
+};
+
+}  // namespace lazypath
+
+#endif  // LAZYPATH_LAZY_H_

@@ -1,0 +1,362 @@
+#include "lazypath/lazy.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <optional>
+
+#include "cache/file_lock.h"
+#include "core/fetch.h"
+#include "pack/index.h"
+#include "util/fs.h"
+
+namespace lazypath {
+
+namespace {
+
+constexpr mode_t kDoneMode = 0755;
+constexpr mode_t kPlaceholderMode = 0700;
+
+// Whether `name` can be imported as a package: a Python identifier (bytes
+// beyond ASCII are let through, as Python accepts many of them).
+bool Importable(std::string_view name) {
+  if (name.empty()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(name[i]);
+    bool ok = c >= 0x80 || c == '_' || (c >= 'a' && c <= 'z') ||
+              (c >= 'A' && c <= 'Z') || (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// Files Python can import from. A directory with none beneath it holds data.
+bool IsCode(std::string_view name) {
+  for (std::string_view ext : {".py", ".pyc", ".so", ".pyd"}) {
+    if (name.size() > ext.size() &&
+        name.substr(name.size() - ext.size()) == ext) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string_view Parent(std::string_view rel) {
+  size_t slash = rel.rfind('/');
+  return slash == std::string_view::npos ? std::string_view()
+                                         : rel.substr(0, slash);
+}
+
+std::string_view Base(std::string_view rel) {
+  size_t slash = rel.rfind('/');
+  return slash == std::string_view::npos ? rel : rel.substr(slash + 1);
+}
+
+std::string Child(std::string_view dir, std::string_view name) {
+  return dir.empty() ? std::string(name)
+                     : std::string(dir) + "/" + std::string(name);
+}
+
+}  // namespace
+
+LazyTree::~LazyTree() {
+  if (lease_fd_ >= 0) ::close(lease_fd_);
+}
+
+int LazyTree::TakeLeaseFd() {
+  int fd = lease_fd_;
+  lease_fd_ = -1;
+  return fd;
+}
+
+uint64_t LazyTree::requests() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return store_ ? store_->stats().requests.load() : 0;
+}
+
+std::vector<std::string> LazyTree::MaterializedDirs() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return order_;
+}
+
+Result<std::unique_ptr<LazyTree>> LazyTree::Open(const std::string& store_url,
+                                                 const std::string& ref,
+                                                 const LazyOptions& options) {
+  std::unique_ptr<LazyTree> t(new LazyTree());
+  t->store_url_ = store_url;
+  t->threads_ = options.threads;
+  LP_ASSIGN_OR_RETURN(NodeCache cache, NodeCache::Open(options.cache_dir));
+  t->cache_ = std::make_unique<NodeCache>(std::move(cache));
+  if (ref.rfind("sha256:", 0) == 0) {
+    LP_ASSIGN_OR_RETURN(t->tree_, Hash::Parse(ref));
+  } else {
+    LP_ASSIGN_OR_RETURN(t->store_, OpenStore(store_url));
+    LP_ASSIGN_OR_RETURN(t->tree_, ReadRef(*t->store_, ref));
+  }
+  if (options.lease) {
+    LP_ASSIGN_OR_RETURN(t->lease_fd_, t->cache_->AcquireLease(t->tree_));
+  }
+  if (t->cache_->HasTree(t->tree_)) {  // materialised eagerly before
+    t->complete_ = true;
+    t->root_ = t->cache_->TreeDir(t->tree_);
+    return t;
+  }
+  // The tree and index, from the node cache when an earlier activation kept
+  // them, else from the store (verified, then kept).
+  auto open_store = [&]() -> Status {
+    if (!t->store_) {
+      LP_ASSIGN_OR_RETURN(t->store_, OpenStore(store_url));
+    }
+    return Status::OK();
+  };
+  auto meta = t->cache_->GetMeta(t->tree_, ".tree");
+  if (meta.ok() && HashBytes(*meta).hash == t->tree_) {
+    LP_ASSIGN_OR_RETURN(t->tree_entries_,
+                        Tree::Parse(*meta, t->tree_.ToString()));
+  } else {
+    LP_RETURN_IF_ERROR(open_store());
+    LP_ASSIGN_OR_RETURN(auto fetched, FetchTreeVerified(*t->store_, t->tree_));
+    t->tree_entries_ = std::move(fetched.first);
+    LP_RETURN_IF_ERROR(t->cache_->PutMeta(t->tree_, ".tree", fetched.second));
+  }
+  auto index_bytes = t->cache_->GetMeta(t->tree_, ".index");
+  std::optional<Index> index;
+  if (index_bytes.ok()) {
+    auto parsed = Index::Parse(*index_bytes, "cached index");
+    if (parsed.ok() && parsed->tree == t->tree_) index.emplace(*parsed);
+  }
+  if (!index) {
+    LP_RETURN_IF_ERROR(open_store());
+    LP_ASSIGN_OR_RETURN(Index fetched, FetchIndex(*t->store_, t->tree_));
+    LP_RETURN_IF_ERROR(
+        t->cache_->PutMeta(t->tree_, ".index", fetched.Serialize()));
+    index.emplace(std::move(fetched));
+  }
+  LP_RETURN_IF_ERROR(
+      CheckIndexAgainstTree(*index, t->tree_entries_, store_url));
+  t->index_ = std::make_unique<Index>(std::move(*index));
+
+  const auto& entries = t->tree_entries_.entries();
+  t->subdirs_[""];
+  for (size_t i = 0; i < entries.size(); ++i) {
+    std::string_view dir = Parent(entries[i].path);
+    t->files_[std::string(dir)].push_back(i);
+    if (IsCode(Base(entries[i].path))) {
+      for (std::string_view d = dir; !t->has_code_.count(d); d = Parent(d)) {
+        t->has_code_.emplace(d);
+        if (d.empty()) break;
+      }
+    }
+    // Register each directory with its parent the first time it is seen,
+    // top-down, so that a parent is always registered before its children.
+    for (size_t slash = 0; slash != std::string_view::npos && !dir.empty();) {
+      slash = dir.find('/', slash + (slash ? 1 : 0));
+      std::string_view d = dir.substr(0, slash);
+      if (t->subdirs_.try_emplace(std::string(d)).second) {
+        t->subdirs_[std::string(Parent(d))].push_back(std::string(Base(d)));
+      }
+    }
+  }
+  t->root_ = t->cache_->LazyDir(t->tree_);
+  LP_RETURN_IF_ERROR(t->MaterializeDir("").status());
+  return t;
+}
+
+bool LazyTree::IsDirectory(std::string_view rel) const {
+  return subdirs_.find(rel) != subdirs_.end();
+}
+
+bool LazyTree::IsDone(const std::string& rel) const {
+  if (complete_ || done_.count(rel)) return true;
+  struct stat st;
+  std::string p = rel.empty() ? root_ : fs::Join(root_, rel);
+  return ::lstat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
+         (st.st_mode & 07777) == kDoneMode;
+}
+
+Result<bool> LazyTree::MaterializeDir(std::string_view rel_view) {
+  std::string rel(rel_view);
+  if (complete_) return false;  // everything is on disk already
+  if (!IsDirectory(rel)) {
+    return Status::NotFound("'" + rel + "' is not a directory of tree " +
+                            tree_.ToString());
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (complete_ || done_.count(rel)) return false;
+  // Ancestors first: a directory's placeholder exists only once its parent
+  // is materialised.
+  std::vector<std::string> chain;
+  for (std::string d = rel;; d = std::string(Parent(d))) {
+    chain.push_back(d);
+    if (d.empty()) break;
+  }
+  bool did = false;
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    if (done_.count(*it)) continue;
+    if (IsDone(*it)) {
+      done_.insert(*it);
+      continue;
+    }
+    Status s = Build(*it);
+    if (!s.ok()) return s;
+    did = true;
+  }
+  return did;
+}
+
+Status LazyTree::Build(const std::string& rel) {
+  // One process at a time builds directories of this tree.
+  LP_ASSIGN_OR_RETURN(FileLock lock,
+                      FileLock::Acquire(cache_->LockPath(tree_) + ".lazy",
+                                        FileLock::Mode::kExclusive));
+  if (IsDone(rel)) {
+    done_.insert(rel);
+    return Status::OK();
+  }
+  const auto& entries = tree_entries_.entries();
+  // What goes in: (entry index, path relative to `rel`).
+  std::vector<std::pair<size_t, std::string>> place;
+  std::vector<std::pair<std::string, mode_t>> dirs;  // relative to `rel`
+  auto add_subtree = [&](const std::string& sub, const std::string& as) {
+    // Every directory and entry below `sub`, in full.
+    std::vector<std::pair<std::string, std::string>> stack{{sub, as}};
+    while (!stack.empty()) {
+      auto [d, out] = stack.back();
+      stack.pop_back();
+      dirs.emplace_back(out, kDoneMode);
+      if (auto f = files_.find(d); f != files_.end()) {
+        for (size_t i : f->second) {
+          place.emplace_back(i, out + "/" + std::string(Base(entries[i].path)));
+        }
+      }
+      if (auto s = subdirs_.find(d); s != subdirs_.end()) {
+        for (const auto& name : s->second) {
+          stack.emplace_back(Child(d, name), out + "/" + name);
+        }
+      }
+    }
+  };
+  if (auto f = files_.find(rel); f != files_.end()) {
+    for (size_t i : f->second) {
+      place.emplace_back(i, std::string(Base(entries[i].path)));
+    }
+  }
+  if (auto s = subdirs_.find(rel); s != subdirs_.end()) {
+    for (const auto& name : s->second) {
+      std::string sub = Child(rel, name);
+      if (!Importable(name) || !has_code_.count(sub)) {
+        add_subtree(sub, name);  // reachable only by path: comes with `rel`
+        continue;
+      }
+      dirs.emplace_back(name, kPlaceholderMode);
+      if (auto f = files_.find(sub); f != files_.end()) {
+        for (size_t i : f->second) {
+          if (Base(entries[i].path) == "__init__.py") {
+            place.emplace_back(i, name + "/__init__.py");
+          }
+        }
+      }
+    }
+  }
+  // Fetch what the blob cache lacks, keeping gc's sweep out until published.
+  LP_ASSIGN_OR_RETURN(
+      FileLock gc_guard,
+      FileLock::Acquire(cache_->GcLockPath(), FileLock::Mode::kShared));
+  std::vector<Hash> missing;
+  std::set<Hash> seen;
+  for (const auto& [i, out] : place) {
+    const TreeEntry& e = entries[i];
+    if (e.kind == EntryKind::kSymlink || e.blob.size == 0) continue;
+    if (seen.insert(e.blob.hash).second && !cache_->HasBlob(e.blob.hash)) {
+      missing.push_back(e.blob.hash);
+    }
+  }
+  if (!missing.empty()) {
+    if (!store_) {
+      LP_ASSIGN_OR_RETURN(store_, OpenStore(store_url_));
+    }
+    FetchCounters counters;
+    LP_RETURN_IF_ERROR(FetchBlobs(*store_, *index_, missing, *cache_, threads_,
+                                  {}, &counters));
+    blobs_fetched_ += counters.blobs;
+    bytes_fetched_ += counters.bytes;
+  }
+  std::string stage = fs::TempName(
+      fs::Join(cache_->TempDir(), "lazy-" + tree_.hex().substr(0, 16)));
+  auto fail = [&](Status s) {
+    (void)fs::RemoveAll(stage);
+    return s.WithContext("materialise '" + rel + "' of tree " +
+                         tree_.ToString());
+  };
+  if (::mkdir(stage.c_str(), kDoneMode) != 0) {
+    return Status::FromErrno("mkdir", stage, errno);
+  }
+  // Parents before children: `dirs` lists each subtree top-down.
+  for (const auto& [d, mode] : dirs) {
+    std::string p = fs::Join(stage, d);
+    if (::mkdir(p.c_str(), mode) != 0) {
+      return fail(Status::FromErrno("mkdir", p, errno));
+    }
+    if (::chmod(p.c_str(), mode) != 0) {
+      return fail(Status::FromErrno("chmod", p, errno));
+    }
+  }
+  for (const auto& [i, out] : place) {
+    Status s = cache_->PlaceEntry(entries[i], fs::Join(stage, out));
+    if (!s.ok()) return fail(s);
+  }
+  if (::chmod(stage.c_str(), kDoneMode) != 0) {
+    return fail(Status::FromErrno("chmod", stage, errno));
+  }
+  Status s = cache_->SyncFileSystem(stage);
+  if (!s.ok()) return fail(s);
+  if (rel.empty()) {
+    LP_RETURN_IF_ERROR(fs::MakeDirs(fs::Dirname(root_)));
+    if (::rename(stage.c_str(), root_.c_str()) != 0) {
+      return fail(Status::FromErrno("publish " + stage, root_, errno));
+    }
+  } else {
+    // Swap the placeholder for the full directory in one step, then remove
+    // the placeholder (now at the staging path).
+    std::string target = fs::Join(root_, rel);
+    if (::renameat2(AT_FDCWD, stage.c_str(), AT_FDCWD, target.c_str(),
+                    RENAME_EXCHANGE) != 0) {
+      return fail(Status::FromErrno("publish " + stage, target, errno));
+    }
+    (void)fs::RemoveAll(stage);
+  }
+  done_.insert(rel);
+  order_.push_back(rel);
+  dirs_materialized_++;
+  return Status::OK();
+}
+
+Status LazyTree::MaterializePath(std::string_view rel_view) {
+  std::string rel(rel_view);
+  while (!rel.empty() && rel.back() == '/') rel.pop_back();
+  if (complete_) return Status::OK();
+  if (!IsDirectory(rel)) {
+    std::string_view parent = Parent(rel);
+    if (!IsDirectory(parent)) {
+      return Status::NotFound("'" + rel + "' is not in tree " +
+                              tree_.ToString());
+    }
+    return MaterializeDir(parent).status();
+  }
+  // The directory and everything below it.
+  std::vector<std::string> stack{rel};
+  while (!stack.empty()) {
+    std::string d = std::move(stack.back());
+    stack.pop_back();
+    LP_RETURN_IF_ERROR(MaterializeDir(d).status());
+    if (auto s = subdirs_.find(d); s != subdirs_.end()) {
+      for (const auto& name : s->second) stack.push_back(Child(d, name));
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace lazypath

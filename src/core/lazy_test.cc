@@ -1,0 +1,142 @@
+#include "lazypath/lazy.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "lazypath/activate.h"
+#include "lazypath/push.h"
+#include "util/fs.h"
+
+namespace lazypath {
+namespace {
+
+class LazyTreeTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    base_ = *fs::Absolute(
+        testing::TempDir() + "/lazy_" +
+        testing::UnitTest::GetInstance()->current_test_info()->name());
+    ASSERT_TRUE(fs::RemoveAll(base_).ok());
+    src_ = base_ + "/src";
+    store_ = base_ + "/store";
+    Write("top.py", "T = 1\n");
+    Write("app/__init__.py", "A = 1\n");
+    Write("app/m.py", "M = 1\n");
+    Write("app/sub/__init__.py", "S = 1\n");
+    Write("app/sub/deep/__init__.py", "D = 1\n");
+    Write("app/sub/deep/x.py", "X = 1\n");
+    Write("app/data/table.csv", "a,b\n1,2\n");  // no code: data
+    Write("app/data/nested/more.txt", "more\n");
+    Write("app/static-files/s.js", "js\n");  // not importable
+    Write("ns/portion/mod.py", "P = 1\n");   // namespace packages
+    Write("foo-1.0.dist-info/METADATA", "Name: foo\n");
+    PushOptions po;
+    po.cache_dir = base_ + "/push-cache";
+    auto p = Push(src_, store_, po);
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    digest_ = p->tree.hash.ToString();
+  }
+  void TearDown() override { (void)fs::RemoveAll(base_); }
+  void Write(const std::string& rel, const std::string& data) {
+    std::string p = src_ + "/" + rel;
+    ASSERT_TRUE(fs::MakeDirs(fs::Dirname(p)).ok());
+    std::ofstream(p, std::ios::binary) << data;
+  }
+  std::unique_ptr<LazyTree> Open(const std::string& cache = "") {
+    LazyOptions o;
+    o.cache_dir = cache.empty() ? base_ + "/cache" : cache;
+    auto t = LazyTree::Open(store_, digest_, o);
+    EXPECT_TRUE(t.ok()) << t.status().ToString();
+    return t.ok() ? std::move(t).value() : nullptr;
+  }
+  mode_t Mode(const std::string& rel) {
+    struct stat st;
+    if (::lstat((root_ + "/" + rel).c_str(), &st) != 0) return 0;
+    return st.st_mode & 07777;
+  }
+  std::string base_, src_, store_, digest_, root_;
+};
+
+TEST_F(LazyTreeTest, OpenMaterialisesOnlyTheRootWithPlaceholders) {
+  auto t = Open();
+  ASSERT_TRUE(t);
+  root_ = t->root();
+  EXPECT_FALSE(t->complete());
+  EXPECT_EQ(*fs::ReadFile(root_ + "/top.py"), "T = 1\n");
+  EXPECT_EQ(Mode(""), 0755u);
+  EXPECT_EQ(Mode("app"), 0700u);  // a placeholder...
+  EXPECT_EQ(*fs::ReadFile(root_ + "/app/__init__.py"),
+            "A = 1\n");  // ...with __init__
+  EXPECT_FALSE(fs::Exists(root_ + "/app/m.py"));
+  EXPECT_EQ(Mode("ns"), 0700u);
+  EXPECT_FALSE(fs::Exists(root_ + "/ns/portion"));
+  EXPECT_EQ(*fs::ReadFile(root_ + "/foo-1.0.dist-info/METADATA"),
+            "Name: foo\n");
+  // Root files, prefilled __init__.py of app, and the dist-info.
+  EXPECT_EQ(t->blobs_fetched(), 3u);
+}
+
+TEST_F(LazyTreeTest, MaterializeDirBringsOwnFilesAndDataButNotSubpackages) {
+  auto t = Open();
+  root_ = t->root();
+  uint64_t before = t->requests();
+  auto did = t->MaterializeDir("app");
+  ASSERT_TRUE(did.ok()) << did.status().ToString();
+  EXPECT_TRUE(*did);
+  EXPECT_EQ(Mode("app"), 0755u);
+  EXPECT_EQ(*fs::ReadFile(root_ + "/app/m.py"), "M = 1\n");
+  EXPECT_EQ(*fs::ReadFile(root_ + "/app/data/nested/more.txt"), "more\n");
+  EXPECT_EQ(*fs::ReadFile(root_ + "/app/static-files/s.js"), "js\n");
+  EXPECT_EQ(Mode("app/sub"), 0700u);
+  EXPECT_FALSE(fs::Exists(root_ + "/app/sub/deep"));
+  // At most one round trip for the directory, one more for sub/__init__.py.
+  EXPECT_LE(t->requests() - before, 2u);
+  EXPECT_FALSE(*t->MaterializeDir("app"));
+  // A nested directory brings its ancestors first.
+  ASSERT_TRUE(t->MaterializeDir("app/sub/deep").ok());
+  EXPECT_EQ(*fs::ReadFile(root_ + "/app/sub/deep/x.py"), "X = 1\n");
+  EXPECT_EQ(Mode("app/sub"), 0755u);
+  EXPECT_EQ(t->MaterializeDir("app/m.py").status().code(), Code::kNotFound);
+  std::vector<std::string> order = t->MaterializedDirs();
+  EXPECT_EQ(order,
+            (std::vector<std::string>{"", "app", "app/sub", "app/sub/deep"}));
+}
+
+TEST_F(LazyTreeTest, SecondOpenerFindsWorkDoneAndFetchesNothing) {
+  auto a = Open();
+  auto b = Open();  // another process, same node cache
+  root_ = a->root();
+  ASSERT_TRUE(a->MaterializeDir("app").ok());
+  auto again = b->MaterializeDir("app");
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(*again);
+  EXPECT_EQ(b->blobs_fetched(), 0u);
+}
+
+TEST_F(LazyTreeTest, MaterializePathEverythingMatchesTheSource) {
+  auto t = Open();
+  root_ = t->root();
+  ASSERT_TRUE(t->MaterializePath("").ok());
+  for (const char* rel : {"top.py", "app/m.py", "app/sub/deep/x.py",
+                          "ns/portion/mod.py", "app/data/table.csv"}) {
+    EXPECT_EQ(*fs::ReadFile(root_ + "/" + rel), *fs::ReadFile(src_ + "/" + rel))
+        << rel;
+  }
+  EXPECT_EQ(t->MaterializePath("nope/x").code(), Code::kNotFound);
+}
+
+TEST_F(LazyTreeTest, EagerTreeIsUsedAsItIs) {
+  ActivateOptions o;
+  o.cache_dir = base_ + "/cache";
+  ASSERT_TRUE(Activate(store_, digest_, o).ok());
+  auto t = Open();
+  EXPECT_TRUE(t->complete());
+  EXPECT_NE(t->root().find("/trees/"), std::string::npos);
+  EXPECT_FALSE(*t->MaterializeDir("app"));
+  EXPECT_EQ(t->requests(), 0u);
+}
+
+}  // namespace
+}  // namespace lazypath

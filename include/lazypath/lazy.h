@@ -24,8 +24,9 @@
 // fetched with one coalesced request (plus one per prefilled __init__.py
 // elsewhere).
 //
-// A tree already materialised eagerly (trees/<hex>) is used as it is:
-// complete() is true and nothing is fetched.
+// A tree already materialised eagerly (trees/<hex>), or lazily with every
+// directory done by earlier processes, is used as it is: complete() is true,
+// nothing is fetched and no import hook is needed.
 //
 // Thread safety: all methods may be called from any thread; processes
 // sharing a node cache serialise materialisation of one tree with a flock.
@@ -94,6 +95,7 @@ class LazyTree {
   LazyTree() = default;
   bool IsDone(const std::string& rel) const;
   Status Build(const std::string& rel);
+  Status LoadIndex();  // REQUIRES: mu_ held, or not yet shared
 
   std::unique_ptr<NodeCache> cache_;
   std::unique_ptr<Store> store_;

@@ -22,7 +22,7 @@ class LazyFinder(importlib.abc.MetaPathFinder):
         self.tree = tree  # a lazypath._core.LazyTree
         self.root = tree.root
         self._prefix = tree.root + os.sep
-        self._done: set = set()
+        self._seen: set = set()  # tree paths already looked at (the tree never changes)
 
     def _rel(self, entry, name: str) -> str | None:
         if not isinstance(entry, str):
@@ -37,13 +37,12 @@ class LazyFinder(importlib.abc.MetaPathFinder):
         name = fullname.rpartition(".")[2]
         for entry in sys.path if path is None else path:
             rel = self._rel(entry, name)
-            if rel is None or rel in self._done:
+            if rel is None or rel in self._seen:
                 continue
-            if self.tree.is_directory(rel):
-                if self.tree.materialize_dir(rel):
-                    # A finder cached for the placeholder must not be reused.
-                    sys.path_importer_cache.pop(os.path.join(self.root, rel), None)
-                self._done.add(rel)
+            if self.tree.is_directory(rel) and self.tree.materialize_dir(rel):
+                # A finder cached for the placeholder must not be reused.
+                sys.path_importer_cache.pop(os.path.join(self.root, rel), None)
+            self._seen.add(rel)
         return None
 
     def materialize(self, path: str) -> None:

@@ -122,22 +122,17 @@ Result<std::unique_ptr<LazyTree>> LazyTree::Open(const std::string& store_url,
     t->tree_entries_ = std::move(fetched.first);
     LP_RETURN_IF_ERROR(t->cache_->PutMeta(t->tree_, ".tree", fetched.second));
   }
-  auto index_bytes = t->cache_->GetMeta(t->tree_, ".index");
-  std::optional<Index> index;
-  if (index_bytes.ok()) {
-    auto parsed = Index::Parse(*index_bytes, "cached index");
-    if (parsed.ok() && parsed->tree == t->tree_) index.emplace(*parsed);
-  }
-  if (!index) {
+  // The index is fetched now, so later imports cost no extra round trip,
+  // but parsed only when a directory needs blobs (LoadIndex).
+  if (!t->cache_->GetMeta(t->tree_, ".index").ok()) {
     LP_RETURN_IF_ERROR(open_store());
     LP_ASSIGN_OR_RETURN(Index fetched, FetchIndex(*t->store_, t->tree_));
     LP_RETURN_IF_ERROR(
+        CheckIndexAgainstTree(fetched, t->tree_entries_, store_url));
+    LP_RETURN_IF_ERROR(
         t->cache_->PutMeta(t->tree_, ".index", fetched.Serialize()));
-    index.emplace(std::move(fetched));
+    t->index_ = std::make_unique<Index>(std::move(fetched));
   }
-  LP_RETURN_IF_ERROR(
-      CheckIndexAgainstTree(*index, t->tree_entries_, store_url));
-  t->index_ = std::make_unique<Index>(std::move(*index));
 
   const auto& entries = t->tree_entries_.entries();
   t->subdirs_[""];
@@ -161,8 +156,35 @@ Result<std::unique_ptr<LazyTree>> LazyTree::Open(const std::string& store_url,
     }
   }
   t->root_ = t->cache_->LazyDir(t->tree_);
+  // Every directory materialised already (by earlier processes): nothing
+  // is left to do, and no import hook is needed.
+  bool all_done = true;
+  for (const auto& [dir, subs] : t->subdirs_) {
+    if (!t->IsDone(dir)) {
+      all_done = false;
+      break;
+    }
+  }
+  if (all_done) {
+    t->complete_ = true;
+    return t;
+  }
   LP_RETURN_IF_ERROR(t->MaterializeDir("").status());
   return t;
+}
+
+Status LazyTree::LoadIndex() {
+  if (index_) return Status::OK();
+  LP_ASSIGN_OR_RETURN(std::string bytes, cache_->GetMeta(tree_, ".index"));
+  LP_ASSIGN_OR_RETURN(
+      Index idx, Index::Parse(bytes, "cached index of " + tree_.ToString()));
+  if (idx.tree != tree_) {
+    return Status::Corrupt("cached index of " + tree_.ToString() +
+                           " describes another tree");
+  }
+  LP_RETURN_IF_ERROR(CheckIndexAgainstTree(idx, tree_entries_, store_url_));
+  index_ = std::make_unique<Index>(std::move(idx));
+  return Status::OK();
 }
 
 bool LazyTree::IsDirectory(std::string_view rel) const {
@@ -275,6 +297,7 @@ Status LazyTree::Build(const std::string& rel) {
     }
   }
   if (!missing.empty()) {
+    LP_RETURN_IF_ERROR(LoadIndex());
     if (!store_) {
       LP_ASSIGN_OR_RETURN(store_, OpenStore(store_url_));
     }

@@ -125,6 +125,11 @@ TEST_F(LazyTreeTest, MaterializePathEverythingMatchesTheSource) {
         << rel;
   }
   EXPECT_EQ(t->MaterializePath("nope/x").code(), Code::kNotFound);
+  // Everything is done: the next opener needs no hook and fetches nothing.
+  auto again = Open();
+  EXPECT_TRUE(again->complete());
+  EXPECT_EQ(again->root(), root_);
+  EXPECT_EQ(again->blobs_fetched(), 0u);
 }
 
 TEST_F(LazyTreeTest, EagerTreeIsUsedAsItIs) {

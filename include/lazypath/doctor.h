@@ -26,8 +26,9 @@ namespace lazypath::doctor {
 // How one name is provided by one sys.path entry, in CPython's order of
 // preference within an entry (lower wins).
 enum class ModuleKind {
-  kPackage = 0,    // a directory with __init__ (or zip dir with __init__)
-  kExtension = 1,  // NAME + an extension suffix (.cpython-311-...so, .abi3.so, .so)
+  kPackage = 0,  // a directory with __init__ (or zip dir with __init__)
+  kExtension =
+      1,  // NAME + an extension suffix (.cpython-311-...so, .abi3.so, .so)
   kSource = 2,     // NAME.py
   kBytecode = 3,   // NAME.pyc, sourceless
   kNamespace = 4,  // a directory without __init__: a namespace portion
@@ -46,22 +47,23 @@ struct Candidate {
 };
 
 enum class EntryKind {
-  kDirectory,    // searched by FileFinder
-  kZip,          // searched by zipimporter (archive, maybe with a prefix)
-  kMissing,      // does not exist: no finder, skipped
+  kDirectory,      // searched by FileFinder
+  kZip,            // searched by zipimporter (archive, maybe with a prefix)
+  kMissing,        // does not exist: no finder, skipped
   kNotImportable,  // exists but is neither a directory nor a zip file
-  kUnreadable,   // a directory we (the doctor) could not list
+  kUnreadable,     // a directory we (the doctor) could not list
 };
 const char* EntryKindName(EntryKind k);
 
 // One sys.path entry after scanning.
 struct EntryScan {
-  std::string entry;      // as in sys.path
-  std::string path;       // what the finder searches ('' -> cwd, relative -> cwd/…)
+  std::string entry;  // as in sys.path
+  std::string path;  // what the finder searches ('' -> cwd, relative -> cwd/…)
   EntryKind kind = EntryKind::kMissing;
-  std::string error;      // why an entry is unreadable / not importable
-  uint32_t mode = 0;      // st_mode of the entry (0 when missing)
-  std::vector<Candidate> candidates;  // the best candidate per name, sorted by name
+  std::string error;  // why an entry is unreadable / not importable
+  uint32_t mode = 0;  // st_mode of the entry (0 when missing)
+  std::vector<Candidate>
+      candidates;  // the best candidate per name, sorted by name
 };
 
 // The importable suffixes, in the interpreter's order.

@@ -224,6 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.set_defaults(func=cmd_cache_verify)
     a = action("clear", "remove every tree and blob that no live process is using")
     a.set_defaults(func=cmd_cache_clear)
+
+    from lazypath.doctor import cli as doctor_cli
+
+    doctor_cli.add_parser(verbs)
     return parser
 
 

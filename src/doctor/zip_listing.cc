@@ -35,9 +35,8 @@ Result<std::vector<std::string>> ListZip(const std::string& path) {
     return Status::Corrupt(path + ": not a zip archive (too short)");
   }
   size_t eocd = std::string::npos;
-  size_t lowest = data.size() > kEocdSize + 65535
-                      ? data.size() - kEocdSize - 65535
-                      : 0;
+  size_t lowest =
+      data.size() > kEocdSize + 65535 ? data.size() - kEocdSize - 65535 : 0;
   for (size_t i = data.size() - kEocdSize + 1; i-- > lowest;) {
     if (Le32(data, i) == 0x06054b50) {
       eocd = i;
@@ -45,7 +44,8 @@ Result<std::vector<std::string>> ListZip(const std::string& path) {
     }
   }
   if (eocd == std::string::npos) {
-    return Status::Corrupt(path + ": not a zip archive (no end of central directory)");
+    return Status::Corrupt(path +
+                           ": not a zip archive (no end of central directory)");
   }
   uint32_t count = Le16(data, eocd + 10);
   uint32_t cd_size = Le32(data, eocd + 12);

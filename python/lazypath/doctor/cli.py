@@ -1,0 +1,271 @@
+"""`lazypath doctor`: the command-line front of lazypath.doctor.
+
+The main CLI (lazypath/cli.py) calls add_parser(subparsers) to register the
+verb and run(args) to execute it; `python -m lazypath.doctor.cli` runs it
+alone. Exit status: 0 ok, 1 failed (one line on stderr) or a finding reached
+--fail-on, 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+
+from lazypath import doctor
+from lazypath.doctor import render
+from lazypath.errors import LazypathError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+_EPILOG = """\
+The target interpreter is started with -S in the current directory and
+environment: no .pth line, sitecustomize or user module runs. sys.path is
+rebuilt as site would build it (see doc/doctor.md).
+
+exit status: 0 ok; 1 the doctor failed, or a finding reached --fail-on; 2 usage.
+"""
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Registers `doctor` on an argparse subparsers object; sets func=run."""
+    p = subparsers.add_parser(
+        "doctor",
+        help="show where every import resolves and what is wrong with sys.path",
+        description="Predict where every top-level `import NAME` resolves (as CPython's finders "
+        "do), list installed distributions, and report shadowing, duplicates and risky "
+        "sys.path entries.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--python", metavar="PY", help="interpreter to examine (default: this one)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON (schema 1)")
+    p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report")
+    p.add_argument(
+        "--explain", metavar="NAME", help="where `import NAME` resolves, why, what it shadows"
+    )
+    p.add_argument(
+        "--diff",
+        nargs=2,
+        metavar=("A", "B"),
+        help="compare two reports written by --json (entries, origins, versions)",
+    )
+    p.add_argument(
+        "--fail-on",
+        choices=doctor.SEVERITIES,
+        metavar="SEVERITY",
+        help="exit 1 when a finding is at least this severe (info, warning, error)",
+    )
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="auto",
+        metavar="ADDRESS",
+        help="run the doctor on every alive node of a Ray cluster (default address: auto)",
+    )
+    p.add_argument(
+        "--runtime-env",
+        metavar="JSON",
+        help="with --ray: run the collector inside this runtime_env (a JSON object)",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="show info findings too")
+    p.set_defaults(func=run)
+    return p
+
+
+def _err(msg: str) -> None:
+    print(f"lazypath: error: {' '.join(str(msg).split())}", file=sys.stderr)
+
+
+def _console() -> Console:
+    return Console(highlight=False)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Executes `lazypath doctor` for parsed `args`; returns the exit status."""
+    if _tool_exposed():
+        return _run_isolated(args)
+    try:
+        return _run(args)
+    except _Usage as e:
+        _err(str(e))
+        return EXIT_USAGE
+    except (LazypathError, OSError) as e:
+        _err(str(e))
+        return EXIT_FAILED
+
+
+class _Usage(Exception):
+    pass
+
+
+_CHILD_MARK = "LAZYPATH_DOCTOR_ISOLATED"
+
+
+def _tool_exposed() -> bool:
+    """True when this process's own imports could come from the user's path.
+
+    The environment being diagnosed may shadow the standard library (a json.py
+    on PYTHONPATH, a stat.py in the cwd). The doctor must keep working there
+    and must not import that code itself, so it then re-runs in a child that
+    ignores PYTHON* variables and the cwd (the target still gets them).
+    """
+    if os.environ.get(_CHILD_MARK) == "1":
+        return False
+    if os.environ.get("PYTHONPATH") and not sys.flags.ignore_environment:
+        return True
+    head = sys.path[0] if sys.path else None
+    return head is not None and head in ("", ".", os.getcwd())
+
+
+def _argv(args: argparse.Namespace) -> list:
+    argv = ["doctor"]
+    for flag, value in (
+        ("--python", args.python),
+        ("--html", args.html),
+        ("--explain", args.explain),
+        ("--fail-on", args.fail_on),
+        ("--ray", args.ray),
+        ("--runtime-env", args.runtime_env),
+    ):
+        if value is not None:
+            argv += [flag, value]
+    if args.diff:
+        argv += ["--diff", *args.diff]
+    if args.json:
+        argv.append("--json")
+    if args.verbose:
+        argv.append("--verbose")
+    return argv
+
+
+_CHILD = (
+    "import sys\n"
+    "del sys.path[0]\n"  # '' (the cwd) from -c
+    "from lazypath.doctor.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
+
+def _run_isolated(args: argparse.Namespace) -> int:
+    import subprocess
+
+    env = dict(os.environ)
+    env[_CHILD_MARK] = "1"
+    try:
+        return subprocess.run(
+            [sys.executable, "-E", "-c", _CHILD, *_argv(args)], env=env
+        ).returncode
+    except OSError as e:
+        _err(f"cannot start {sys.executable}: {e.strerror or e}")
+        return EXIT_FAILED
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.diff and (args.python or args.ray or args.explain):
+        raise _Usage("--diff compares two saved reports; it takes no --python/--ray/--explain")
+    if args.runtime_env and not args.ray:
+        raise _Usage("--runtime-env needs --ray")
+    if args.ray and args.python:
+        raise _Usage("--ray examines the cluster's own interpreters; it takes no --python")
+    console = _console()
+
+    if args.diff:
+        a, b = (doctor.load_report(p) for p in args.diff)
+        d = doctor.diff(a, b)
+        if args.json:
+            print(json.dumps(d, indent=2))
+        else:
+            render.render_diff(d, console, args.diff[0], args.diff[1])
+        return EXIT_OK
+
+    if args.ray:
+        from lazypath.doctor import cluster
+
+        runtime_env = None
+        if args.runtime_env:
+            try:
+                runtime_env = json.loads(args.runtime_env)
+            except ValueError as e:
+                raise _Usage(f"--runtime-env: not JSON ({e})") from None
+            if not isinstance(runtime_env, dict):
+                raise _Usage("--runtime-env: must be a JSON object")
+        result = cluster.diagnose_cluster(args.ray, runtime_env=runtime_env)
+        if args.json:
+            print(json.dumps(result, indent=2))
+        else:
+            cluster.render_cluster(result, console, verbose=args.verbose)
+        if args.html:
+            _write(args.html, render.render_html(result["driver"], "lazypath doctor (driver)"))
+        reports = [result["driver"]] + [g["report"] for g in result["groups"]]
+        return _gate(args, reports)
+
+    report = doctor.diagnose(args.python)
+    if args.explain:
+        exp = doctor.explain(report, args.explain)
+        if args.json:
+            print(json.dumps(exp, indent=2))
+        else:
+            render.render_explain(exp, console)
+    elif args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        render.render_terminal(report, console, verbose=args.verbose)
+    if args.html:
+        _write(args.html, render.render_html(report))
+    return _gate(args, [report])
+
+
+def _write(path: str, text: str) -> None:
+    tmp = f"{path}.tmp.{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise LazypathError(f"{path}: cannot write HTML report: {e.strerror or e}") from None
+
+
+def _gate(args: argparse.Namespace, reports: list) -> int:
+    if not args.fail_on:
+        return EXIT_OK
+    limit = doctor.SEVERITIES.index(args.fail_on)
+    hits = [
+        f
+        for r in reports
+        for f in r.get("findings", [])
+        if doctor.SEVERITIES.index(f["severity"]) >= limit
+    ]
+    if hits:
+        print(
+            f"lazypath: doctor: {len(hits)} finding(s) at or above '{args.fail_on}'",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lazypath")
+    sub = parser.add_subparsers(dest="verb")
+    add_parser(sub)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] != "doctor":
+        argv.insert(0, "doctor")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else EXIT_USAGE
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

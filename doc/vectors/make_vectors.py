@@ -33,7 +33,8 @@ def tree_bytes(entries):
     lines = ["lazypath-tree 1\n"]
     for e in sorted(entries, key=lambda e: e["path"].encode()):
         blob = e["target"].encode() if e["kind"] == "l" else e["content"].encode()
-        line = "%s %d %s %s" % (e["kind"], len(blob), hashlib.sha256(blob).hexdigest(), esc(e["path"]))
+        digest = hashlib.sha256(blob).hexdigest()
+        line = f"{e['kind']} {len(blob)} {digest} {esc(e['path'])}"
         if e["kind"] == "l":
             line += " " + esc(e["target"])
         lines.append(line + "\n")
@@ -67,27 +68,43 @@ def tree_vectors():
             if e["kind"] == "l":
                 item["target"] = e["target"]
             listed.append(item)
-        out["valid"].append({"name": name, "entries": listed, "bytes": b, "digest": sha(b.encode()), "size": len(b.encode())})
+        out["valid"].append(
+            {
+                "name": name,
+                "entries": listed,
+                "bytes": b,
+                "digest": sha(b.encode()),
+                "size": len(b.encode()),
+            }
+        )
     e0 = hashlib.sha256(b"").hexdigest()
     h = "lazypath-tree 1\n"
     bad = [
         ("wrong header", "lazypath-tree 2\n", "bad header"),
-        ("absolute path", h + "f 0 %s /etc/passwd\n" % e0, "absolute path"),
-        ("dot-dot component", h + "f 0 %s a/../../x\n" % e0, "'..' component"),
-        ("dot component", h + "f 0 %s a/./x\n" % e0, "'.' component"),
-        ("duplicate path", h + "f 0 %s a\nf 0 %s a\n" % (e0, e0), "listed twice"),
-        ("out of order", h + "f 0 %s b\nf 0 %s a\n" % (e0, e0), "out of order"),
-        ("file and directory collide", h + "f 0 %s a\nf 0 %s a/b\n" % (e0, e0), "collide"),
-        ("escaping symlink", h + "l 5 %s a/l ../..\n" % hashlib.sha256(b"../..").hexdigest(), "escapes"),
-        ("absolute symlink", h + "l 4 %s l /etc\n" % hashlib.sha256(b"/etc").hexdigest(), "escapes"),
-        ("symlink digest mismatch", h + "l 1 %s l x\n" % e0, "does not match"),
-        ("unknown kind", h + "d 0 %s a\n" % e0, "unknown kind"),
-        ("uppercase digest", h + "f 0 %s a\n" % e0.upper(), "bad digest"),
-        ("size with leading zero", h + "f 00 %s a\n" % e0, "bad size"),
-        ("missing final newline", h + "f 0 %s a" % e0, "missing final newline"),
-        ("raw space in path", h + "f 0 %s a b\n" % e0, "wrong number of fields"),
-        ("needless escape", h + "f 0 %s %%41\n" % e0, "needs none"),
-        ("empty component", h + "f 0 %s a//b\n" % e0, "empty component"),
+        ("absolute path", h + f"f 0 {e0} /etc/passwd\n", "absolute path"),
+        ("dot-dot component", h + f"f 0 {e0} a/../../x\n", "'..' component"),
+        ("dot component", h + f"f 0 {e0} a/./x\n", "'.' component"),
+        ("duplicate path", h + f"f 0 {e0} a\nf 0 {e0} a\n", "listed twice"),
+        ("out of order", h + f"f 0 {e0} b\nf 0 {e0} a\n", "out of order"),
+        ("file and directory collide", h + f"f 0 {e0} a\nf 0 {e0} a/b\n", "collide"),
+        (
+            "escaping symlink",
+            h + "l 5 {} a/l ../..\n".format(hashlib.sha256(b"../..").hexdigest()),
+            "escapes",
+        ),
+        (
+            "absolute symlink",
+            h + "l 4 {} l /etc\n".format(hashlib.sha256(b"/etc").hexdigest()),
+            "escapes",
+        ),
+        ("symlink digest mismatch", h + f"l 1 {e0} l x\n", "does not match"),
+        ("unknown kind", h + f"d 0 {e0} a\n", "unknown kind"),
+        ("uppercase digest", h + f"f 0 {e0.upper()} a\n", "bad digest"),
+        ("size with leading zero", h + f"f 00 {e0} a\n", "bad size"),
+        ("missing final newline", h + f"f 0 {e0} a", "missing final newline"),
+        ("raw space in path", h + f"f 0 {e0} a b\n", "wrong number of fields"),
+        ("needless escape", h + f"f 0 {e0} %41\n", "needs none"),
+        ("empty component", h + f"f 0 {e0} a//b\n", "empty component"),
     ]
     for name, b, err in bad:
         out["invalid"].append({"name": name, "bytes": b, "error": err})
@@ -107,7 +124,9 @@ def ref_vectors():
 
 
 def zstd_frame(data: bytes) -> bytes:
-    return subprocess.run(["zstd", "-q", "-c", "-3", "--no-check"], input=data, check=True, capture_output=True).stdout
+    return subprocess.run(
+        ["zstd", "-q", "-c", "-3", "--no-check"], input=data, check=True, capture_output=True
+    ).stdout
 
 
 def pack_vectors():
@@ -129,7 +148,12 @@ def pack_vectors():
             {"path": "pkg/big.py", "kind": "f", "content": big.decode()},
         ]
     )
-    index = {"format": "lazypath-index/1", "tree": sha(tree.encode()), "packs": [pack_digest], "blobs": blobs}
+    index = {
+        "format": "lazypath-index/1",
+        "tree": sha(tree.encode()),
+        "packs": [pack_digest],
+        "blobs": blobs,
+    }
     return {
         "pack_hex": pack.hex(),
         "pack_digest": pack_digest,
@@ -138,19 +162,44 @@ def pack_vectors():
         "blobs": {sha(raw): raw.decode(), sha(big): big.decode()},
         "invalid_indexes": [
             {"bytes": "not json", "error": "not valid JSON"},
-            {"bytes": json.dumps({**index, "format": "lazypath-index/9"}), "error": "unknown format"},
-            {"bytes": json.dumps({**index, "blobs": [[sha(raw), 6, 3, 8, 6, "none"]]}), "error": "names a pack it does not list"},
-            {"bytes": json.dumps({**index, "blobs": [[sha(raw), 6, 0, 2, 6, "none"]]}), "error": "outside its pack"},
-            {"bytes": json.dumps({**index, "blobs": [[sha(raw), 6, 0, 8, 7, "none"]]}), "error": "raw frame"},
-            {"bytes": json.dumps({**index, "blobs": [[sha(raw), 6, 0, 8, 6, "lz4"]]}), "error": "unknown codec"},
-            {"bytes": json.dumps({**index, "blobs": [blobs[0], blobs[0]]}), "error": "lists a blob twice"},
-            {"bytes": json.dumps({**index, "blobs": [[sha(raw), 6, 0, 8, 1 << 20, "zstd"]]}), "error": "longer than"},
+            {
+                "bytes": json.dumps({**index, "format": "lazypath-index/9"}),
+                "error": "unknown format",
+            },
+            {
+                "bytes": json.dumps({**index, "blobs": [[sha(raw), 6, 3, 8, 6, "none"]]}),
+                "error": "names a pack it does not list",
+            },
+            {
+                "bytes": json.dumps({**index, "blobs": [[sha(raw), 6, 0, 2, 6, "none"]]}),
+                "error": "outside its pack",
+            },
+            {
+                "bytes": json.dumps({**index, "blobs": [[sha(raw), 6, 0, 8, 7, "none"]]}),
+                "error": "raw frame",
+            },
+            {
+                "bytes": json.dumps({**index, "blobs": [[sha(raw), 6, 0, 8, 6, "lz4"]]}),
+                "error": "unknown codec",
+            },
+            {
+                "bytes": json.dumps({**index, "blobs": [blobs[0], blobs[0]]}),
+                "error": "lists a blob twice",
+            },
+            {
+                "bytes": json.dumps({**index, "blobs": [[sha(raw), 6, 0, 8, 1 << 20, "zstd"]]}),
+                "error": "longer than",
+            },
         ],
     }
 
 
 def main():
-    for name, data in [("trees.json", tree_vectors()), ("refs.json", ref_vectors()), ("pack.json", pack_vectors())]:
+    for name, data in [
+        ("trees.json", tree_vectors()),
+        ("refs.json", ref_vectors()),
+        ("pack.json", pack_vectors()),
+    ]:
         with open(os.path.join(HERE, name), "w", encoding="utf-8") as f:
             json.dump(data, f, indent=1, ensure_ascii=False, sort_keys=True)
             f.write("\n")

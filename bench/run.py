@@ -198,7 +198,12 @@ class RayWorkingDir:
         self.base = fresh(scratch, "ray-pkgs")
         self.uri = ""
         dt, _ = timed(
-            lambda: ray.init(num_cpus=1, include_dashboard=False, logging_level=logging.WARNING)
+            lambda: ray.init(
+                address="local",
+                num_cpus=1,
+                include_dashboard=False,
+                logging_level=logging.WARNING,
+            )
         )
         log(f"ray {ray.__version__} local cluster up in {dt:.1f}s")
         self.gcs = ray._private.worker.global_worker.gcs_client

@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         import ray
 
         ray.init(
+            address="local",  # a new cluster, never one left running
             num_cpus=2,
             include_dashboard=False,
             logging_level=logging.WARNING,

@@ -92,6 +92,7 @@ def cluster(tmp_path_factory):
     if ray.is_initialized():
         ray.shutdown()
     ray.init(
+        address="local",  # a new cluster, never one left running
         num_cpus=2,
         include_dashboard=False,
         runtime_env={"env_vars": {"LAZYPATH_CACHE": str(cache)}},

@@ -1,5 +1,4 @@
 // The node cache's lifecycle: leases, usage, garbage collection, verify.
-#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -27,20 +26,12 @@ int64_t NowNs() {
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
+// The names in `dir`; none when it does not exist (yet).
 Result<std::vector<std::string>> ListDir(const std::string& dir) {
-  std::vector<std::string> names;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) {
-    if (errno == ENOENT) return names;
-    return Status::FromErrno("opendir", dir, errno);
+  auto names = fs::ListDir(dir);
+  if (!names.ok() && names.status().code() == Code::kNotFound) {
+    return std::vector<std::string>();
   }
-  while (struct dirent* e = ::readdir(d)) {
-    std::string_view n(e->d_name);
-    if (n == "." || n == "..") continue;
-    names.emplace_back(n);
-  }
-  ::closedir(d);
-  std::sort(names.begin(), names.end());
   return names;
 }
 
@@ -62,8 +53,8 @@ Result<std::vector<BlobFile>> ListBlobs(const std::string& blobs_dir) {
       std::string p = fs::Join(sdir, n);
       struct stat st;
       if (::lstat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-      out.push_back({p, n, static_cast<uint64_t>(st.st_size), st.st_nlink,
-                     st.st_ino});
+      out.push_back(
+          {p, n, static_cast<uint64_t>(st.st_size), st.st_nlink, st.st_ino});
     }
   }
   return out;
@@ -76,7 +67,8 @@ pid_t TempOwner(std::string_view name) {
   std::string_view rest = name.substr(at + 5);
   pid_t pid = 0;
   auto [p, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), pid);
-  if (ec != std::errc() || p == rest.data() + rest.size() || *p != '.') return 0;
+  if (ec != std::errc() || p == rest.data() + rest.size() || *p != '.')
+    return 0;
   return pid;
 }
 
@@ -86,9 +78,7 @@ bool ProcessAlive(pid_t pid) {
 
 }  // namespace
 
-std::string NodeCache::GcLockPath() const {
-  return fs::Join(dir_, "locks/gc");
-}
+std::string NodeCache::GcLockPath() const { return fs::Join(dir_, "locks/gc"); }
 
 Result<int> NodeCache::AcquireLease(const Hash& tree) const {
   std::string dir = fs::Join(dir_, "leases");
@@ -118,14 +108,14 @@ Result<CacheUsage> NodeCache::Usage() const {
     std::string lease = fs::Join(dir_, "leases/" + name);
     struct stat st;
     if (::stat(lease.c_str(), &st) == 0) {
-      t.last_used_ns = int64_t{st.st_mtim.tv_sec} * 1'000'000'000 +
-                       st.st_mtim.tv_nsec;
+      t.last_used_ns =
+          int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
       auto probe = FileLock::TryAcquire(lease, FileLock::Mode::kExclusive);
       t.in_use = probe.ok() && !probe->has_value();
     } else if (::stat(TreeDir(t.tree).c_str(), &st) == 0) {
       // Never leased (activated by another tool): its publication time.
-      t.last_used_ns = int64_t{st.st_mtim.tv_sec} * 1'000'000'000 +
-                       st.st_mtim.tv_nsec;
+      t.last_used_ns =
+          int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
     }
     u.trees.push_back(t);
   }
@@ -151,8 +141,9 @@ Result<GcReport> NodeCache::Gc(uint64_t budget_bytes, bool wait) const {
   GcReport r;
   std::optional<FileLock> gc_lock;
   if (wait) {
-    LP_ASSIGN_OR_RETURN(FileLock l, FileLock::Acquire(
-                                        GcLockPath(), FileLock::Mode::kExclusive));
+    LP_ASSIGN_OR_RETURN(
+        FileLock l,
+        FileLock::Acquire(GcLockPath(), FileLock::Mode::kExclusive));
     gc_lock.emplace(std::move(l));
   } else {
     LP_ASSIGN_OR_RETURN(gc_lock, FileLock::TryAcquire(
@@ -168,8 +159,8 @@ Result<GcReport> NodeCache::Gc(uint64_t budget_bytes, bool wait) const {
     std::string p = fs::Join(TempDir(), name);
     struct stat st;
     if (::lstat(p.c_str(), &st) != 0) continue;
-    int64_t age = now - (int64_t{st.st_mtim.tv_sec} * 1'000'000'000 +
-                         st.st_mtim.tv_nsec);
+    int64_t age =
+        now - (int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec);
     pid_t owner = TempOwner(name);
     bool mine = owner == ::getpid();
     if (!mine && !ProcessAlive(owner) && age > 600ll * 1'000'000'000) {
@@ -195,8 +186,8 @@ Result<GcReport> NodeCache::Gc(uint64_t budget_bytes, bool wait) const {
     for (const CachedTree& t : u.trees) {
       if (total <= budget_bytes) break;
       std::string lease = fs::Join(dir_, "leases/" + t.tree.hex());
-      LP_ASSIGN_OR_RETURN(auto excl,
-                          FileLock::TryAcquire(lease, FileLock::Mode::kExclusive));
+      LP_ASSIGN_OR_RETURN(
+          auto excl, FileLock::TryAcquire(lease, FileLock::Mode::kExclusive));
       if (!excl) {
         r.trees_in_use.push_back(t.tree);
         continue;
@@ -220,8 +211,9 @@ Result<VerifyReport> NodeCache::Verify(bool repair) const {
   r.repaired = repair;
   std::optional<FileLock> gc_lock;
   if (repair) {
-    LP_ASSIGN_OR_RETURN(FileLock l, FileLock::Acquire(
-                                        GcLockPath(), FileLock::Mode::kExclusive));
+    LP_ASSIGN_OR_RETURN(
+        FileLock l,
+        FileLock::Acquire(GcLockPath(), FileLock::Mode::kExclusive));
     gc_lock.emplace(std::move(l));
   }
   LP_ASSIGN_OR_RETURN(auto blobs, ListBlobs(fs::Join(dir_, "blobs")));
@@ -266,8 +258,8 @@ Result<VerifyReport> NodeCache::Verify(bool repair) const {
     }
     if (!affected) continue;
     std::string lease = fs::Join(dir_, "leases/" + name);
-    LP_ASSIGN_OR_RETURN(auto excl,
-                        FileLock::TryAcquire(lease, FileLock::Mode::kExclusive));
+    LP_ASSIGN_OR_RETURN(
+        auto excl, FileLock::TryAcquire(lease, FileLock::Mode::kExclusive));
     if (!excl) {
       r.trees_in_use.push_back(*h);
       continue;

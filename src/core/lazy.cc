@@ -12,6 +12,7 @@
 #include "core/fetch.h"
 #include "pack/index.h"
 #include "util/fs.h"
+#include "util/python_name.h"
 
 namespace lazypath {
 
@@ -19,19 +20,6 @@ namespace {
 
 constexpr mode_t kDoneMode = 0755;
 constexpr mode_t kPlaceholderMode = 0700;
-
-// Whether `name` can be imported as a package: a Python identifier (bytes
-// beyond ASCII are let through, as Python accepts many of them).
-bool Importable(std::string_view name) {
-  if (name.empty()) return false;
-  for (size_t i = 0; i < name.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(name[i]);
-    bool ok = c >= 0x80 || c == '_' || (c >= 'a' && c <= 'z') ||
-              (c >= 'A' && c <= 'Z') || (i > 0 && c >= '0' && c <= '9');
-    if (!ok) return false;
-  }
-  return true;
-}
 
 // Files Python can import from. A directory with none beneath it holds data.
 bool IsCode(std::string_view name) {
@@ -269,7 +257,7 @@ Status LazyTree::Build(const std::string& rel) {
   if (auto s = subdirs_.find(rel); s != subdirs_.end()) {
     for (const auto& name : s->second) {
       std::string sub = Child(rel, name);
-      if (!Importable(name) || !has_code_.count(sub)) {
+      if (!IsModuleName(name) || !has_code_.count(sub)) {
         add_subtree(sub, name);  // reachable only by path: comes with `rel`
         continue;
       }

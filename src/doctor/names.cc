@@ -2,17 +2,6 @@
 
 namespace lazypath::doctor {
 
-bool IsModuleName(std::string_view name) {
-  if (name.empty()) return false;
-  for (size_t i = 0; i < name.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(name[i]);
-    bool ok = c >= 0x80 || c == '_' || (c >= 'a' && c <= 'z') ||
-              (c >= 'A' && c <= 'Z') || (i > 0 && c >= '0' && c <= '9');
-    if (!ok) return false;
-  }
-  return true;
-}
-
 std::string JoinLikeImportlib(std::string_view a, std::string_view b) {
   std::string out;
   bool first = true;

@@ -7,11 +7,12 @@
 #include <string>
 #include <string_view>
 
+#include "util/python_name.h"
+
 namespace lazypath::doctor {
 
-// A name `import NAME` can spell: ASCII letters, digits and '_' (not first a
-// digit); non-ASCII bytes are let through (Python identifiers may be UTF-8).
-bool IsModuleName(std::string_view name);
+// A name `import NAME` can spell (util/python_name.h).
+using ::lazypath::IsModuleName;
 
 // importlib's POSIX _path_join: strips trailing '/' from each non-empty part
 // and joins with '/'. No normalisation, so origins match spec.origin exactly.

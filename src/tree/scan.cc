@@ -1,6 +1,5 @@
 #include "lazypath/scan.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -39,19 +38,7 @@ struct Walker {
         LP_RETURN_IF_ERROR(rules.AddFile(rel, text, gi));
       }
     }
-    DIR* d = ::opendir(abs.c_str());
-    if (d == nullptr) {
-      return Status::FromErrno("cannot read directory", abs, errno);
-    }
-    std::vector<std::string> names;
-    errno = 0;
-    while (struct dirent* e = ::readdir(d)) {
-      std::string_view n(e->d_name);
-      if (n == "." || n == "..") continue;
-      names.emplace_back(n);
-    }
-    ::closedir(d);
-    std::sort(names.begin(), names.end());
+    LP_ASSIGN_OR_RETURN(std::vector<std::string> names, fs::ListDir(abs));
     for (const auto& name : names) {
       std::string child_rel = rel.empty() ? name : rel + "/" + name;
       std::string child_abs = fs::Join(abs, name);

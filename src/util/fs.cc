@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <random>
@@ -152,6 +153,22 @@ Status MakeDirs(const std::string& path, int mode) {
   return Status::OK();
 }
 
+Result<std::vector<std::string>> ListDir(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) {
+    return Status::FromErrno("cannot read directory", dir, errno);
+  }
+  std::vector<std::string> names;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string_view n(e->d_name);
+    if (n == "." || n == "..") continue;
+    names.emplace_back(n);
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 Status RemoveAll(const std::string& path) {
   struct stat st;
   if (::lstat(path.c_str(), &st) != 0) {
@@ -162,15 +179,7 @@ Status RemoveAll(const std::string& path) {
     // Directories of a materialised tree may be read-only; make them
     // writable so their entries can go.
     ::chmod(path.c_str(), 0700);
-    DIR* d = ::opendir(path.c_str());
-    if (d == nullptr) return Status::FromErrno("opendir", path, errno);
-    std::vector<std::string> names;
-    while (struct dirent* e = ::readdir(d)) {
-      std::string_view n(e->d_name);
-      if (n == "." || n == "..") continue;
-      names.emplace_back(n);
-    }
-    ::closedir(d);
+    LP_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(path));
     for (const auto& n : names) LP_RETURN_IF_ERROR(RemoveAll(Join(path, n)));
     if (::rmdir(path.c_str()) != 0 && errno != ENOENT) {
       return Status::FromErrno("rmdir", path, errno);

@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "lazypath/status.h"
 
@@ -57,6 +58,9 @@ std::string TempName(std::string_view prefix);
 // rename(2) plus an fsync of the destination directory.
 Status RenameDurable(const std::string& from, const std::string& to);
 Status FsyncDir(const std::string& dir);
+// The names in directory `dir`, sorted, without "." and "..". NotFound when
+// `dir` does not exist.
+Result<std::vector<std::string>> ListDir(const std::string& dir);
 // rm -rf. A missing path is fine.
 Status RemoveAll(const std::string& path);
 bool Exists(const std::string& path);

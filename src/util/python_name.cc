@@ -1,0 +1,16 @@
+#include "util/python_name.h"
+
+namespace lazypath {
+
+bool IsModuleName(std::string_view name) {
+  if (name.empty()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(name[i]);
+    bool ok = c >= 0x80 || c == '_' || (c >= 'a' && c <= 'z') ||
+              (c >= 'A' && c <= 'Z') || (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace lazypath

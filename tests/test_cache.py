@@ -17,7 +17,7 @@ from conftest import write_tree
 HOLDER = textwrap.dedent(
     """
     import sys, lazypath
-    tree = lazypath.activate(sys.argv[1], sys.argv[2])
+    tree = lazypath.activate(sys.argv[1], sys.argv[2], mode=sys.argv[3])
     import pkg_{tag}
     print(tree.digest, flush=True)
     sys.stdin.readline()
@@ -32,9 +32,9 @@ def make_tree(root: Path, tag: str, size: int = 200_000) -> Path:
     )
 
 
-def hold(store: Path, ref: str, tag: str) -> subprocess.Popen:
+def hold(store: Path, ref: str, tag: str, mode: str = "eager") -> subprocess.Popen:
     p = subprocess.Popen(
-        [sys.executable, "-c", HOLDER.format(tag=tag), str(store), ref],
+        [sys.executable, "-c", HOLDER.format(tag=tag), str(store), ref, mode],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -141,3 +141,23 @@ def test_bad_cache_max_is_a_clear_error(tmp_path, store, monkeypatch):
     monkeypatch.setenv("LAZYPATH_CACHE_MAX", "lots")
     with pytest.raises(lazypath.InvalidInputError, match="LAZYPATH_CACHE_MAX='lots'"):
         lazypath.pull(store, d)
+
+
+def test_lazy_trees_are_leased_listed_and_evicted(tmp_path, store, node_cache):
+    a = lazypath.push(make_tree(tmp_path, "a"), store)
+    holder = hold(store, a, "a", mode="lazy")
+    lazy_dir = node_cache / "lazy" / a.split(":")[1]
+    try:
+        trees = lazypath.cache_usage()["trees"]
+        assert [(t["digest"], t["lazy"], t["in_use"]) for t in trees] == [(a, True, True)]
+        assert lazypath.cache_clear()["trees_in_use"] == [a]
+        assert (lazy_dir / "pkg_a" / "d.bin").is_file()
+    finally:
+        release(holder)
+    assert lazypath.cache_clear()["trees_evicted"] == [a]
+    assert not lazy_dir.exists()
+    usage = lazypath.cache_usage()
+    assert usage["trees"] == [] and usage["blobs"] == 0
+    # The tree activates lazily again from the store.
+    again = lazypath.pull(store, a, mode="lazy")
+    assert Path(again.path).is_dir()

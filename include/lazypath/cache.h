@@ -31,10 +31,12 @@ namespace lazypath {
 
 struct CachedTree {
   Hash tree;
-  uint64_t files = 0;         // entries (0 when its metadata is gone)
-  uint64_t bytes = 0;         // total size of its files
-  int64_t last_used_ns = 0;   // wall clock of the last activation
-  bool in_use = false;        // a live process holds a lease on it
+  bool lazy = false;  // lazy/<hex> (else trees/<hex>)
+  std::string path;
+  uint64_t files = 0;        // entries (0 when its metadata is gone)
+  uint64_t bytes = 0;        // total size of its files (lazy: of the tree)
+  int64_t last_used_ns = 0;  // wall clock of the last activation
+  bool in_use = false;       // a live process holds a lease on it
 };
 
 struct CacheUsage {

@@ -533,7 +533,9 @@ def cmd_cache_ls(args: argparse.Namespace) -> int:
                     str(t["files"]),
                     human_bytes(t["bytes"]),
                     when,
-                    "in use" if t["in_use"] else "",
+                    ", ".join(
+                        w for w, on in (("lazy", t["lazy"]), ("in use", t["in_use"])) if on
+                    ),
                 ]
             )
         _table(["TREE", "FILES", "SIZE", "LAST USED", ""], rows, right=[1, 2])

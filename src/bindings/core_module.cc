@@ -217,6 +217,8 @@ NB_MODULE(_core, m) {
     for (const auto& t : u.trees) {
       nb::dict d;
       d["digest"] = t.tree.ToString();
+      d["lazy"] = t.lazy;
+      d["path"] = t.path;
       d["files"] = t.files;
       d["bytes"] = t.bytes;
       d["last_used_ns"] = t.last_used_ns;

@@ -93,31 +93,35 @@ Result<int> NodeCache::AcquireLease(const Hash& tree) const {
 
 Result<CacheUsage> NodeCache::Usage() const {
   CacheUsage u;
-  LP_ASSIGN_OR_RETURN(auto trees, ListDir(fs::Join(dir_, "trees")));
-  for (const auto& name : trees) {
-    auto h = Hash::FromHex(name);
-    if (!h.ok()) continue;
-    CachedTree t;
-    t.tree = *h;
-    if (auto meta = GetMeta(t.tree, ".tree"); meta.ok()) {
-      if (auto parsed = Tree::Parse(*meta, name); parsed.ok()) {
-        t.files = parsed->entries().size();
-        t.bytes = parsed->TotalSize();
+  for (const char* kind : {"trees", "lazy"}) {
+    LP_ASSIGN_OR_RETURN(auto trees, ListDir(fs::Join(dir_, kind)));
+    for (const auto& name : trees) {
+      auto h = Hash::FromHex(name);
+      if (!h.ok()) continue;
+      CachedTree t;
+      t.tree = *h;
+      t.lazy = std::string_view(kind) == "lazy";
+      t.path = fs::Join(fs::Join(dir_, kind), name);
+      if (auto meta = GetMeta(t.tree, ".tree"); meta.ok()) {
+        if (auto parsed = Tree::Parse(*meta, name); parsed.ok()) {
+          t.files = parsed->entries().size();
+          t.bytes = parsed->TotalSize();
+        }
       }
+      std::string lease = fs::Join(dir_, "leases/" + name);
+      struct stat st;
+      if (::stat(lease.c_str(), &st) == 0) {
+        t.last_used_ns =
+            int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
+        auto probe = FileLock::TryAcquire(lease, FileLock::Mode::kExclusive);
+        t.in_use = probe.ok() && !probe->has_value();
+      } else if (::stat(t.path.c_str(), &st) == 0) {
+        // Never leased (activated by another tool): its publication time.
+        t.last_used_ns =
+            int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
+      }
+      u.trees.push_back(t);
     }
-    std::string lease = fs::Join(dir_, "leases/" + name);
-    struct stat st;
-    if (::stat(lease.c_str(), &st) == 0) {
-      t.last_used_ns =
-          int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
-      auto probe = FileLock::TryAcquire(lease, FileLock::Mode::kExclusive);
-      t.in_use = probe.ok() && !probe->has_value();
-    } else if (::stat(TreeDir(t.tree).c_str(), &st) == 0) {
-      // Never leased (activated by another tool): its publication time.
-      t.last_used_ns =
-          int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
-    }
-    u.trees.push_back(t);
   }
   std::sort(u.trees.begin(), u.trees.end(),
             [](const CachedTree& a, const CachedTree& b) {
@@ -194,10 +198,16 @@ Result<GcReport> NodeCache::Gc(uint64_t budget_bytes, bool wait) const {
       }
       // Unpublish by rename (atomic for readers), then delete at leisure.
       std::string doomed = fs::TempName(fs::Join(TempDir(), "evict"));
-      if (::rename(TreeDir(t.tree).c_str(), doomed.c_str()) != 0) continue;
+      if (::rename(t.path.c_str(), doomed.c_str()) != 0) continue;
       (void)fs::RemoveAll(doomed);
-      ::unlink(fs::Join(dir_, "meta/" + t.tree.hex() + ".tree").c_str());
-      ::unlink(lease.c_str());
+      // The tree's metadata and lease go with its last materialised copy.
+      std::string other = t.lazy ? TreeDir(t.tree) : LazyDir(t.tree);
+      if (!fs::Exists(other)) {
+        for (const char* suffix : {".tree", ".index"}) {
+          ::unlink(fs::Join(dir_, "meta/" + t.tree.hex() + suffix).c_str());
+        }
+        ::unlink(lease.c_str());
+      }
       r.trees_evicted.push_back(t.tree);
       LP_ASSIGN_OR_RETURN(total, sweep_blobs());
     }
@@ -234,12 +244,12 @@ Result<VerifyReport> NodeCache::Verify(bool repair) const {
     bad_paths.push_back(b.path);
   }
   if (!repair || bad_inodes.empty()) return r;
-  // Trees share inodes with the blobs they link: find the ones affected.
-  LP_ASSIGN_OR_RETURN(auto trees, ListDir(fs::Join(dir_, "trees")));
-  for (const auto& name : trees) {
-    auto h = Hash::FromHex(name);
-    if (!h.ok()) continue;
-    auto meta = GetMeta(*h, ".tree");
+  // Trees share inodes with the blobs they link: find the ones affected,
+  // eager and lazy alike.
+  LP_ASSIGN_OR_RETURN(CacheUsage usage, Usage());
+  for (const CachedTree& ct : usage.trees) {
+    const std::string name = ct.tree.hex();
+    auto meta = GetMeta(ct.tree, ".tree");
     bool affected = !meta.ok();
     if (meta.ok()) {
       auto t = Tree::Parse(*meta, name);
@@ -248,7 +258,7 @@ Result<VerifyReport> NodeCache::Verify(bool repair) const {
         for (const auto& e : t->entries()) {
           if (e.kind == EntryKind::kSymlink) continue;
           struct stat st;
-          std::string p = fs::Join(TreeDir(*h), e.path);
+          std::string p = fs::Join(ct.path, e.path);
           if (::lstat(p.c_str(), &st) == 0 && bad_inodes.count(st.st_ino)) {
             affected = true;
             break;
@@ -261,13 +271,13 @@ Result<VerifyReport> NodeCache::Verify(bool repair) const {
     LP_ASSIGN_OR_RETURN(
         auto excl, FileLock::TryAcquire(lease, FileLock::Mode::kExclusive));
     if (!excl) {
-      r.trees_in_use.push_back(*h);
+      r.trees_in_use.push_back(ct.tree);
       continue;
     }
     std::string doomed = fs::TempName(fs::Join(TempDir(), "bad"));
-    if (::rename(TreeDir(*h).c_str(), doomed.c_str()) == 0) {
+    if (::rename(ct.path.c_str(), doomed.c_str()) == 0) {
       (void)fs::RemoveAll(doomed);
-      r.trees_invalidated.push_back(*h);
+      r.trees_invalidated.push_back(ct.tree);
     }
   }
   for (const auto& p : bad_paths) ::unlink(p.c_str());

@@ -1,0 +1,244 @@
+"""Ray glue on the driver: turn a `lazypath` runtime_env field into a pinned digest.
+
+Workers get code through the `lazypath` runtime_env field, installed on every
+node by the plugin in lazypath.ray_plugin (see doc/ray.md):
+
+    runtime_env = {"lazypath": {"store": "/mnt/store", "ref": "sha256:<hex>"}}
+
+The plugin accepts only a full digest, so that every worker of a job runs the
+same code. A tag, or a local directory to push, is turned into a digest here,
+once, on the driver:
+
+    {"store": URL, "ref": "prod"}   ->  {"store": URL, "ref": "sha256:..."}
+    {"store": URL, "dir": "."}      ->  pushes ".", then {"store": URL, "ref": "sha256:..."}
+
+Three ways to do it:
+
+- `lazypath.ray.runtime_env(store, ref=..., dir=...)` builds the field (for
+  ray.init, @ray.remote(runtime_env=...), .options(), Serve deployments);
+- `RAY_RUNTIME_ENV_HOOK=lazypath.ray.runtime_env_hook` in the driver's
+  environment makes `ray.init(runtime_env=...)` do it (Ray's own driver hook;
+  it runs in ray.init only, not for per-task or per-actor runtime_envs);
+- `python -m lazypath.ray '<runtime_env JSON>'` prints the rewritten JSON, for
+  `ray job submit --runtime-env-json "$(python -m lazypath.ray '...')"`
+  (the job CLI has no hook of its own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+FIELD = "lazypath"
+PLUGIN_CLASS = "lazypath.ray_plugin.LazypathPlugin"
+# Larger than every built-in plugin's (10): the plugin prepends its tree to
+# PYTHONPATH after working_dir and py_modules did, so the tree comes first.
+PLUGIN_PRIORITY = 20
+PLUGIN_ENV_VAR = "RAY_RUNTIME_ENV_PLUGINS"
+HOOK_ENV_VAR = "RAY_RUNTIME_ENV_HOOK"
+HOOK = "lazypath.ray.runtime_env_hook"
+URI_SCHEME = "lazypath://"
+MODES = ("eager", "lazy")
+KEYS = {"store", "ref", "dir", "mode", "tag", "exclude"}
+DRIVER_ONLY_KEYS = {"dir", "tag", "exclude"}
+
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def plugin_env_value(priority: int = PLUGIN_PRIORITY) -> str:
+    """The value of RAY_RUNTIME_ENV_PLUGINS that registers the plugin (on every node)."""
+    return json.dumps([{"class": PLUGIN_CLASS, "priority": priority}])
+
+
+def is_digest(ref: str) -> bool:
+    return isinstance(ref, str) and _DIGEST.fullmatch(ref) is not None
+
+
+def digest_uri(digest: str) -> str:
+    """The URI Ray counts references to: "lazypath://sha256:<hex>"."""
+    return URI_SCHEME + digest
+
+
+def expand_store(store: str, environ: Mapping[str, str] | None = None) -> str:
+    """Replaces ${NAME} in a store URL with the variable of this machine's
+    environment (a mount point that differs between node pools, say)."""
+    env = os.environ if environ is None else environ
+
+    def sub(m: re.Match) -> str:
+        name = m.group(1)
+        if name not in env:
+            raise ValueError(
+                f"lazypath: store '{store}' uses ${{{name}}}, which is not set on this node"
+            )
+        return env[name]
+
+    return _VAR.sub(sub, store)
+
+
+def check_spec(spec: Any, *, pinned: bool) -> dict:
+    """Validates a `lazypath` runtime_env field; returns a normalised copy.
+
+    With `pinned` (on the nodes), `ref` must be a full digest and the
+    driver-only keys (dir, tag, exclude) are refused. Raises ValueError with
+    a message that says what to change.
+    """
+    if not isinstance(spec, Mapping):
+        raise ValueError(
+            f"lazypath: runtime_env['lazypath'] must be a dict, got {type(spec).__name__}"
+        )
+    unknown = sorted(set(spec) - KEYS)
+    if unknown:
+        raise ValueError(
+            f"lazypath: unknown key(s) {unknown} in runtime_env['lazypath']; known: {sorted(KEYS)}"
+        )
+    store = spec.get("store")
+    if not isinstance(store, str) or not store:
+        raise ValueError("lazypath: runtime_env['lazypath'] needs 'store' (a store URL or path)")
+    mode = spec.get("mode", "eager")
+    if mode not in MODES:
+        raise ValueError(f"lazypath: mode '{mode}' is not one of {list(MODES)}")
+    if mode == "lazy":
+        raise ValueError(
+            "lazypath: mode 'lazy' is not available yet in the Ray plugin; use mode 'eager'"
+        )
+    has_ref, has_dir = "ref" in spec, "dir" in spec
+    if has_ref == has_dir:
+        raise ValueError("lazypath: runtime_env['lazypath'] needs exactly one of 'ref' and 'dir'")
+    if has_ref and not (isinstance(spec["ref"], str) and spec["ref"]):
+        raise ValueError("lazypath: 'ref' must be a tag or 'sha256:<64 hex>'")
+    if has_dir and not (isinstance(spec["dir"], str) and spec["dir"]):
+        raise ValueError("lazypath: 'dir' must be a directory path")
+    if "tag" in spec and not has_dir:
+        raise ValueError("lazypath: 'tag' names the tree a 'dir' push makes; it needs 'dir'")
+    exclude = spec.get("exclude", [])
+    if isinstance(exclude, str) or not isinstance(exclude, Iterable):
+        raise ValueError("lazypath: 'exclude' must be a list of gitignore patterns")
+    if pinned:
+        hint = (
+            f"resolve it on the driver: set {HOOK_ENV_VAR}={HOOK} for ray.init, build the"
+            " runtime_env with lazypath.ray.runtime_env(), or rewrite the JSON with"
+            " `python -m lazypath.ray` (see doc/ray.md)"
+        )
+        if has_dir:
+            raise ValueError(f"lazypath: 'dir' {spec['dir']!r} reached a node unpushed; {hint}")
+        if not is_digest(spec["ref"]):
+            raise ValueError(
+                f"lazypath: ref {spec['ref']!r} is not a digest (sha256:<64 hex>); tags are"
+                f" resolved once, on the driver, so every worker runs the same code; {hint}"
+            )
+    out = dict(spec)
+    out["mode"] = mode
+    return out
+
+
+def resolve_ref(store: str, ref: str) -> str:
+    """The digest `ref` (a tag or digest) names in `store`; reads only the ref and tree."""
+    from lazypath import _core
+
+    if is_digest(ref):
+        return ref
+    digest, _entries = _core.show(os.fspath(expand_store(store)), ref)
+    return digest
+
+
+def pin(spec: Mapping, *, cache_dir: str | None = None) -> dict:
+    """Pushes `dir` or resolves a tag `ref`; returns {"store", "ref": digest, "mode"}."""
+    import lazypath
+
+    spec = check_spec(spec, pinned=False)
+    store = spec["store"]
+    if "dir" in spec:
+        digest = lazypath.push(
+            spec["dir"],
+            expand_store(store),
+            tag=spec.get("tag"),
+            exclude=list(spec.get("exclude", [])),
+            cache_dir=cache_dir,
+        )
+    else:
+        digest = resolve_ref(store, spec["ref"])
+    return {"store": store, "ref": digest, "mode": spec["mode"]}
+
+
+def resolve(runtime_env: Mapping[str, Any] | None, *, cache_dir: str | None = None):
+    """A copy of `runtime_env` whose `lazypath` field names a digest (see module doc)."""
+    if runtime_env is None:
+        return None
+    if hasattr(runtime_env, "to_dict") and not isinstance(runtime_env, dict):
+        runtime_env = runtime_env.to_dict()  # a ray.runtime_env.RuntimeEnv
+    out = copy.deepcopy(dict(runtime_env))
+    if out.get(FIELD) is not None:
+        out[FIELD] = pin(out[FIELD], cache_dir=cache_dir)
+    return out
+
+
+def runtime_env(
+    store: str,
+    ref: str | None = None,
+    *,
+    dir: str | None = None,
+    tag: str | None = None,
+    exclude: Iterable[str] = (),
+    mode: str = "eager",
+    base: Mapping[str, Any] | None = None,
+    cache_dir: str | None = None,
+) -> dict:
+    """A runtime_env (a copy of `base` plus the `lazypath` field) pinned to one digest.
+
+    Give `ref` (a tag or "sha256:<hex>", resolved now) or `dir` (pushed now,
+    optionally tagged `tag`):
+
+        env = lazypath.ray.runtime_env("/mnt/store", "prod")
+        @ray.remote(runtime_env=env)
+        def f(): import myapp; ...
+    """
+    spec: dict[str, Any] = {"store": os.fspath(store), "mode": mode}
+    if ref is not None:
+        spec["ref"] = ref
+    if dir is not None:
+        spec["dir"] = os.fspath(dir)
+    if tag is not None:
+        spec["tag"] = tag
+    exclude = list(exclude)
+    if exclude:
+        spec["exclude"] = exclude
+    out = copy.deepcopy(dict(base or {}))
+    out[FIELD] = pin(spec, cache_dir=cache_dir)
+    return out
+
+
+def runtime_env_hook(runtime_env: dict | None) -> dict | None:
+    """For RAY_RUNTIME_ENV_HOOK=lazypath.ray.runtime_env_hook: ray.init calls it
+    on the driver with the job's runtime_env and uses what it returns."""
+    return resolve(runtime_env)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m lazypath.ray",
+        description="Print a runtime_env JSON whose 'lazypath' field is pinned to a digest"
+        " ('dir' pushed, a tag resolved), for `ray job submit --runtime-env-json`.",
+    )
+    p.add_argument("runtime_env_json", help="the runtime_env as JSON")
+    args = p.parse_args(argv)
+    try:
+        env = json.loads(args.runtime_env_json)
+        if not isinstance(env, dict):
+            raise ValueError("the runtime_env JSON must be an object")
+        out = resolve(env)
+    except Exception as e:  # one line, like the lazypath CLI
+        print(f"lazypath: error: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps(out, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

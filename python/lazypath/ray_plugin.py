@@ -1,0 +1,202 @@
+"""The `lazypath` runtime_env plugin: Ray installs a tree on each node, workers import it.
+
+Register it on every node (head and workers) before Ray starts:
+
+    RAY_RUNTIME_ENV_PLUGINS='[{"class": "lazypath.ray_plugin.LazypathPlugin", "priority": 20}]'
+
+and use it from any driver, task, actor, job or Serve deployment:
+
+    runtime_env={"lazypath": {"store": "/mnt/store", "ref": "sha256:<hex>"}}
+
+It runs in each node's runtime env agent, the way Ray's py_modules plugin does:
+
+- validate(): the field is well formed, `ref` is a full digest (tags and `dir`
+  are resolved on the driver, see lazypath.ray), mode is "eager";
+- get_uris(): ["lazypath://sha256:<hex>"], the unit Ray counts references to;
+- create(): materialises the tree in the node cache (fetching only what the
+  cache lacks) and takes a lease on it, so `lazypath cache gc` never evicts
+  a tree Ray still counts as installed;
+- modify_context(): puts the tree first on the workers' PYTHONPATH;
+- delete_uri(): Ray no longer needs the tree: drop the lease and let the node
+  cache's own LRU gc (budget LAZYPATH_CACHE_MAX) reclaim it when it must.
+
+The node cache is LAZYPATH_CACHE from the runtime_env's env_vars if set, else
+the node's LAZYPATH_CACHE (the agent inherits the raylet's environment), else
+the default; workers see the same value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from typing import Any
+
+from ray._private.runtime_env.context import RuntimeEnvContext
+from ray._private.runtime_env.plugin import RuntimeEnvPlugin
+from ray._private.runtime_env.working_dir import set_pythonpath_in_context
+
+from lazypath import ray as lpray
+
+default_logger = logging.getLogger(__name__)
+
+# Set on the workers: the digest and directory of the tree this plugin installed.
+DIGEST_ENV_VAR = "LAZYPATH_RAY_DIGEST"
+TREE_ENV_VAR = "LAZYPATH_RAY_TREE"
+
+
+def _spec(runtime_env: Any) -> dict | None:
+    value = runtime_env.get(lpray.FIELD) if runtime_env is not None else None
+    if value is None:
+        return None
+    return lpray.check_spec(value, pinned=True)
+
+
+def _cache_dir(runtime_env: Any, context: RuntimeEnvContext | None) -> str:
+    """The node cache this runtime_env's workers use, as an absolute path."""
+    cache = ""
+    if context is not None:
+        cache = context.env_vars.get("LAZYPATH_CACHE") or ""
+    if not cache and runtime_env is not None:
+        cache = (runtime_env.get("env_vars") or {}).get("LAZYPATH_CACHE") or ""
+    if not cache:
+        from lazypath import _core
+
+        cache = _core.default_cache_dir()
+    return os.path.abspath(cache)
+
+
+def _dir_bytes(path: str) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+class LazypathPlugin(RuntimeEnvPlugin):
+    """runtime_env={"lazypath": {"store": URL, "ref": "sha256:<hex>", "mode": "eager"}}."""
+
+    name = lpray.FIELD
+    priority = lpray.PLUGIN_PRIORITY
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # (digest, cache dir) -> lease fd, and the tree path, for trees Ray holds.
+        self._leases: dict[tuple[str, str], int] = {}
+        self._paths: dict[tuple[str, str], str] = {}
+        self._sizes: dict[str, int] = {}
+
+    @staticmethod
+    def validate(runtime_env_dict: dict) -> None:
+        _spec(runtime_env_dict)
+
+    def get_uris(self, runtime_env: Any) -> list[str]:
+        value = runtime_env.get(lpray.FIELD) if runtime_env is not None else None
+        if not isinstance(value, dict) or not lpray.is_digest(value.get("ref")):
+            return []  # invalid: validate() reports it
+        return [lpray.digest_uri(value["ref"])]
+
+    def _install(self, store: str, digest: str, cache: str, logger: logging.Logger) -> str:
+        """Materialises `digest` in `cache` under a lease held by this agent; its path."""
+        from lazypath import _core
+
+        key = (digest, cache)
+        with self._lock:
+            path = self._paths.get(key)
+            if path is not None and os.path.isdir(path):
+                return path
+        d = _core.activate(lpray.expand_store(store), digest, cache_dir=cache, lease=True)
+        lease_fd = d["lease_fd"]
+        with self._lock:
+            if key in self._leases:
+                os.close(lease_fd)  # a concurrent install of the same tree got there first
+            else:
+                self._leases[key] = lease_fd
+            self._paths[key] = d["path"]
+        logger.info(
+            "lazypath: %s in %s (%s; fetched %d blob(s), %d bytes from %s)",
+            digest,
+            d["path"],
+            "cached" if d["cached"] else "materialised",
+            d["blobs_fetched"],
+            d["bytes_fetched"],
+            store,
+        )
+        return d["path"]
+
+    def _install_or_explain(self, spec: dict, cache: str, logger: logging.Logger) -> str:
+        try:
+            return self._install(spec["store"], spec["ref"], cache, logger)
+        except Exception as e:
+            # The message reaches the task's RuntimeEnvSetupError; name everything.
+            raise RuntimeError(
+                f"lazypath: cannot install {spec['ref']} from store '{spec['store']}' into node"
+                f" cache {cache}: {type(e).__name__}: {e}"
+            ) from e
+
+    async def create(
+        self,
+        uri: str | None,
+        runtime_env: Any,
+        context: RuntimeEnvContext,
+        logger: logging.Logger = default_logger,
+    ) -> float:
+        spec = _spec(runtime_env)
+        if spec is None:
+            return 0
+        cache = _cache_dir(runtime_env, context)
+        loop = asyncio.get_running_loop()
+        path = await loop.run_in_executor(None, self._install_or_explain, spec, cache, logger)
+        size = await loop.run_in_executor(None, _dir_bytes, path)
+        with self._lock:
+            self._sizes[spec["ref"]] = size
+        return size
+
+    def modify_context(
+        self,
+        uris: list[str],
+        runtime_env: Any,
+        context: RuntimeEnvContext,
+        logger: logging.Logger = default_logger,
+    ) -> None:
+        spec = _spec(runtime_env)
+        if spec is None:
+            return
+        cache = _cache_dir(runtime_env, context)
+        # Normally create() installed it; a second job with the same digest but
+        # another LAZYPATH_CACHE reuses Ray's URI and lands here first.
+        path = self._install_or_explain(spec, cache, logger)
+        set_pythonpath_in_context(path, context)
+        context.env_vars[DIGEST_ENV_VAR] = spec["ref"]
+        context.env_vars[TREE_ENV_VAR] = path
+
+    def delete_uri(self, uri: str, logger: logging.Logger = default_logger) -> float:
+        if not uri.startswith(lpray.URI_SCHEME):
+            return 0
+        digest = uri[len(lpray.URI_SCHEME) :]
+        with self._lock:
+            keys = [k for k in self._leases if k[0] == digest]
+            fds = [self._leases.pop(k) for k in keys]
+            for k in keys:
+                self._paths.pop(k, None)
+            size = self._sizes.pop(digest, 0)
+        for fd in fds:
+            os.close(fd)
+        caches = sorted({k[1] for k in keys})
+        from lazypath import _core
+
+        budget = _core.cache_budget_from_env()
+        for cache in caches if budget else []:
+            try:
+                # Evicts least recently used trees nobody leases, beyond the budget;
+                # wait=False: never block the agent behind another process's gc.
+                _core.cache_gc(cache, budget, wait=False)
+            except Exception as e:  # never fail Ray's bookkeeping over a gc
+                logger.warning("lazypath: cache gc in %s failed: %s", cache, e)
+        logger.info("lazypath: released %s in %s", digest, ", ".join(caches) or "no cache")
+        return size

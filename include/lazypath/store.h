@@ -6,8 +6,11 @@
 // reader sees the whole object or none of it.
 //
 // OpenStore picks the implementation from the URL scheme: file:// or a plain
-// path (the embedded default; any local or mounted directory). Unknown
-// schemes fail with InvalidArgument naming the URL.
+// path (the embedded default; any local or mounted directory), s3://bucket/
+// prefix (S3 and compatibles, src/store/s3_store.h) and https://host/prefix
+// (read-only, any static server with Range support; it cannot be listed,
+// src/store/http_store.h). Unknown schemes fail with InvalidArgument naming
+// the scheme, never the rest of the URL.
 //
 // Errors name the store URL (never a credential) and the key.
 //

@@ -14,7 +14,8 @@ namespace {
 class NodeCacheTest : public testing::Test {
  protected:
   void SetUp() override {
-    dir_ = testing::TempDir() + "/node_cache_test";
+    dir_ = testing::TempDir() + "/node_cache_" +
+           testing::UnitTest::GetInstance()->current_test_info()->name();
     ASSERT_TRUE(fs::RemoveAll(dir_).ok());
     auto c = NodeCache::Open(dir_);
     ASSERT_TRUE(c.ok());

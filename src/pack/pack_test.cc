@@ -66,7 +66,8 @@ TEST(PackTest, InvalidIndexVectors) {
 class PackWriterTest : public testing::Test {
  protected:
   void SetUp() override {
-    dir_ = testing::TempDir() + "/pack_writer_test";
+    dir_ = testing::TempDir() + "/pack_writer_" +
+           testing::UnitTest::GetInstance()->current_test_info()->name();
     ASSERT_TRUE(fs::RemoveAll(dir_).ok());
     ASSERT_TRUE(fs::MakeDirs(dir_).ok());
   }

@@ -1,6 +1,8 @@
 #include "lazypath/store.h"
 
 #include "store/file_store.h"
+#include "store/http_store.h"
+#include "store/s3_store.h"
 
 namespace lazypath {
 
@@ -95,10 +97,22 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& url,
     }
     return FileStore::Open(url, path, options.create);
   }
+  if (scheme == "s3") return S3Store::Open(url, ProcessEnv());
+  if (scheme == "https" || scheme == "http") {
+    LP_ASSIGN_OR_RETURN(auto store, HttpStore::Open(url, ProcessEnv()));
+    if (options.create) {  // only writers create: fail before any traffic
+      return Status::Unsupported("store " + store->url() +
+                                 ": read-only store (https:// stores are "
+                                 "served by a static server; push to the "
+                                 "store it publishes)");
+    }
+    return store;
+  }
   // Never echo the part after "://": it may carry credentials.
-  return Status::InvalidArgument("store '" + scheme +
-                                 "://...': unknown scheme '" + scheme +
-                                 "' (supported: file://, or a plain path)");
+  return Status::InvalidArgument(
+      "store '" + scheme.substr(0, 20) + "://...': unknown scheme '" +
+      scheme.substr(0, 20) +
+      "' (supported: file://, s3://, https://, or a plain path)");
 }
 
 }  // namespace lazypath

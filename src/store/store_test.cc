@@ -47,7 +47,8 @@ TEST(RefTest, Names) {
 class FileStoreTest : public testing::Test {
  protected:
   void SetUp() override {
-    root_ = testing::TempDir() + "/file_store_test";
+    root_ = testing::TempDir() + "/file_store_" +
+            testing::UnitTest::GetInstance()->current_test_info()->name();
     ASSERT_TRUE(fs::RemoveAll(root_).ok());
   }
   void TearDown() override { (void)fs::RemoveAll(root_); }

@@ -1,0 +1,428 @@
+"""Real servers for the remote-store tests, started on 127.0.0.1 and stopped afterwards.
+
+- `moto_s3`: moto's S3 server (moto[server]) as a separate process on a free
+  port, with IAM authentication switched on after setup, so every request the
+  core makes must carry a valid SigV4 signature from libcurl. One IAM user
+  with s3:* is created; its keys are in `MotoS3.access_key/secret_key`.
+- `https_server`: nginx serving a directory over HTTPS with a CA and a server
+  certificate (for 127.0.0.1 and localhost) that the fixture generates with
+  the `cryptography` package. Push a file store under `HttpsServer.root` and
+  read it as `HttpsServer.url/<name>`; trust `HttpsServer.ca_file`.
+
+Use them with `from store_servers import https_server_fixture, moto_s3_fixture  # noqa: F401`
+(the fixtures are named `moto_s3` and `https_server`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REGION = "us-east-1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_listening(port: int, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}: {log.read_text()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server did not listen on 127.0.0.1:{port}: {log.read_text()[-2000:]}")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+# ------------------------------------------------------------------ moto S3
+
+
+@dataclass
+class MotoS3:
+    endpoint: str
+    access_key: str
+    secret_key: str
+
+    def env(self) -> dict[str, str]:
+        """Environment for the core: this endpoint, these keys, no shared files."""
+        return {
+            "AWS_ENDPOINT_URL_S3": self.endpoint,
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_REGION": REGION,
+            "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials",
+            "AWS_CONFIG_FILE": "/nonexistent/config",
+        }
+
+    def client(self):
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+        )
+
+    def make_bucket(self) -> str:
+        name = "lp-" + uuid.uuid4().hex[:16]
+        self.client().create_bucket(Bucket=name)
+        return name
+
+
+@pytest.fixture(scope="session", name="moto_s3")
+def moto_s3_fixture(tmp_path_factory) -> MotoS3:
+    import boto3
+
+    d = tmp_path_factory.mktemp("moto")
+    log = d / "moto.log"
+    port = free_port()
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "setup",
+        "AWS_SECRET_ACCESS_KEY": "setup",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials",
+        "AWS_CONFIG_FILE": "/nonexistent/config",
+    }
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from moto.server import main; main()",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        _wait_listening(port, proc, log)
+        endpoint = f"http://127.0.0.1:{port}"
+        iam = boto3.client(
+            "iam",
+            endpoint_url=endpoint,
+            region_name=REGION,
+            aws_access_key_id="setup",
+            aws_secret_access_key="setup",
+        )
+        iam.create_user(UserName="lazypath")
+        iam.put_user_policy(
+            UserName="lazypath",
+            PolicyName="s3-all",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+                }
+            ),
+        )
+        key = iam.create_access_key(UserName="lazypath")["AccessKey"]
+        # From now on every request must be signed by a known key.
+        req = urllib.request.Request(
+            f"{endpoint}/moto-api/reset-auth",
+            data=b"0",
+            method="POST",
+            headers={"Content-Type": "text/plain"},
+        )
+        with urllib.request.urlopen(req, timeout=10) as r:
+            assert r.status == 200
+        yield MotoS3(endpoint, key["AccessKeyId"], key["SecretAccessKey"])
+    finally:
+        _stop(proc)
+
+
+# ------------------------------------------------------------------ nginx + TLS
+
+
+@dataclass
+class HttpsServer:
+    url: str  # https://127.0.0.1:PORT
+    root: Path  # served directory
+    ca_file: Path
+    access_log: Path  # "METHOD URI STATUS range=... auth=..." per request
+
+    def new_store(self) -> tuple[Path, str]:
+        """A fresh (file store path, https URL) pair served by this server."""
+        name = "s-" + uuid.uuid4().hex[:12]
+        return self.root / name, f"{self.url}/{name}"
+
+
+def _make_ca_and_cert(d: Path) -> tuple[Path, Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "lazypath test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    ca_file, cert_file, key_file = d / "ca.pem", d / "server.pem", d / "server.key"
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_file.chmod(0o600)
+    return ca_file, cert_file, key_file
+
+
+@pytest.fixture(scope="session", name="https_server")
+def https_server_fixture(tmp_path_factory) -> HttpsServer:
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not os.path.exists(nginx):
+        pytest.fail("nginx is not installed (scripts/bootstrap.sh installs nginx-light)")
+    d = tmp_path_factory.mktemp("nginx")
+    root = d / "www"
+    root.mkdir()
+    ca_file, cert_file, key_file = _make_ca_and_cert(d)
+    port = free_port()
+    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (d / sub).mkdir()
+    user = "user root;\n" if os.geteuid() == 0 else ""  # workers must read tmp_path
+    conf = d / "nginx.conf"
+    conf.write_text(
+        f"""{user}daemon off;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log;
+events {{ worker_connections 256; }}
+http {{
+    log_format lp '$request_method $uri $status range=$http_range auth=$http_authorization';
+    access_log {d}/access.log lp;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    default_type application/octet-stream;
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        ssl_certificate {cert_file};
+        ssl_certificate_key {key_file};
+        root {root};
+        location / {{ }}
+    }}
+}}
+"""
+    )
+    log = d / "nginx.out"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [nginx, "-p", str(d), "-e", str(d / "error.log"), "-c", str(conf)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_listening(port, proc, d / "error.log")
+        yield HttpsServer(f"https://127.0.0.1:{port}", root, ca_file, d / "access.log")
+    finally:
+        _stop(proc)
+
+
+def fetch(url: str, ca_file: Path) -> bytes:
+    """GET with Python's own TLS stack (for checking the fixture itself)."""
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=str(ca_file))
+    try:
+        with urllib.request.urlopen(url, context=ctx, timeout=10) as r:
+            return r.read()
+    except urllib.error.HTTPError as e:
+        return e.read()
+
+
+# ------------------------------------------------------------------ fault proxy
+
+
+class FaultProxy:
+    """A loopback HTTP proxy in front of `upstream` that injects faults.
+
+    `plan` is a list of (path substring, fault) consumed in order: the first
+    entry whose substring is in a request's path is applied to that request
+    and removed. With `always` set, (substring, fault) applies to every
+    matching request. Faults: "reset" (close without answering), "503"
+    (SlowDown), "truncate" (promise the whole body, send half, close),
+    "slow" (answer after `slow_seconds`). The Host header is passed through,
+    so SigV4 signatures made for the proxy's address still verify.
+    """
+
+    def __init__(self, upstream: str):
+        import http.client
+        import http.server
+        import threading
+
+        self.upstream = upstream.split("://", 1)[1]
+        self.plan: list[tuple[str, str]] = []
+        self.always: tuple[str, str] | None = None
+        self.slow_seconds = 3.0
+        self.log: list[tuple[str, str, str]] = []  # (method, path, fault or "")
+        self._lock = threading.Lock()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # quiet
+                pass
+
+            def _handle(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                fault = proxy._take(self.path)
+                with proxy._lock:
+                    proxy.log.append((self.command, self.path, fault))
+                self.close_connection = True
+                if fault == "reset":
+                    return
+                if fault == "503":
+                    err = b"<Error><Code>SlowDown</Code><Message>slow</Message></Error>"
+                    self.send_response(503)
+                    self.send_header("Content-Length", str(len(err)))
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.wfile.write(err)
+                    return
+                conn = http.client.HTTPConnection(proxy.upstream, timeout=60)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+                conn.request(self.command, self.path, body=body, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                conn.close()
+                if fault == "slow":
+                    time.sleep(proxy.slow_seconds)
+                try:
+                    self.send_response(resp.status)
+                    for k, v in resp.getheaders():
+                        if k.lower() not in ("connection", "transfer-encoding", "content-length"):
+                            self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(data[: len(data) // 2] if fault == "truncate" else data)
+                except OSError:
+                    pass  # the client gave up (a timeout we caused)
+
+            do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _handle
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def _take(self, path: str) -> str:
+        with self._lock:
+            for i, (sub, fault) in enumerate(self.plan):
+                if sub in path:
+                    del self.plan[i]
+                    return fault
+            if self.always and self.always[0] in path:
+                return self.always[1]
+        return ""
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture(name="fault_proxy")
+def fault_proxy_fixture(moto_s3) -> FaultProxy:
+    """A FaultProxy in front of the session's moto S3 server."""
+    proxy = FaultProxy(moto_s3.endpoint)
+    try:
+        yield proxy
+    finally:
+        proxy.close()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -20,7 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+from results import append_section
+
 PY = sys.executable
 BIN = Path(PY).parent
 
@@ -88,18 +88,7 @@ def main(argv=None) -> int:
     table = "\n".join(lines)
     print(table)
     if args.write:
-        cpu = "unknown"
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        with open(HERE / "RESULTS.md", "a") as f:
-            f.write(
-                f"\n## Doctor ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n\n"
-                f"- machine: {os.cpu_count()} CPUs, {cpu}, load average "
-                f"{os.getloadavg()[0]:.2f} at the end\n"
-                f"- command: `.venv/bin/python bench/doctor.py --write`\n\n{table}\n"
-            )
+        append_section("Doctor", ".venv/bin/python bench/doctor.py --write", table)
     return 0
 
 

@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+from results import append_section
 
 
 def log(msg: str) -> None:
@@ -273,19 +273,8 @@ def main(argv=None) -> int:
     table = "\n".join(lines)
     print(table)
     if args.write:
-        cpu = "unknown"
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        with open(HERE / "RESULTS.md", "a") as f:
-            f.write(
-                f"\n## Lazy activation ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n\n"
-                f"- machine: {os.cpu_count()} CPUs, {cpu}, load average "
-                f"{os.getloadavg()[0]:.2f} at the end\n"
-                f"- command: `.venv/bin/python bench/lazy.py --write`"
-                f"{' --mb ' + str(args.mb) if args.mb != 500 else ''}\n\n{table}\n"
-            )
+        extra = f" --mb {args.mb}" if args.mb != 500 else ""
+        append_section("Lazy activation", f".venv/bin/python bench/lazy.py --write{extra}", table)
     return 0
 
 

@@ -161,3 +161,25 @@ def test_lazy_trees_are_leased_listed_and_evicted(tmp_path, store, node_cache):
     # The tree activates lazily again from the store.
     again = lazypath.pull(store, a, mode="lazy")
     assert Path(again.path).is_dir()
+
+
+def test_cache_evict_cli(tmp_path, store, cli):
+    a = lazypath.push(make_tree(tmp_path, "a"), store)
+    b = lazypath.push(make_tree(tmp_path, "b"), store)
+    lazypath.pull(store, a)
+    lazypath.pull(store, b)
+    holder = hold(store, b, "b")
+    try:
+        kept = cli("cache", "evict", b, "--json")
+        assert kept.returncode == 0, kept
+        assert kept.json()["evicted"] is False and kept.json()["in_use"] is True
+    finally:
+        release(holder)
+    res = cli("cache", "evict", a, "--json")
+    assert res.returncode == 0, res
+    out = res.json()
+    assert out["evicted"] is True and out["blobs_removed"] == 2
+    assert [t["digest"] for t in lazypath.cache_usage()["trees"]] == [b]
+    assert "not in the node cache" in cli("cache", "evict", a).stdout
+    bad = cli("cache", "evict", "prod")
+    assert bad.returncode == 1 and "not a digest" in bad.stderr

@@ -130,6 +130,10 @@ class NodeCache {
   // only; 0: everything not in use (cache clear). With `wait` false, returns
   // an empty report at once if another Gc or an activation holds the lock.
   Result<GcReport> Gc(uint64_t budget_bytes, bool wait = true) const;
+  // Removes tree `tree` (eager and lazy copies) unless a live process holds
+  // its lease, then the blobs no remaining tree links. Returns whether it was
+  // evicted (false: in use, or not cached); `report` gets what was freed.
+  Result<bool> Evict(const Hash& tree, GcReport* report) const;
   // Re-hashes every blob. With `repair`, removes bad blobs and unpublishes
   // the trees that link them (unless leased), so the next activation
   // fetches good copies.
@@ -140,6 +144,12 @@ class NodeCache {
  private:
   explicit NodeCache(std::string dir) : dir_(std::move(dir)) {}
   Result<std::string> ExecutableBlob(const Hash& blob) const;
+  // Renames trees/<hex> (or lazy/<hex>) away and deletes it; drops the
+  // metadata with the last copy. False if it wasn't there. REQUIRES: the
+  // tree's lease held exclusively.
+  bool Unpublish(const Hash& tree, bool lazy) const;
+  // Removes blobs no tree links; returns the bytes of those left.
+  Result<uint64_t> SweepBlobs(GcReport* report) const;
   std::string dir_;
 };
 

@@ -257,6 +257,13 @@ def cache_gc(cache_dir: str | None = None, max_bytes: int | None = None) -> dict
     return _core.cache_gc(_cache(cache_dir), max_bytes)
 
 
+def cache_evict(digest: str, cache_dir: str | None = None) -> dict:
+    """Removes tree `digest` ("sha256:<hex>", eager and lazy copies) from the
+    node cache unless a live process uses it, then the blobs no other tree
+    links. Returns evicted, in_use, blobs_removed and bytes_freed."""
+    return _core.cache_evict(_cache(cache_dir), digest)
+
+
 def cache_clear(cache_dir: str | None = None) -> dict:
     """Removes every tree and blob that no live process is using."""
     return _core.cache_gc(_cache(cache_dir), 0)
@@ -273,6 +280,7 @@ __all__ = [
     "PushReport",
     "activate",
     "cache_clear",
+    "cache_evict",
     "cache_gc",
     "cache_usage",
     "cache_verify",

@@ -218,12 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
         "verify",
         "re-hash every cached blob; remove bad ones and unpublish the trees that use them",
     )
-    a.add_argument(
-        "--check-only", action="store_true", help="report bad blobs but change nothing"
-    )
+    a.add_argument("--check-only", action="store_true", help="report bad blobs but change nothing")
     a.set_defaults(func=cmd_cache_verify)
     a = action("clear", "remove every tree and blob that no live process is using")
     a.set_defaults(func=cmd_cache_clear)
+    a = action("evict", "remove one tree (unless a process uses it) and the blobs only it used")
+    a.add_argument("digest", metavar="DIGEST", help="tree digest sha256:<hex>")
+    a.set_defaults(func=cmd_cache_evict)
 
     from lazypath.doctor import cli as doctor_cli
 
@@ -533,9 +534,7 @@ def cmd_cache_ls(args: argparse.Namespace) -> int:
                     str(t["files"]),
                     human_bytes(t["bytes"]),
                     when,
-                    ", ".join(
-                        w for w, on in (("lazy", t["lazy"]), ("in use", t["in_use"])) if on
-                    ),
+                    ", ".join(w for w, on in (("lazy", t["lazy"]), ("in use", t["in_use"])) if on),
                 ]
             )
         _table(["TREE", "FILES", "SIZE", "LAST USED", ""], rows, right=[1, 2])
@@ -574,6 +573,22 @@ def cmd_cache_gc(args: argparse.Namespace) -> int:
 
 def cmd_cache_clear(args: argparse.Namespace) -> int:
     return _print_gc(args, _run_interruptible(lambda: lazypath.cache_clear(_cache_arg(args))))
+
+
+def cmd_cache_evict(args: argparse.Namespace) -> int:
+    r = _run_interruptible(lambda: lazypath.cache_evict(args.digest, _cache_arg(args)))
+    if args.json:
+        _print_json(r)
+    elif r["evicted"]:
+        _out(
+            f"evicted {r['digest']}: {r['blobs_removed']} blobs removed "
+            f"({human_bytes(r['bytes_freed'])} freed)"
+        )
+    elif r["in_use"]:
+        _out(f"kept {r['digest']}: a process is using it")
+    else:
+        _out(f"{r['digest']} is not in the node cache")
+    return EXIT_OK
 
 
 def cmd_cache_verify(args: argparse.Namespace) -> int:

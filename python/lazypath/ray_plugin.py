@@ -190,13 +190,13 @@ class LazypathPlugin(RuntimeEnvPlugin):
         caches = sorted({k[1] for k in keys})
         from lazypath import _core
 
-        budget = _core.cache_budget_from_env()
-        for cache in caches if budget else []:
+        for cache in caches:
             try:
-                # Evicts least recently used trees nobody leases, beyond the budget;
-                # wait=False: never block the agent behind another process's gc.
-                _core.cache_gc(cache, budget, wait=False)
-            except Exception as e:  # never fail Ray's bookkeeping over a gc
-                logger.warning("lazypath: cache gc in %s failed: %s", cache, e)
+                # Like Ray's own py_modules: the files of a URI Ray dropped go.
+                # A tree another process (a job outside Ray, say) still leases
+                # is kept.
+                _core.cache_evict(cache, digest)
+            except Exception as e:  # never fail Ray's bookkeeping over an eviction
+                logger.warning("lazypath: evicting %s from %s failed: %s", digest, cache, e)
         logger.info("lazypath: released %s in %s", digest, ", ".join(caches) or "no cache")
         return size

@@ -260,6 +260,30 @@ NB_MODULE(_core, m) {
       "cache_dir"_a, "budget"_a, "wait"_a = true);
 
   m.def(
+      "cache_evict",
+      [](const std::string& cache_dir, const std::string& digest) {
+        GcReport g;
+        Result<bool> r = false;
+        {
+          nb::gil_scoped_release nogil;
+          auto h = Hash::Parse(digest);
+          auto c = NodeCache::Open(cache_dir);
+          r = !h.ok()   ? Result<bool>(h.status())
+              : !c.ok() ? Result<bool>(c.status())
+                        : c->Evict(*h, &g);
+        }
+        bool evicted = Unwrap(std::move(r));
+        nb::dict d;
+        d["digest"] = digest;
+        d["evicted"] = evicted;
+        d["in_use"] = !g.trees_in_use.empty();
+        d["blobs_removed"] = g.blobs_removed;
+        d["bytes_freed"] = g.bytes_freed;
+        return d;
+      },
+      "cache_dir"_a, "digest"_a);
+
+  m.def(
       "cache_verify",
       [](const std::string& cache_dir, bool repair) {
         Result<VerifyReport> r = VerifyReport{};

@@ -171,20 +171,7 @@ Result<GcReport> NodeCache::Gc(uint64_t budget_bytes, bool wait) const {
       if (fs::RemoveAll(p).ok()) r.tmp_removed++;
     }
   }
-  auto sweep_blobs = [&]() -> Result<uint64_t> {
-    LP_ASSIGN_OR_RETURN(auto blobs, ListBlobs(fs::Join(dir_, "blobs")));
-    uint64_t total = 0;
-    for (const auto& b : blobs) {
-      if (b.links == 1 && ::unlink(b.path.c_str()) == 0) {
-        r.blobs_removed++;
-        r.bytes_freed += b.size;
-      } else {
-        total += b.size;
-      }
-    }
-    return total;
-  };
-  LP_ASSIGN_OR_RETURN(uint64_t total, sweep_blobs());
+  LP_ASSIGN_OR_RETURN(uint64_t total, SweepBlobs(&r));
   if (total > budget_bytes) {
     LP_ASSIGN_OR_RETURN(CacheUsage u, Usage());
     for (const CachedTree& t : u.trees) {
@@ -196,24 +183,63 @@ Result<GcReport> NodeCache::Gc(uint64_t budget_bytes, bool wait) const {
         r.trees_in_use.push_back(t.tree);
         continue;
       }
-      // Unpublish by rename (atomic for readers), then delete at leisure.
-      std::string doomed = fs::TempName(fs::Join(TempDir(), "evict"));
-      if (::rename(t.path.c_str(), doomed.c_str()) != 0) continue;
-      (void)fs::RemoveAll(doomed);
-      // The tree's metadata and lease go with its last materialised copy.
-      std::string other = t.lazy ? TreeDir(t.tree) : LazyDir(t.tree);
-      if (!fs::Exists(other)) {
-        for (const char* suffix : {".tree", ".index"}) {
-          ::unlink(fs::Join(dir_, "meta/" + t.tree.hex() + suffix).c_str());
-        }
-        ::unlink(lease.c_str());
-      }
+      if (!Unpublish(t.tree, t.lazy)) continue;
       r.trees_evicted.push_back(t.tree);
-      LP_ASSIGN_OR_RETURN(total, sweep_blobs());
+      LP_ASSIGN_OR_RETURN(total, SweepBlobs(&r));
     }
   }
   r.blob_bytes_after = total;
   return r;
+}
+
+bool NodeCache::Unpublish(const Hash& tree, bool lazy) const {
+  // Unpublish by rename (atomic for readers), then delete at leisure.
+  std::string path = lazy ? LazyDir(tree) : TreeDir(tree);
+  std::string doomed = fs::TempName(fs::Join(TempDir(), "evict"));
+  if (::rename(path.c_str(), doomed.c_str()) != 0) return false;
+  (void)fs::RemoveAll(doomed);
+  // The tree's metadata goes with its last materialised copy. The lease
+  // file stays: a process may already have it open and be waiting for the
+  // lock, and a new file at the same path would not be locked by it.
+  if (!fs::Exists(lazy ? TreeDir(tree) : LazyDir(tree))) {
+    for (const char* suffix : {".tree", ".index"}) {
+      ::unlink(fs::Join(dir_, "meta/" + tree.hex() + suffix).c_str());
+    }
+  }
+  return true;
+}
+
+Result<uint64_t> NodeCache::SweepBlobs(GcReport* r) const {
+  LP_ASSIGN_OR_RETURN(auto blobs, ListBlobs(fs::Join(dir_, "blobs")));
+  uint64_t total = 0;
+  for (const auto& b : blobs) {
+    if (b.links == 1 && ::unlink(b.path.c_str()) == 0) {
+      r->blobs_removed++;
+      r->bytes_freed += b.size;
+    } else {
+      total += b.size;
+    }
+  }
+  return total;
+}
+
+Result<bool> NodeCache::Evict(const Hash& tree, GcReport* r) const {
+  LP_ASSIGN_OR_RETURN(
+      FileLock gc_lock,
+      FileLock::Acquire(GcLockPath(), FileLock::Mode::kExclusive));
+  LP_ASSIGN_OR_RETURN(
+      auto excl, FileLock::TryAcquire(fs::Join(dir_, "leases/" + tree.hex()),
+                                      FileLock::Mode::kExclusive));
+  if (!excl) {
+    r->trees_in_use.push_back(tree);
+    return false;
+  }
+  bool evicted = false;
+  for (bool lazy : {false, true}) evicted = Unpublish(tree, lazy) || evicted;
+  if (!evicted) return false;
+  r->trees_evicted.push_back(tree);
+  LP_ASSIGN_OR_RETURN(r->blob_bytes_after, SweepBlobs(r));
+  return true;
 }
 
 Result<VerifyReport> NodeCache::Verify(bool repair) const {

@@ -96,6 +96,29 @@ TEST_F(CacheLifecycleTest, GcEvictsLeastRecentlyUsedButNeverLeased) {
   EXPECT_EQ(cache_->Usage()->blobs, 0u);
 }
 
+TEST_F(CacheLifecycleTest, EvictRemovesOneTreeUnlessLeased) {
+  Hash a = MakeTree("a", 3, 1000);
+  Hash b = MakeTree("b", 3, 1000);
+  int lease = *cache_->AcquireLease(a);
+  GcReport kept;
+  auto r = cache_->Evict(a, &kept);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(*r);
+  EXPECT_EQ(kept.trees_in_use, std::vector<Hash>{a});
+  EXPECT_TRUE(cache_->HasTree(a));
+  ::close(lease);
+  GcReport gone;
+  ASSERT_TRUE(*cache_->Evict(a, &gone));
+  EXPECT_EQ(gone.trees_evicted, std::vector<Hash>{a});
+  EXPECT_EQ(gone.blobs_removed, 3u);  // a's blobs; b's stay
+  EXPECT_FALSE(cache_->HasTree(a));
+  EXPECT_TRUE(cache_->HasTree(b));
+  EXPECT_EQ(cache_->Usage()->blobs, 3u);
+  GcReport none;
+  EXPECT_FALSE(*cache_->Evict(a, &none));  // not cached any more
+  EXPECT_FALSE(*cache_->Evict(HashBytes("never").hash, &none));
+}
+
 TEST_F(CacheLifecycleTest, GcRemovesDebrisOfDeadProcessesOnly) {
   std::string mine = fs::TempName(cache_->TempDir() + "/stage");
   ASSERT_TRUE(fs::MakeDirs(mine).ok());

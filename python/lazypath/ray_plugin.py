@@ -17,8 +17,8 @@ It runs in each node's runtime env agent, the way Ray's py_modules plugin does:
   cache lacks) and takes a lease on it, so `lazypath cache gc` never evicts
   a tree Ray still counts as installed;
 - modify_context(): puts the tree first on the workers' PYTHONPATH;
-- delete_uri(): Ray no longer needs the tree: drop the lease and let the node
-  cache's own LRU gc (budget LAZYPATH_CACHE_MAX) reclaim it when it must.
+- delete_uri(): Ray no longer needs the tree: drop the lease and evict the
+  tree and the blobs only it used (unless another process leases it).
 
 The node cache is LAZYPATH_CACHE from the runtime_env's env_vars if set, else
 the node's LAZYPATH_CACHE (the agent inherits the raylet's environment), else

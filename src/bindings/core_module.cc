@@ -45,6 +45,17 @@ T Unwrap(Result<T> r) {
   return std::move(r).value();
 }
 
+// Runs core work `f` without the GIL; returns its value, or throws its Status
+// (turned into a lazypath.errors exception) once the GIL is held again.
+template <typename F>
+auto RunCore(F&& f) {
+  auto r = [&] {
+    nb::gil_scoped_release nogil;
+    return f();
+  }();
+  return Unwrap(std::move(r));
+}
+
 ProgressFn WrapProgress(nb::object cb) {
   if (cb.is_none()) return {};
   auto shared = std::make_shared<nb::object>(std::move(cb));
@@ -163,12 +174,7 @@ NB_MODULE(_core, m) {
         o.cache_dir = cache_dir;
         o.level = level;
         o.progress = WrapProgress(std::move(progress));
-        Result<PushResult> r = PushResult{};
-        {
-          nb::gil_scoped_release nogil;
-          r = Push(dir, store, o);
-        }
-        return PushDict(Unwrap(std::move(r)));
+        return PushDict(RunCore([&] { return Push(dir, store, o); }));
       },
       "dir"_a, "store"_a, "tag"_a = "",
       "excludes"_a = std::vector<std::string>{}, "default_excludes"_a = true,
@@ -185,12 +191,7 @@ NB_MODULE(_core, m) {
         o.threads = threads;
         o.lease = lease;
         o.progress = WrapProgress(std::move(progress));
-        Result<ActivateResult> r = ActivateResult{};
-        {
-          nb::gil_scoped_release nogil;
-          r = Activate(store, ref, o);
-        }
-        ActivateResult a = Unwrap(std::move(r));
+        ActivateResult a = RunCore([&] { return Activate(store, ref, o); });
         nb::dict d;
         d["digest"] = a.tree.ToString();
         d["path"] = a.path;
@@ -206,13 +207,10 @@ NB_MODULE(_core, m) {
       "lease"_a = false, "progress"_a = nb::none());
 
   m.def("cache_usage", [](const std::string& cache_dir) {
-    Result<CacheUsage> r = CacheUsage{};
-    {
-      nb::gil_scoped_release nogil;
-      auto c = NodeCache::Open(cache_dir);
-      r = c.ok() ? c->Usage() : Result<CacheUsage>(c.status());
-    }
-    CacheUsage u = Unwrap(std::move(r));
+    CacheUsage u = RunCore([&]() -> Result<CacheUsage> {
+      LP_ASSIGN_OR_RETURN(NodeCache c, NodeCache::Open(cache_dir));
+      return c.Usage();
+    });
     nb::list trees;
     for (const auto& t : u.trees) {
       nb::dict d;
@@ -238,13 +236,10 @@ NB_MODULE(_core, m) {
   m.def(
       "cache_gc",
       [](const std::string& cache_dir, uint64_t budget, bool wait) {
-        Result<GcReport> r = GcReport{};
-        {
-          nb::gil_scoped_release nogil;
-          auto c = NodeCache::Open(cache_dir);
-          r = c.ok() ? c->Gc(budget, wait) : Result<GcReport>(c.status());
-        }
-        GcReport g = Unwrap(std::move(r));
+        GcReport g = RunCore([&]() -> Result<GcReport> {
+          LP_ASSIGN_OR_RETURN(NodeCache c, NodeCache::Open(cache_dir));
+          return c.Gc(budget, wait);
+        });
         nb::list evicted, in_use;
         for (const auto& h : g.trees_evicted) evicted.append(h.ToString());
         for (const auto& h : g.trees_in_use) in_use.append(h.ToString());
@@ -263,16 +258,11 @@ NB_MODULE(_core, m) {
       "cache_evict",
       [](const std::string& cache_dir, const std::string& digest) {
         GcReport g;
-        Result<bool> r = false;
-        {
-          nb::gil_scoped_release nogil;
-          auto h = Hash::Parse(digest);
-          auto c = NodeCache::Open(cache_dir);
-          r = !h.ok()   ? Result<bool>(h.status())
-              : !c.ok() ? Result<bool>(c.status())
-                        : c->Evict(*h, &g);
-        }
-        bool evicted = Unwrap(std::move(r));
+        bool evicted = RunCore([&]() -> Result<bool> {
+          LP_ASSIGN_OR_RETURN(Hash h, Hash::Parse(digest));
+          LP_ASSIGN_OR_RETURN(NodeCache c, NodeCache::Open(cache_dir));
+          return c.Evict(h, &g);
+        });
         nb::dict d;
         d["digest"] = digest;
         d["evicted"] = evicted;
@@ -286,13 +276,10 @@ NB_MODULE(_core, m) {
   m.def(
       "cache_verify",
       [](const std::string& cache_dir, bool repair) {
-        Result<VerifyReport> r = VerifyReport{};
-        {
-          nb::gil_scoped_release nogil;
-          auto c = NodeCache::Open(cache_dir);
-          r = c.ok() ? c->Verify(repair) : Result<VerifyReport>(c.status());
-        }
-        VerifyReport v = Unwrap(std::move(r));
+        VerifyReport v = RunCore([&]() -> Result<VerifyReport> {
+          LP_ASSIGN_OR_RETURN(NodeCache c, NodeCache::Open(cache_dir));
+          return c.Verify(repair);
+        });
         nb::list bad, invalidated, in_use;
         for (const auto& h : v.bad_blobs) bad.append(h.ToString());
         for (const auto& h : v.trees_invalidated)
@@ -318,12 +305,7 @@ NB_MODULE(_core, m) {
             o.cache_dir = cache_dir;
             o.threads = threads;
             o.lease = lease;
-            Result<std::unique_ptr<LazyTree>> r = std::unique_ptr<LazyTree>();
-            {
-              nb::gil_scoped_release nogil;
-              r = LazyTree::Open(store, ref, o);
-            }
-            return Unwrap(std::move(r));
+            return RunCore([&] { return LazyTree::Open(store, ref, o); });
           },
           "store"_a, "ref"_a, "cache_dir"_a = "", "threads"_a = 8,
           "lease"_a = false)
@@ -335,21 +317,14 @@ NB_MODULE(_core, m) {
       .def("is_directory", &LazyTree::IsDirectory)
       .def("materialize_dir",
            [](LazyTree& t, const std::string& rel) {
-             Result<bool> r = false;
-             {
-               nb::gil_scoped_release nogil;
-               r = t.MaterializeDir(rel);
-             }
-             return Unwrap(std::move(r));
+             return RunCore([&] { return t.MaterializeDir(rel); });
            })
       .def("materialize_path",
            [](LazyTree& t, const std::string& rel) {
-             Status s;
-             {
-               nb::gil_scoped_release nogil;
-               s = t.MaterializePath(rel);
-             }
-             if (!s.ok()) throw StatusError(s);
+             RunCore([&]() -> Result<bool> {
+               LP_RETURN_IF_ERROR(t.MaterializePath(rel));
+               return true;
+             });
            })
       .def("materialized_dirs", &LazyTree::MaterializedDirs)
       .def("stats", [](const LazyTree& t) {
@@ -372,12 +347,7 @@ NB_MODULE(_core, m) {
         o.excludes = excludes;
         o.default_excludes = default_excludes;
         o.gitignore = gitignore;
-        Result<ScanResult> r = ScanResult{};
-        {
-          nb::gil_scoped_release nogil;
-          r = ScanDirectory(dir, o);
-        }
-        ScanResult s = Unwrap(std::move(r));
+        ScanResult s = RunCore([&] { return ScanDirectory(dir, o); });
         std::string bytes = s.tree.Serialize();
         nb::list entries;
         for (const auto& e : s.tree.entries()) entries.append(EntryDict(e));
@@ -388,12 +358,7 @@ NB_MODULE(_core, m) {
       "default_excludes"_a = true, "gitignore"_a = true);
 
   m.def("list_store", [](const std::string& store) {
-    Result<StoreListing> r = StoreListing{};
-    {
-      nb::gil_scoped_release nogil;
-      r = ListStore(store);
-    }
-    StoreListing l = Unwrap(std::move(r));
+    StoreListing l = RunCore([&] { return ListStore(store); });
     nb::list refs, trees;
     for (const auto& [name, h] : l.refs) {
       refs.append(nb::make_tuple(name, h.ToString()));
@@ -403,12 +368,7 @@ NB_MODULE(_core, m) {
   });
 
   m.def("show", [](const std::string& store, const std::string& ref) {
-    Result<std::pair<Hash, Tree>> r = std::pair<Hash, Tree>{};
-    {
-      nb::gil_scoped_release nogil;
-      r = ShowTree(store, ref);
-    }
-    auto [h, t] = Unwrap(std::move(r));
+    auto [h, t] = RunCore([&] { return ShowTree(store, ref); });
     nb::list entries;
     for (const auto& e : t.entries()) entries.append(EntryDict(e));
     return nb::make_tuple(h.ToString(), entries);
@@ -416,22 +376,12 @@ NB_MODULE(_core, m) {
 
   m.def("cat", [](const std::string& store, const std::string& ref,
                   const std::string& path) {
-    Result<std::string> r = std::string();
-    {
-      nb::gil_scoped_release nogil;
-      r = CatFile(store, ref, path);
-    }
-    std::string data = Unwrap(std::move(r));
+    std::string data = RunCore([&] { return CatFile(store, ref, path); });
     return nb::bytes(data.data(), data.size());
   });
 
   m.def("tag", [](const std::string& store, const std::string& ref,
                   const std::string& name) {
-    Result<Hash> r = Hash{};
-    {
-      nb::gil_scoped_release nogil;
-      r = TagTree(store, ref, name);
-    }
-    return Unwrap(std::move(r)).ToString();
+    return RunCore([&] { return TagTree(store, ref, name); }).ToString();
   });
 }

@@ -20,6 +20,7 @@ import lazypath
 import pytest
 from conftest import assert_one_line_error, run_cli, tree_files, write_tree
 from lazypath.errors import (
+    ConflictError,
     InvalidInputError,
     LazypathError,
     NotFoundError,
@@ -140,6 +141,26 @@ def test_cli_against_remote(tmp_path, remote):
     else:
         assert res.returncode == 0, res
         assert res.json()["refs"] == {"prod": digest}
+
+
+def test_tag_is_compare_and_swap(tmp_path, remote):
+    """Refs move only from the state the writer saw (S3 If-Match, file lock)."""
+    src = write_tree(tmp_path / "src", FILES)
+    first = lazypath.push(src, remote.push_url)
+    (src / "lib" / "util.py").write_text("VALUE = 7\n")
+    second = lazypath.push(src, remote.push_url)
+    assert lazypath.tag(remote.push_url, first, "prod", expect="none") == first
+    with pytest.raises(ConflictError) as ei:
+        lazypath.tag(remote.push_url, second, "prod", expect="none")
+    assert f"names {first}" in str(ei.value) and "'prod'" in str(ei.value)
+    assert lazypath.pull(remote.url, "prod").digest == first
+    lazypath.tag(remote.push_url, second, "prod", expect=first)
+    # A promotion based on a stale read is refused on the CLI with exit 3.
+    res = run_cli("tag", remote.push_url, first, "prod", "--expect", first, env=remote.env)
+    assert_one_line_error(res, "'prod'", f"names {second}", code=3)
+    assert lazypath.pull(remote.url, "prod").digest == second
+    res = run_cli("tag", remote.push_url, first, "prod", "--expect", "sha256:nope")
+    assert res.returncode == 1 and "want sha256:<64 hex> or 'none'" in res.stderr
 
 
 def test_missing_ref_names_store(tmp_path, remote):

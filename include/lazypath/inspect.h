@@ -6,6 +6,7 @@
 #ifndef LAZYPATH_INSPECT_H_
 #define LAZYPATH_INSPECT_H_
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,9 +33,13 @@ Result<std::pair<Hash, Tree>> ShowTree(const std::string& store_url,
 Result<std::string> CatFile(const std::string& store_url,
                             const std::string& ref, const std::string& path);
 // Points ref `name` at the tree `ref` names, after checking the store holds
-// that tree and its index. Returns the tree's digest.
+// that tree and its index. Returns the tree's digest. With `expect`, only if
+// ref `name` now names that digest ("sha256:..."), or does not exist
+// ("none"); Conflict otherwise. Without it, a ref moved by someone else
+// between this call's read and write is still a Conflict (UpdateRef).
 Result<Hash> TagTree(const std::string& store_url, const std::string& ref,
-                     const std::string& name);
+                     const std::string& name,
+                     const std::optional<std::string>& expect = std::nullopt);
 
 }  // namespace lazypath
 

@@ -26,6 +26,7 @@ enum class Code {
   kIoError,          // an operating-system call failed
   kUnsupported,      // a file kind, scheme or feature we refuse
   kUnavailable,      // a transient failure; retrying may help
+  kConflict,         // a conditional write lost a race (a ref moved)
 };
 
 class Status {
@@ -49,6 +50,9 @@ class Status {
   }
   static Status Unavailable(std::string msg) {
     return Status(Code::kUnavailable, std::move(msg));
+  }
+  static Status Conflict(std::string msg) {
+    return Status(Code::kConflict, std::move(msg));
   }
   // An IoError for a failed system call on `path`, with strerror(errnum).
   static Status FromErrno(std::string_view what, std::string_view path,

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,14 @@
 namespace lazypath {
 
 using ByteSink = std::function<Status(std::string_view)>;
+
+// An object's bytes and its version: an opaque token that changes whenever
+// the object is replaced (S3's ETag, GCS's generation, a content digest in a
+// file store).
+struct VersionedObject {
+  std::string data;
+  std::string version;
+};
 
 // Traffic counters, updated by every store call.
 struct StoreStats {
@@ -59,6 +68,16 @@ class Store {
   virtual Result<bool> Exists(const std::string& key) = 0;
   // Every key beginning with `prefix`, sorted.
   virtual Result<std::vector<std::string>> List(const std::string& prefix) = 0;
+
+  // Conditional writes, used for refs. GetVersioned is Get plus the
+  // object's version. PutIfVersion writes `data` only if the object is still
+  // at `expected_version`, or is absent when `expected_version` is empty;
+  // otherwise Conflict naming the key. Stores that cannot check and write
+  // atomically return Unsupported from both (the defaults).
+  virtual Result<VersionedObject> GetVersioned(const std::string& key,
+                                               uint64_t max_size);
+  virtual Status PutIfVersion(const std::string& key, std::string_view data,
+                              const std::string& expected_version);
 
   StoreStats& stats() { return stats_; }
 
@@ -89,7 +108,23 @@ inline constexpr std::string_view kRefPrefix = "refs/";
 Status ValidateRefName(std::string_view name);
 // Reads refs/<name>: NotFound naming the ref and the store when absent.
 Result<Hash> ReadRef(Store& store, std::string_view name);
+// Unconditionally moves ref `name` to `tree` (last writer wins).
 Status WriteRef(Store& store, std::string_view name, const Hash& tree);
+
+// What a ref pointed at when read, for a later compare-and-swap.
+struct RefState {
+  std::optional<Hash> tree;  // nullopt: the ref did not exist
+  std::string version;       // the store's version token of refs/<name>
+  bool conditional = false;  // whether the store supports conditional writes
+};
+Result<RefState> ReadRefState(Store& store, std::string_view name);
+// Moves ref `name` to `tree` only if it still is as `seen` recorded: a ref
+// that moved meanwhile fails with Conflict naming the ref, the tree it now
+// names and the one expected. A ref that already names `tree` is success.
+// On a store without conditional writes (seen.conditional false) this is
+// WriteRef: the last of two racing writers wins, and both trees are whole.
+Status UpdateRef(Store& store, std::string_view name, const Hash& tree,
+                 const RefState& seen);
 // A "sha256:..." string is parsed as a digest; anything else is a ref name.
 Result<Hash> ResolveRef(Store& store, std::string_view ref);
 // The serialized ref document for `tree` ("sha256:<hex>\n") and its parser.

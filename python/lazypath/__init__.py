@@ -21,6 +21,7 @@ from typing import Callable
 from lazypath import _core
 from lazypath._lazy import Activation, LazyFinder
 from lazypath.errors import (
+    ConflictError,
     CorruptError,
     InvalidInputError,
     LazypathError,
@@ -109,6 +110,16 @@ def push(dir: str, store: str, *, tag: str | None = None, **kwargs) -> str:
     and .venv too.
     """
     return push_report(dir, store, tag=tag, **kwargs).digest
+
+
+def tag(store: str, ref: str, name: str, *, expect: str | None = None) -> str:
+    """Point ref `name` at the tree `ref` names; returns the tree digest.
+
+    With `expect` ("sha256:..." or "none"), only if `name` now names that tree
+    (or does not exist). A ref moved by someone else meanwhile raises
+    ConflictError and the ref is left as the other writer set it.
+    """
+    return _core.tag(os.fspath(store), ref, name, expect)
 
 
 _lock = threading.Lock()
@@ -289,6 +300,7 @@ __all__ = [
     "pull",
     "push",
     "push_report",
+    "tag",
     "LazypathError",
     "NotFoundError",
     "InvalidInputError",
@@ -296,4 +308,5 @@ __all__ = [
     "StorageError",
     "UnsupportedError",
     "UnavailableError",
+    "ConflictError",
 ]

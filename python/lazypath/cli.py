@@ -21,13 +21,14 @@ from typing import Callable
 import lazypath
 from lazypath import _core
 from lazypath._progress import ProgressDisplay, human_bytes, should_show
-from lazypath.errors import LazypathError
+from lazypath.errors import ConflictError, LazypathError
 
 PROG = "lazypath"
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_CONFLICT = 3
 EXIT_INTERRUPTED = 130
 
 _EPILOG = """\
@@ -35,6 +36,8 @@ exit status:
   0    success
   1    the operation failed; one line 'lazypath: error: <message>' on stderr
   2    usage error (bad arguments or options)
+  3    a ref moved while push --tag or tag ran (or tag --expect did not
+       match): the tree is in the store, the ref was left as it was
   130  interrupted (Ctrl-C)
 
 environment:
@@ -175,6 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("store", metavar="STORE")
     p.add_argument("ref", metavar="REF")
     p.add_argument("name", metavar="NAME")
+    p.add_argument(
+        "--expect",
+        metavar="DIGEST|none",
+        help="tag only if NAME now names DIGEST ('none': NAME must not exist); otherwise exit 3",
+    )
     json_flag(p)
     p.set_defaults(func=cmd_tag)
 
@@ -484,7 +492,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
-    digest = _run_interruptible(lambda: _core.tag(args.store, args.ref, args.name))
+    digest = _run_interruptible(lambda: _core.tag(args.store, args.ref, args.name, args.expect))
     if args.json:
         _print_json({"store": args.store, "name": args.name, "digest": digest})
         return EXIT_OK
@@ -641,6 +649,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (OSError, ValueError, AttributeError):
             pass
         return EXIT_FAILED
+    except ConflictError as e:
+        _err(f"{PROG}: error: {_one_line(str(e))}")
+        return EXIT_CONFLICT
     except (LazypathError, OSError) as e:
         msg = _os_error_message(e) if isinstance(e, OSError) else _one_line(str(e))
         _err(f"{PROG}: error: {msg}")

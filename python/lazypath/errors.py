@@ -33,6 +33,10 @@ class UnavailableError(LazypathError):
     """A transient failure; trying again may succeed."""
 
 
+class ConflictError(LazypathError):
+    """A ref moved while this call ran (another push or tag won the race)."""
+
+
 __all__ = [
     "LazypathError",
     "NotFoundError",
@@ -41,4 +45,5 @@ __all__ = [
     "StorageError",
     "UnsupportedError",
     "UnavailableError",
+    "ConflictError",
 ]

@@ -6,6 +6,7 @@
 // unraisable rather than unwinding through C++ threads.
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/function.h>
+#include <nanobind/stl/optional.h>
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/string_view.h>
@@ -112,6 +113,7 @@ NB_MODULE(_core, m) {
   static nb::object io = errors.attr("StorageError");
   static nb::object unsupported = errors.attr("UnsupportedError");
   static nb::object unavailable = errors.attr("UnavailableError");
+  static nb::object conflict = errors.attr("ConflictError");
   nb::register_exception_translator([](const std::exception_ptr& p, void*) {
     try {
       std::rethrow_exception(p);
@@ -132,6 +134,9 @@ NB_MODULE(_core, m) {
           break;
         case Code::kUnavailable:
           cls = unavailable;
+          break;
+        case Code::kConflict:
+          cls = conflict;
           break;
         default:
           cls = io;
@@ -380,8 +385,13 @@ NB_MODULE(_core, m) {
     return nb::bytes(data.data(), data.size());
   });
 
-  m.def("tag", [](const std::string& store, const std::string& ref,
-                  const std::string& name) {
-    return RunCore([&] { return TagTree(store, ref, name); }).ToString();
-  });
+  m.def(
+      "tag",
+      [](const std::string& store, const std::string& ref,
+         const std::string& name, std::optional<std::string> expect) {
+        return RunCore([&] { return TagTree(store, ref, name, expect); })
+            .ToString();
+      },
+      nb::arg("store"), nb::arg("ref"), nb::arg("name"),
+      nb::arg("expect") = nb::none());
 }

@@ -78,9 +78,26 @@ Result<std::string> CatFile(const std::string& store_url,
 }
 
 Result<Hash> TagTree(const std::string& store_url, const std::string& ref,
-                     const std::string& name) {
+                     const std::string& name,
+                     const std::optional<std::string>& expect) {
   LP_RETURN_IF_ERROR(ValidateRefName(name));
+  std::optional<Hash> expected;
+  if (expect && *expect != "none") {
+    auto h = Hash::Parse(*expect);
+    if (!h.ok()) {
+      return Status::InvalidArgument("expected tree '" + *expect +
+                                     "': want sha256:<64 hex> or 'none'");
+    }
+    expected = *h;
+  }
   LP_ASSIGN_OR_RETURN(auto store, OpenStore(store_url));
+  LP_ASSIGN_OR_RETURN(RefState before, ReadRefState(*store, name));
+  if (expect && before.tree != expected) {
+    return Status::Conflict(
+        "ref '" + name + "' in store " + store->url() + " names " +
+        (before.tree ? before.tree->ToString() : "nothing") + ", not " +
+        (expected ? expected->ToString() : "nothing") + "; not tagged");
+  }
   LP_ASSIGN_OR_RETURN(Hash h, ResolveRef(*store, ref));
   LP_ASSIGN_OR_RETURN(bool has_tree, store->Exists(TreeKey(h)));
   LP_ASSIGN_OR_RETURN(bool has_index, store->Exists(IndexKey(h)));
@@ -88,7 +105,7 @@ Result<Hash> TagTree(const std::string& store_url, const std::string& ref,
     return Status::NotFound("tree " + h.ToString() + " not in store " +
                             store->url());
   }
-  LP_RETURN_IF_ERROR(WriteRef(*store, name, h));
+  LP_RETURN_IF_ERROR(UpdateRef(*store, name, h, before));
   return h;
 }
 

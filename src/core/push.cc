@@ -62,6 +62,12 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
   StoreOptions so;
   so.create = true;
   LP_ASSIGN_OR_RETURN(auto store, OpenStore(store_url, so));
+  // The tag moves only if no other push or tag moved it while this one
+  // uploaded (UpdateRef).
+  RefState tag_before;
+  if (!options.tag.empty()) {
+    LP_ASSIGN_OR_RETURN(tag_before, ReadRefState(*store, options.tag));
+  }
 
   std::set<Hash> distinct;
   for (const auto& e : scanned.tree.entries()) {
@@ -192,7 +198,7 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
     LP_RETURN_IF_ERROR(store->Put(TreeKey(tree_hash), tree_bytes));
   }
   if (!options.tag.empty()) {
-    LP_RETURN_IF_ERROR(WriteRef(*store, options.tag, tree_hash));
+    LP_RETURN_IF_ERROR(UpdateRef(*store, options.tag, tree_hash, tag_before));
   }
   result.bytes_uploaded = store->stats().bytes_written;
   return result;

@@ -2,12 +2,14 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 
+#include "lazypath/digest.h"
 #include "util/fs.h"
 
 namespace lazypath {
@@ -114,6 +116,40 @@ Status FileStore::PutFile(const std::string& key, const std::string& path) {
     stats().bytes_written += static_cast<uint64_t>(st.st_size);
   }
   return Status::OK();
+}
+
+Result<VersionedObject> FileStore::GetVersioned(const std::string& key,
+                                                uint64_t max_size) {
+  LP_ASSIGN_OR_RETURN(std::string data, Get(key, max_size));
+  std::string version = HashBytes(data).hash.hex();
+  return VersionedObject{std::move(data), std::move(version)};
+}
+
+Status FileStore::PutIfVersion(const std::string& key, std::string_view data,
+                               const std::string& expected_version) {
+  LP_RETURN_IF_ERROR(CheckKey(key));
+  std::string lock_path = fs::Join(root_, ".refs.lock");
+  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::FromErrno("open", lock_path, errno);
+  fs::Fd lock(fd);
+  while (::flock(fd, LOCK_EX) != 0) {
+    if (errno != EINTR) return Status::FromErrno("flock", lock_path, errno);
+  }
+  std::string current;
+  auto now = GetVersioned(key, 1 << 20);
+  if (now.ok()) {
+    current = now->version;
+  } else if (now.status().code() != Code::kNotFound) {
+    return now.status();
+  }
+  if (current != expected_version) {
+    const char* what = current.empty()            ? " was deleted"
+                       : expected_version.empty() ? " was created"
+                                                  : " changed";
+    return Status::Conflict("store " + url_ + ": " + key + what +
+                            " since it was read");
+  }
+  return Put(key, data);  // the flock is released when `lock` closes
 }
 
 Result<bool> FileStore::Exists(const std::string& key) {

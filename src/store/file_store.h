@@ -29,6 +29,14 @@ class FileStore : public Store {
   Status PutFile(const std::string& key, const std::string& path) override;
   Result<bool> Exists(const std::string& key) override;
   Result<std::vector<std::string>> List(const std::string& prefix) override;
+  // Versions are content digests. PutIfVersion checks and renames under an
+  // exclusive flock on <root>/.refs.lock, so conditional writers on one
+  // host, or on a file system with working flock (NFSv4, not all FUSE
+  // mounts), exclude each other.
+  Result<VersionedObject> GetVersioned(const std::string& key,
+                                       uint64_t max_size) override;
+  Status PutIfVersion(const std::string& key, std::string_view data,
+                      const std::string& expected_version) override;
 
  private:
   FileStore(std::string url, std::string root)

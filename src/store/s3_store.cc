@@ -567,6 +567,50 @@ Result<std::string> S3Store::Get(const std::string& key, uint64_t max_size) {
   return std::move(r.body);
 }
 
+Result<VersionedObject> S3Store::GetVersioned(const std::string& key,
+                                              uint64_t max_size) {
+  http::Request req;
+  req.url = ObjectUrl(key);
+  req.headers = BaseHeaders();
+  LP_ASSIGN_OR_RETURN(http::Response r,
+                      client_.Send(req, What(key), max_size, &stats()));
+  if (r.status != 200) return http::MapHttpError(r.status, r.body, What(key));
+  auto it = r.headers.find("etag");
+  if (it == r.headers.end() || it->second.empty()) {
+    return Status::Corrupt(What(key) + ": no ETag in the response");
+  }
+  return VersionedObject{std::move(r.body), it->second};
+}
+
+Status S3Store::PutIfVersion(const std::string& key, std::string_view data,
+                             const std::string& expected_version) {
+  http::Request req;
+  req.method = "PUT";
+  req.url = ObjectUrl(key);
+  req.headers = BaseHeaders();
+  req.headers.push_back("Content-Type: application/octet-stream");
+  if (expected_version.empty()) {
+    req.headers.push_back("If-None-Match: *");
+  } else {
+    if (expected_version.find_first_of("\r\n") != std::string::npos) {
+      return Status::Corrupt(What(key) + ": malformed ETag");
+    }
+    req.headers.push_back("If-Match: " + expected_version);
+  }
+  req.body = data;
+  LP_ASSIGN_OR_RETURN(http::Response r,
+                      client_.Send(req, What(key), 1 << 20, &stats()));
+  // 412: the precondition failed; 409: a concurrent conditional write won.
+  if (r.status == 412 || r.status == 409) {
+    return Status::Conflict(What(key) + " changed since it was read");
+  }
+  if (r.status == 404 && !expected_version.empty()) {
+    return Status::Conflict(What(key) + " was deleted since it was read");
+  }
+  if (r.status != 200) return http::MapHttpError(r.status, r.body, What(key));
+  return Status::OK();
+}
+
 Status S3Store::GetRange(const std::string& key, uint64_t offset,
                          uint64_t length, const ByteSink& sink) {
   http::Request req;

@@ -19,8 +19,7 @@
 //
 // Put is one PUT (S3 makes it atomic); PutFile streams the file, with a
 // multipart upload above kMultipartThreshold. List is ListObjectsV2 with
-// pagination. Refs: S3 has last-writer-wins PUTs, so two pushes racing to
-// one ref end with one of the two trees named, both complete.
+// pagination. Refs are moved with conditional PUTs (UpdateRef).
 // Thread-safe: every request uses its own curl handle.
 #ifndef LAZYPATH_STORE_S3_STORE_H_
 #define LAZYPATH_STORE_S3_STORE_H_
@@ -96,6 +95,13 @@ class S3Store : public Store {
   Status PutFile(const std::string& key, const std::string& path) override;
   Result<bool> Exists(const std::string& key) override;
   Result<std::vector<std::string>> List(const std::string& prefix) override;
+  // Versions are ETags; PutIfVersion sends If-Match (or If-None-Match: *),
+  // which AWS S3 honours. An S3-compatible service that ignores those
+  // headers degrades to last-writer-wins.
+  Result<VersionedObject> GetVersioned(const std::string& key,
+                                       uint64_t max_size) override;
+  Status PutIfVersion(const std::string& key, std::string_view data,
+                      const std::string& expected_version) override;
 
   // The request URL of an object or (empty key) of the bucket; `query` is
   // appended verbatim. Exposed for tests.

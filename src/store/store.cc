@@ -76,6 +76,64 @@ Status WriteRef(Store& store, std::string_view name, const Hash& tree) {
   return store.Put(RefKey(name), SerializeRef(tree));
 }
 
+Result<VersionedObject> Store::GetVersioned(const std::string& key,
+                                            uint64_t /*max_size*/) {
+  return Status::Unsupported("store " + url() + ": no conditional writes (" +
+                             key + ")");
+}
+
+Status Store::PutIfVersion(const std::string& key, std::string_view /*data*/,
+                           const std::string& /*expected_version*/) {
+  return Status::Unsupported("store " + url() + ": no conditional writes (" +
+                             key + ")");
+}
+
+Result<RefState> ReadRefState(Store& store, std::string_view name) {
+  LP_RETURN_IF_ERROR(ValidateRefName(name));
+  RefState state;
+  auto got = store.GetVersioned(RefKey(name), 4096);
+  if (!got.ok() && got.status().code() == Code::kUnsupported) {
+    auto tree = ReadRef(store, name);
+    if (tree.ok()) {
+      state.tree = *tree;
+    } else if (tree.status().code() != Code::kNotFound) {
+      return tree.status();
+    }
+    return state;
+  }
+  state.conditional = true;
+  if (!got.ok()) {
+    if (got.status().code() != Code::kNotFound) return got.status();
+    return state;
+  }
+  LP_ASSIGN_OR_RETURN(
+      state.tree,
+      ParseRef(got->data, store.url() + " ref '" + std::string(name) + "'"));
+  state.version = std::move(got->version);
+  return state;
+}
+
+Status UpdateRef(Store& store, std::string_view name, const Hash& tree,
+                 const RefState& seen) {
+  LP_RETURN_IF_ERROR(ValidateRefName(name));
+  if (!seen.conditional) return WriteRef(store, name, tree);
+  Status s = store.PutIfVersion(RefKey(name), SerializeRef(tree), seen.version);
+  if (s.code() != Code::kConflict) return s;
+  // A retried request whose first attempt landed also reports a conflict:
+  // look at what the ref names now.
+  auto now = ReadRef(store, name);
+  if (now.ok() && *now == tree) return Status::OK();
+  std::string current =
+      now.ok() ? now->ToString()
+               : (now.status().code() == Code::kNotFound ? "nothing"
+                                                         : "an unreadable ref");
+  std::string expected = seen.tree ? seen.tree->ToString() : "no ref";
+  return Status::Conflict("ref '" + std::string(name) + "' in store " +
+                          store.url() + " moved to " + current +
+                          " while this update ran (expected " + expected +
+                          "); " + tree.ToString() + " was not tagged");
+}
+
 Result<Hash> ResolveRef(Store& store, std::string_view ref) {
   if (ref.substr(0, 7) == "sha256:") return Hash::Parse(ref);
   return ReadRef(store, ref);

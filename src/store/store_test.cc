@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include "util/fs.h"
 
@@ -112,6 +115,110 @@ TEST_F(FileStoreTest, PutGetRangeListAndRefs) {
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(*all, (std::vector<std::string>{"refs/team/prod", "trees/aa"}));
   EXPECT_GE(st.stats().requests.load(), 8u);
+}
+
+TEST_F(FileStoreTest, UpdateRefIsCompareAndSwap) {
+  StoreOptions o;
+  o.create = true;
+  auto s = OpenStore(root_, o);
+  ASSERT_TRUE(s.ok());
+  Store& st = **s;
+  Hash a = HashBytes("a").hash, b = HashBytes("b").hash,
+       c = HashBytes("c").hash;
+  auto empty = ReadRefState(st, "prod");
+  ASSERT_TRUE(empty.ok()) << empty.status().ToString();
+  EXPECT_TRUE(empty->conditional);
+  EXPECT_FALSE(empty->tree.has_value());
+  ASSERT_TRUE(UpdateRef(st, "prod", a, *empty).ok());
+  // A second writer that also saw "no ref" loses, and is told what won.
+  Status lost = UpdateRef(st, "prod", b, *empty);
+  EXPECT_EQ(lost.code(), Code::kConflict);
+  EXPECT_NE(lost.message().find("moved to " + a.ToString()), std::string::npos)
+      << lost.message();
+  EXPECT_NE(lost.message().find(root_), std::string::npos);
+  EXPECT_EQ(*ReadRef(st, "prod"), a);
+  // Writing what the ref already names is not a conflict (a retried write).
+  EXPECT_TRUE(UpdateRef(st, "prod", a, *empty).ok());
+  auto seen = ReadRefState(st, "prod");
+  ASSERT_TRUE(seen.ok());
+  EXPECT_EQ(seen->tree, a);
+  ASSERT_TRUE(UpdateRef(st, "prod", b, *seen).ok());
+  EXPECT_EQ(UpdateRef(st, "prod", c, *seen).code(), Code::kConflict);
+  EXPECT_EQ(*ReadRef(st, "prod"), b);
+  // The lock file stays out of the key space.
+  EXPECT_EQ(*st.List(""), std::vector<std::string>{"refs/prod"});
+}
+
+TEST_F(FileStoreTest, RacingUpdatesExactlyOneWins) {
+  StoreOptions o;
+  o.create = true;
+  auto s = OpenStore(root_, o);
+  ASSERT_TRUE(s.ok());
+  Store& st = **s;
+  ASSERT_TRUE(WriteRef(st, "prod", HashBytes("base").hash).ok());
+  auto seen = ReadRefState(st, "prod");
+  ASSERT_TRUE(seen.ok());
+  constexpr int kWriters = 8;
+  std::vector<Status> results(kWriters);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kWriters; ++i) {
+    threads.emplace_back([&, i] {
+      results[i] =
+          UpdateRef(st, "prod", HashBytes("w" + std::to_string(i)).hash, *seen);
+    });
+  }
+  for (auto& t : threads) t.join();
+  int wins = 0;
+  for (int i = 0; i < kWriters; ++i) {
+    if (results[i].ok()) {
+      ++wins;
+      EXPECT_EQ(*ReadRef(st, "prod"), HashBytes("w" + std::to_string(i)).hash);
+    } else {
+      EXPECT_EQ(results[i].code(), Code::kConflict) << results[i].ToString();
+    }
+  }
+  EXPECT_EQ(wins, 1);
+}
+
+TEST(StoreTest, StoresWithoutConditionalWritesFallBackToLastWriterWins) {
+  // A minimal in-memory store that keeps the defaults of GetVersioned and
+  // PutIfVersion (Unsupported), as a third-party store would.
+  class Plain : public Store {
+   public:
+    const std::string& url() const override { return url_; }
+    Result<std::string> Get(const std::string& key, uint64_t) override {
+      auto it = objects_.find(key);
+      if (it == objects_.end()) return Status::NotFound(key);
+      return it->second;
+    }
+    Status GetRange(const std::string&, uint64_t, uint64_t,
+                    const ByteSink&) override {
+      return Status::Unsupported("range");
+    }
+    Status Put(const std::string& key, std::string_view data) override {
+      objects_[key] = std::string(data);
+      return Status::OK();
+    }
+    Status PutFile(const std::string&, const std::string&) override {
+      return Status::Unsupported("file");
+    }
+    Result<bool> Exists(const std::string& key) override {
+      return objects_.count(key) > 0;
+    }
+    Result<std::vector<std::string>> List(const std::string&) override {
+      return std::vector<std::string>{};
+    }
+
+   private:
+    std::string url_ = "mem://";
+    std::map<std::string, std::string> objects_;
+  } st;
+  auto before = ReadRefState(st, "prod");
+  ASSERT_TRUE(before.ok());
+  EXPECT_FALSE(before->conditional);
+  ASSERT_TRUE(WriteRef(st, "prod", HashBytes("other").hash).ok());
+  ASSERT_TRUE(UpdateRef(st, "prod", HashBytes("mine").hash, *before).ok());
+  EXPECT_EQ(*ReadRef(st, "prod"), HashBytes("mine").hash);
 }
 
 }  // namespace

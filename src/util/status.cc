@@ -31,6 +31,8 @@ std::string Status::ToString() const {
       return "unsupported: " + msg_;
     case Code::kUnavailable:
       return "unavailable: " + msg_;
+    case Code::kConflict:
+      return "conflict: " + msg_;
   }
   return msg_;
 }

@@ -416,7 +416,7 @@ def test_progress_on_a_terminal(tmp_path, store):
     rc, out = run_on_pty("push", d, store)
     assert rc == 0, out
     assert "\x1b[" in out  # rich drew (and, being transient, erased) its bars
-    for phase in ("scanning", "hashing", "packing"):
+    for phase in ("scanning", "hashing", "packing", "uploading"):
         assert phase in out
     digests = re.findall(r"sha256:[0-9a-f]{64}", out)
     assert len(digests) == 1, out

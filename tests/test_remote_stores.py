@@ -112,6 +112,20 @@ def test_repush_uploads_nothing_and_new_tag(tmp_path, remote):
     assert lazypath.pull(remote.url, "v1").digest == first.digest
 
 
+def test_push_reports_upload_progress(tmp_path, remote):
+    src = write_tree(tmp_path / "src", {**FILES, "big.bin": os.urandom(3 << 20)})
+    events = []
+    report = lazypath.push_report(
+        src, remote.push_url, progress=lambda *e: events.append(e), level=1
+    )
+    upload = [done for phase, done, total, unit in events if phase == "upload"]
+    assert upload, events
+    assert upload == sorted(upload)  # bytes only ever go out
+    # Everything the push wrote went through the bar (retries would add more).
+    assert upload[-1] >= report.bytes_uploaded > 3 << 20
+    assert {"scan", "hash", "pack", "upload"} <= {e[0] for e in events}
+
+
 def test_lazy_activation(tmp_path, remote, restore_imports):
     src = write_tree(tmp_path / "src", FILES)
     lazypath.push(src, remote.push_url, tag="prod")

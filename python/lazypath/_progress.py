@@ -1,8 +1,8 @@
 """Progress bars for the CLI, drawn with rich on stderr.
 
 The core reports progress through a callback `(phase, done, total, unit)`:
-phases are "scan" (entries; total 0 = unknown), "hash", "pack" and "fetch"
-(bytes). It is called from the core's worker threads with the GIL held, at
+phases are "scan" (entries; total 0 = unknown), "hash", "pack", "upload"
+(bytes sent; total 0) and "fetch" (bytes). It is called from the core's worker threads with the GIL held, at
 most about ten times a second per phase, never concurrently.
 
     with ProgressDisplay(enabled=sys.stdout.isatty()) as progress:

@@ -3,13 +3,18 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
+#include <thread>
 #include <tuple>
 
 #include "core/fetch.h"
 #include "lazypath/cache.h"
+#include "lazypath/progress.h"
 #include "lazypath/store.h"
 #include "pack/index.h"
 #include "pack/pack.h"
@@ -34,6 +39,51 @@ Result<std::map<Hash, BlobLocation>> KnownBlobs(Store& store) {
   }
   return known;
 }
+
+// Reports the store's outgoing body bytes as the "upload" phase, sampled
+// every 100 ms on its own thread while it lives (only when someone listens).
+class UploadProgress {
+ public:
+  UploadProgress(const ProgressFn& fn, StoreStats& stats)
+      : stats_(stats), start_(stats.bytes_sent.load()) {
+    if (!fn) return;
+    progress_.emplace(fn, "upload", 0, "bytes");
+    thread_ = std::thread([this] {
+      std::unique_lock<std::mutex> lock(mu_);
+      while (!cv_.wait_for(lock, std::chrono::milliseconds(100),
+                           [this] { return stop_; })) {
+        Sample();
+      }
+    });
+  }
+  ~UploadProgress() {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+    Sample();
+  }
+  UploadProgress(const UploadProgress&) = delete;
+  UploadProgress& operator=(const UploadProgress&) = delete;
+
+ private:
+  void Sample() {
+    uint64_t now = stats_.bytes_sent.load() - start_;
+    if (now > reported_) progress_->Add(now - reported_);
+    reported_ = now;
+  }
+  StoreStats& stats_;
+  const uint64_t start_;
+  uint64_t reported_ = 0;
+  std::optional<Progress> progress_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
 
 struct NewBlob {
   Hash hash;
@@ -81,6 +131,7 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
   LP_ASSIGN_OR_RETURN(bool has_index, store->Exists(IndexKey(tree_hash)));
   result.tree_existed = has_tree && has_index;
   if (!result.tree_existed) {
+    UploadProgress upload_progress(options.progress, store->stats());
     LP_ASSIGN_OR_RETURN(auto known, KnownBlobs(*store));
     Index index;
     index.tree = tree_hash;

@@ -94,6 +94,7 @@ Status FileStore::Put(const std::string& key, std::string_view data) {
     return s.WithContext("store " + url_);
   }
   stats().bytes_written += data.size();
+  stats().bytes_sent += data.size();
   return Status::OK();
 }
 
@@ -114,6 +115,7 @@ Status FileStore::PutFile(const std::string& key, const std::string& path) {
   struct stat st;
   if (::stat(dest.c_str(), &st) == 0) {
     stats().bytes_written += static_cast<uint64_t>(st.st_size);
+    stats().bytes_sent += static_cast<uint64_t>(st.st_size);
   }
   return Status::OK();
 }

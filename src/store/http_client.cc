@@ -85,6 +85,7 @@ struct Transfer {
   uint64_t read_pos = 0;
   uint64_t read_end = 0;
   bool read_failed = false;
+  StoreStats* stats = nullptr;  // bytes_sent, as libcurl takes them
 };
 
 size_t HeaderCb(char* data, size_t size, size_t n, void* user) {
@@ -176,6 +177,7 @@ size_t ReadCb(char* buf, size_t size, size_t n, void* user) {
     size_t take = std::min(room, t->mem.size());
     std::copy_n(t->mem.data(), take, buf);
     t->mem.remove_prefix(take);
+    if (t->stats != nullptr) t->stats->bytes_sent += take;
     return take;
   }
   size_t want =
@@ -190,6 +192,7 @@ size_t ReadCb(char* buf, size_t size, size_t n, void* user) {
     return CURL_READFUNC_ABORT;
   }
   t->read_pos += static_cast<uint64_t>(got);
+  if (t->stats != nullptr) t->stats->bytes_sent += static_cast<uint64_t>(got);
   return static_cast<size_t>(got);
 }
 
@@ -465,6 +468,7 @@ Result<Response> Client::Send(const Request& request, const std::string& what,
     t.fd = fd;
     t.read_pos = request.file_offset;
     t.read_end = request.file_offset + request.file_length;
+    t.stats = stats;
     std::string detail;
     if (stats != nullptr) stats->requests++;
     CURLcode rc = Perform(request, auth_, options_, false, &t, &detail);

@@ -2,8 +2,9 @@
 
 The core reports progress through a callback `(phase, done, total, unit)`:
 phases are "scan" (entries; total 0 = unknown), "hash", "pack", "upload"
-(bytes sent; total 0) and "fetch" (bytes). It is called from the core's worker threads with the GIL held, at
-most about ten times a second per phase, never concurrently.
+(bytes sent; total 0) and "fetch" (bytes). It is called from the core's
+worker threads with the GIL held, at most about ten times a second per
+phase, never concurrently.
 
     with ProgressDisplay(enabled=sys.stdout.isatty()) as progress:
         lazypath.push_report(dir, store, progress=progress.callback)

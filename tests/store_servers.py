@@ -334,7 +334,9 @@ class FaultProxy:
     and removed. With `always` set, (substring, fault) applies to every
     matching request. Faults: "reset" (close without answering), "503"
     (SlowDown), "truncate" (promise the whole body, send half, close),
-    "slow" (answer after `slow_seconds`). The Host header is passed through,
+    "slow" (answer after `slow_seconds`), and AWS's own answers to a stale
+    session token, "expired" (400 ExpiredToken), and to a wrong clock, "skew"
+    (403 RequestTimeTooSkewed). The Host header is passed through,
     so SigV4 signatures made for the proxy's address still verify.
     """
 
@@ -366,9 +368,23 @@ class FaultProxy:
                 self.close_connection = True
                 if fault == "reset":
                     return
-                if fault == "503":
-                    err = b"<Error><Code>SlowDown</Code><Message>slow</Message></Error>"
-                    self.send_response(503)
+                canned = {
+                    "503": (503, b"<Error><Code>SlowDown</Code><Message>slow</Message></Error>"),
+                    "expired": (
+                        400,
+                        b"<Error><Code>ExpiredToken</Code>"
+                        b"<Message>The provided token has expired.</Message></Error>",
+                    ),
+                    "skew": (
+                        403,
+                        b"<Error><Code>RequestTimeTooSkewed</Code><Message>The difference "
+                        b"between the request time and the current time is too large."
+                        b"</Message></Error>",
+                    ),
+                }
+                if fault in canned:
+                    status, err = canned[fault]
+                    self.send_response(status)
                     self.send_header("Content-Length", str(len(err)))
                     self.send_header("Connection", "close")
                     self.end_headers()

@@ -323,6 +323,27 @@ def test_s3_anonymous_public_bucket_over_https(tmp_path, https_server, monkeypat
 # ------------------------------------------------------------------ faults
 
 
+@pytest.mark.parametrize(
+    "fault, needle",
+    [("expired", "expired token (HTTP 400 ExpiredToken)"), ("skew", "clock skew (HTTP 403")],
+)
+def test_s3_expired_token_and_clock_skew(
+    tmp_path, moto_s3, fault_proxy, monkeypatch, fault, needle
+):
+    """AWS's answers, injected by the proxy: one clear line, no retries, no secret."""
+    env = {**moto_s3.env(), "AWS_SESSION_TOKEN": "FwoGZX-session-" + SECRET}
+    env["AWS_ENDPOINT_URL_S3"] = fault_proxy.endpoint
+    fault_proxy.always = ("/", fault)
+    url = f"s3://{moto_s3.make_bucket()}/app"
+    res = run_cli("activate", url, "prod", "--json", env=env)
+    line = assert_one_line_error(res, url, needle)
+    assert SECRET not in line and SECRET not in res.stdout
+    assert len(fault_proxy.log) == 1  # not worth retrying
+    src = write_tree(tmp_path / "src", {"m.py": "M = 1\n"})
+    res = run_cli("push", src, url, "--tag", "prod", env=env)
+    assert_one_line_error(res, url, needle)
+
+
 def _cache_state(cache: Path) -> dict:
     return {
         sub: sorted(p.relative_to(cache).as_posix() for p in (cache / sub).rglob("*"))

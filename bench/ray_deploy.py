@@ -182,17 +182,18 @@ class Cluster:
                 out |= {p.name for p in d.iterdir() if p.name.startswith("_ray_pkg_")}
         return out
 
-    def gcs_packages(self) -> dict[str, int]:
-        """Package URI -> size, for every package in the GCS."""
+    def gcs_packages(self) -> set[str]:
+        """The package URIs in the GCS."""
         from ray.experimental import internal_kv
 
-        out = {}
-        for key in internal_kv._internal_kv_list("gcs://_ray_pkg_"):
-            uri = key.decode() if isinstance(key, bytes) else key
-            data = internal_kv._internal_kv_get(uri)
-            if data is not None:
-                out[uri] = len(data)
-        return out
+        keys = internal_kv._internal_kv_list("gcs://_ray_pkg_")
+        return {k.decode() if isinstance(k, bytes) else k for k in keys}
+
+    def package_size(self, uri: str) -> int:
+        from ray.experimental import internal_kv
+
+        data = internal_kv._internal_kv_get(uri)
+        return len(data) if data is not None else 0
 
     def lazypath_fetched(self, digest: str, cache: str, store: str) -> int | None:
         """Bytes the node read from the store to install `digest` in `cache`:
@@ -229,13 +230,14 @@ def write_salt(tree: Path, salt: str) -> None:
     (tree / "data" / "_bench_salt.txt").write_text(salt + "\n")
 
 
-def _compiles(path: Path) -> bool:
+def _runs(path: Path) -> bool:
+    """The module compiles and its top level (imports, constants, defs) runs."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            compile(path.read_bytes(), str(path), "exec")
+            exec(compile(path.read_bytes(), str(path), "exec"), {"__name__": "_probe"})
             return True
-        except (SyntaxError, ValueError):
+        except Exception:
             return False
 
 
@@ -248,9 +250,9 @@ def pick_target(tree: Path) -> Path:
     mid = len(pys) // 2
     for k in range(len(pys)):
         for i in {mid - k, mid + k}:
-            if 0 <= i < len(pys) and _compiles(pys[i]):
+            if 0 <= i < len(pys) and _runs(pys[i]):
                 return pys[i]
-    raise SystemExit(f"ray-deploy: no module in {tree} compiles")
+    raise SystemExit(f"ray-deploy: no module in {tree} runs")
 
 
 def module_name(tree: Path, target: Path) -> str:
@@ -300,7 +302,7 @@ class Runner:
             "timeout": self.timeout,
         }
         before_pkgs = self.c.packages()
-        before_gcs = self.c.gcs_packages() if method in ("working_dir", "py_modules") else {}
+        before_gcs = self.c.gcs_packages() if method in ("working_dir", "py_modules") else set()
         write_mark(self.target, mark)
         t0 = time.perf_counter()  # the code changed
         result, elapsed = self._drive(cfg)
@@ -321,10 +323,9 @@ class Runner:
             if result.get("lazy_fetched") is not None:
                 fetched = (fetched or 0) + result["lazy_fetched"]
         else:
-            after_gcs = self.c.gcs_packages()
-            uploaded = sum(n for uri, n in after_gcs.items() if uri not in before_gcs)
+            uploaded = sum(map(self.c.package_size, self.c.gcs_packages() - before_gcs))
             new = self.c.packages() - before_pkgs
-            fetched = sum(after_gcs.get(f"gcs://{name}.zip", 0) for name in new)
+            fetched = sum(self.c.package_size(f"gcs://{name}.zip") for name in new)
         s = {
             "total": elapsed,
             "t0": t0,

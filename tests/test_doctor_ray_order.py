@@ -232,3 +232,16 @@ def test_lazypath_field_without_the_plugin_is_reported_missing():
     (f,) = dc.ray_tree_findings(report, {"tree": None, "real": ["/x"]}, {"lazypath": {}})
     assert f["code"] == "ray-tree-missing" and f["severity"] == "error"
     assert "is the plugin registered" in f["message"]
+
+
+def test_a_tag_that_does_not_resolve_fails_before_connecting(tmp_path):
+    store = tmp_path / "no-store"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "lazypath", "doctor", "--ray", "127.0.0.1:1", "--runtime-env",
+         json.dumps({"lazypath": {"store": str(store), "ref": "prod"}})],
+        capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith("lazypath: error: runtime_env: ") and str(store) in line, line

@@ -243,18 +243,24 @@ def _add_findings(report: dict, extra: list[dict]) -> None:
         s[key] = s.get(key, 0) + 1
 
 
-def _prepare_runtime_env(runtime_env: dict | None) -> dict | None:
-    """What ray.init would do to a job's runtime_env, for the per-node tasks:
-    pin the lazypath field (tag -> digest, dir -> push), and upload local
-    working_dir / py_modules paths to the cluster."""
-    if not runtime_env:
+def _pin_runtime_env(runtime_env: dict | None) -> dict | None:
+    """The lazypath field pinned on the driver (tag -> digest, dir -> push), as
+    RAY_RUNTIME_ENV_HOOK would do in ray.init; needs no cluster."""
+    if not runtime_env or runtime_env.get("lazypath") is None:
         return runtime_env
     from lazypath import ray as lpray
 
     try:
-        env = lpray.resolve(runtime_env)
+        return lpray.resolve(runtime_env)
     except Exception as e:
         raise DoctorError(f"runtime_env: {' '.join(str(e).split())}") from None
+
+
+def _upload_runtime_env(env: dict | None) -> dict | None:
+    """Local working_dir / py_modules paths zipped into the cluster, as ray.init
+    does for a job's runtime_env (task-level runtime_envs take only URIs)."""
+    if not env or not (env.get("working_dir") or env.get("py_modules")):
+        return env
     import tempfile
 
     from ray._private.runtime_env.py_modules import upload_py_modules_if_needed
@@ -290,6 +296,7 @@ def diagnose_cluster(
     except ImportError:
         raise DoctorError("--ray needs the ray package (pip install 'lazypath[ray]')") from None
     address = address or "auto"
+    pinned = _pin_runtime_env(runtime_env)  # a bad tag or store fails before connecting
     started_here = not ray.is_initialized()
     if started_here:
         _check_reachable(address)
@@ -306,7 +313,7 @@ def diagnose_cluster(
             ) from None
     try:
         driver = doctor.analyze(collector.collect(live=True))
-        task_env = _prepare_runtime_env(runtime_env)
+        task_env = _upload_runtime_env(pinned)
         nodes = [n for n in ray.nodes() if n.get("Alive")]
         task = ray.remote(num_cpus=0, max_retries=0)(_node_doctor)
         src = doctor.collector_source()

@@ -13,6 +13,7 @@ files. The same arguments always give byte-identical trees.
 from __future__ import annotations
 
 import argparse
+import keyword
 import os
 import random
 import sys
@@ -63,7 +64,17 @@ IMPORTS = (
 
 
 def _ident(rng: random.Random, n: int = 2) -> str:
-    return "_".join(rng.choice(WORDS) for _ in range(n))
+    name = "_".join(rng.choice(WORDS) for _ in range(n))
+    return name + "_" if keyword.iskeyword(name) else name  # "async", "import"
+
+
+def _params(rng: random.Random, n: int) -> list[str]:
+    out: list[str] = []
+    while len(out) < n:
+        p = _ident(rng, 1)
+        if p not in out and p != "self":
+            out.append(p)
+    return out
 
 
 def _camel(rng: random.Random, n: int = 2) -> str:
@@ -76,7 +87,7 @@ def _sentence(rng: random.Random, lo: int = 5, hi: int = 14) -> str:
 
 
 def _statement(rng: random.Random, indent: str, args: list[str]) -> str:
-    a = rng.choice(args) if args else "None"
+    a = rng.choice(args) if args else "__name__"
     v = _ident(rng, 1)
     k = rng.randrange(8)
     if k == 0:
@@ -109,7 +120,7 @@ def _statement(rng: random.Random, indent: str, args: list[str]) -> str:
 
 
 def _function(rng: random.Random, indent: str, method: bool) -> str:
-    args = [_ident(rng, 1) for _ in range(rng.randint(0, 4))]
+    args = _params(rng, rng.randint(0, 4))
     params = (["self"] if method else []) + args
     name = f"{rng.choice(VERBS)}_{_ident(rng, rng.randint(1, 2))}"
     out = [f"{indent}def {name}({', '.join(params)}):\n"]

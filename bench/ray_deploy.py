@@ -102,24 +102,9 @@ out["job_runtime_env"] = ray.get_runtime_context().runtime_env
 
 @ray.remote(num_cpus=1, max_retries=0)
 def probe(module, mark_name):
-    # Find the module with the interpreter's own finders, level by level, as
-    # `import` does, but run only the module itself: the generated packages'
-    # __init__ files are not all valid Python.
-    import importlib.util, sys
-    path, spec = None, None
-    parts = module.split(".")
-    for i in range(len(parts)):
-        name = ".".join(parts[: i + 1])
-        for finder in sys.meta_path:
-            find = getattr(finder, "find_spec", None)
-            spec = find(name, path) if find else None
-            if spec is not None:
-                break
-        if spec is None:
-            raise ModuleNotFoundError(name)
-        path = spec.submodule_search_locations
-    m = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(m)
+    # A plain import: the parent packages' __init__ modules run first.
+    import importlib, sys
+    m = importlib.import_module(module)
     lazy_fetched = None
     for f in sys.meta_path:  # a lazy tree's import hook counts what it fetched
         stats = getattr(getattr(f, "tree", None), "stats", None)
@@ -243,8 +228,7 @@ def _runs(path: Path) -> bool:
 
 def pick_target(tree: Path) -> Path:
     """A mid-sized module, as bench/run.py picks it: the one nearest the
-    median size that compiles (the generated code is plausible Python, not
-    always valid Python; the probe runs only this module, see DRIVER)."""
+    median size whose top level runs."""
     pys = sorted((p for p in tree.rglob("*.py") if p.name != "__init__.py"), key=str)
     pys.sort(key=lambda p: p.stat().st_size)
     mid = len(pys) // 2

@@ -202,3 +202,23 @@ def test_profile_cli_errors(tmp_path, store, cli, pushed):
     res = cli("push", tmp_path / "src", store, "--profile-from", "prod")
     assert_one_line_error(res, "no profile for prod")
     assert lazypath._core.read_profile(str(store), "prod") is None
+
+
+def test_exit_during_the_prefetch_is_clean(tmp_path, store, cli, pushed):
+    """The process ends right after activation, the prefetch still running:
+    the interpreter waits for it rather than killing it inside the core."""
+    src, _ = pushed
+    assert cli("profile", store, "prod", "--", sys.executable, "-m", "app").returncode == 0
+    assert cli("push", src, store, "--tag", "prod").returncode == 0
+    code = f"import lazypath; lazypath.activate({str(store)!r}, 'prod', mode='lazy')"
+    for i in range(3):
+        env = {**os.environ, "LAZYPATH_CACHE": str(tmp_path / f"exit-cache-{i}")}
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+        assert res.returncode == 0 and res.stderr == "", res.stderr
+        root = (
+            tmp_path
+            / f"exit-cache-{i}"
+            / "lazy"
+            / lazypath._core.read_profile(str(store), "prod")["digest"].split(":", 1)[1]
+        )
+        assert (root / "app" / "core" / "calc.py").exists()  # the prefetch finished

@@ -149,16 +149,21 @@ _warned_prefetch = False
 
 
 class Prefetch:
-    """LazyTree.prefetch() on a daemon thread. Its failure never reaches an
-    import (they fall back to on-demand); it is reported once per process as
-    a RuntimeWarning."""
+    """LazyTree.prefetch() on a background thread. Its failure never reaches
+    an import (they fall back to on-demand); it is reported once per process
+    as a RuntimeWarning.
+
+    The thread is not a daemon: the interpreter waits for it at exit (a
+    prefetch is bounded by the store's timeouts), because a daemon thread
+    still inside the core when the interpreter finalises would be killed
+    mid-call and abort the process."""
 
     def __init__(self, tree, store: str):
         self.tree = tree
         self.store = store
         self.result: dict | None = None
         self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="lazypath-prefetch", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="lazypath-prefetch", daemon=False)
         self._thread.start()
 
     def _run(self) -> None:

@@ -7,11 +7,15 @@
 2. A module-heavy package in a lazy tree whose directories are all
    materialised, against the same files as a plain directory on sys.path:
    import time (the cost of the lazy import hook once everything is there).
+3. The same app under lazy activation with and without its import profile
+   (recorded with `lazypath profile`, packed first by a second push,
+   prefetched in the background): time to the first package import, time to
+   the end of the app's startup imports, store requests and bytes.
 
 Every measurement runs in a fresh interpreter (subprocess), N times; the
 table shows medians and ratios side by side.
 
-    .venv/bin/python bench/lazy.py [--mb 500] [--runs 3] [--quick] [--write]
+    .venv/bin/python bench/lazy.py [--mb 500] [--runs 3] [--quick] [--profile-only] [--write]
 """
 
 from __future__ import annotations
@@ -132,6 +136,107 @@ print(json.dumps({"total": t2 - t0, "import": t2 - t1, "fetched": fetched}))
 """
 
 
+# Section 3: lazy activation with the profile prefetch on or off.
+PROFILE_PROBE = r"""
+import json, sys, time
+store, ref, profile, first = sys.argv[1:5]
+t0 = time.perf_counter()
+import lazypath
+tree = lazypath.activate(store, ref, mode="lazy", profile=profile)
+__import__(first)
+t1 = time.perf_counter()
+import app
+assert app.READY
+t2 = time.perf_counter()
+act = lazypath._active[tree.path]
+if act.prefetch is not None:
+    act.prefetch.wait(60)
+    assert act.prefetch.error is None, act.prefetch.error
+st = act.finder.tree.stats()
+print(json.dumps({"first": t1 - t0, "total": t2 - t0,
+                  "requests": st["requests"], "fetched": st["bytes_fetched"]}))
+"""
+
+
+class SlowHttpsStore:
+    """The file store served read-only over HTTPS on 127.0.0.1 with Range
+    support, each request answered after `rtt` seconds: a store one
+    round trip away, as a remote one is. Python's http.server plus ssl."""
+
+    def __init__(self, root: Path, scratch: Path, rtt: float):
+        import http.server
+        import ssl
+        import threading
+
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+        from store_servers import _make_ca_and_cert
+
+        ca, cert, key = _make_ca_and_cert(scratch)
+        self.ca_file = str(ca)
+        self.requests = 0
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                server.requests += 1
+                time.sleep(rtt)
+                path = root / self.path.lstrip("/").split("?", 1)[0]
+                try:
+                    data = path.read_bytes()
+                except OSError:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                rng = self.headers.get("Range")
+                if rng and rng.startswith("bytes="):
+                    a, _, b = rng[6:].partition("-")
+                    start, end = int(a), (int(b) if b else len(data) - 1)
+                    body = data[start : end + 1]
+                    self.send_response(206)
+                    self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+                else:
+                    body = data
+                    self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        httpd.daemon_threads = True
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(str(cert), str(key))
+        httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+        self.url = f"https://127.0.0.1:{httpd.server_address[1]}"
+        self._httpd = httpd
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+
+
+def profile_probe(store, ref: str, profile: str, first: str, env: dict) -> dict:
+    res = subprocess.run(
+        [sys.executable, "-c", PROFILE_PROBE, str(store), ref, profile, first],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
+    if res.returncode != 0:
+        raise RuntimeError(f"profile probe ({profile}) failed: {res.stderr[-2000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+class _Done(Exception):
+    """Ends the measurements early (--profile-only)."""
+
+
 def probe(mode: str, where, ref: str, module: str, env: dict) -> dict:
     res = subprocess.run(
         [sys.executable, "-c", PROBE, mode, str(where), ref, module],
@@ -151,6 +256,15 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="50 MB, for a smoke test")
     ap.add_argument("--no-ray", action="store_true")
+    ap.add_argument(
+        "--profile-only", action="store_true", help="only section 3 (lazy with/without profile)"
+    )
+    ap.add_argument(
+        "--rtt-ms",
+        type=float,
+        default=20,
+        help="section 3: delay per request of the HTTPS store (default 20 ms)",
+    )
     ap.add_argument("--write", action="store_true", help="append the table to bench/RESULTS.md")
     args = ap.parse_args(argv)
     if args.quick:
@@ -169,7 +283,42 @@ def main(argv=None) -> int:
         log(f"pushed {human_bytes(total)} as {digest[:19]}... in {time.perf_counter() - t0:.1f}s")
 
         rows = {}
-        for mode in ("lazy", "eager"):
+        heavy_rows = {}
+        # 3. Lazy with and without the profile, on the same tree. Recording
+        # (into a throwaway cache), then a push that lays the set out.
+        rec = subprocess.run(
+            [sys.executable, "-m", "lazypath", "profile", str(store), digest, "--json", "--",
+             sys.executable, "-c", "import app"],
+            capture_output=True, text=True, env=env, timeout=900,
+        )  # fmt: skip
+        if rec.returncode != 0:
+            raise RuntimeError(f"lazypath profile failed: {rec.stderr[-2000:]}")
+        profiled = json.loads(rec.stdout)["dirs"]
+        report = lazypath.push_report(
+            tree, store, cache_dir=scratch / "push-cache", profile_from=digest
+        )
+        log(
+            f"profile: {len(profiled)} dirs; re-push wrote {report.profile['blobs_first']} "
+            f"blobs first ({human_bytes(report.bytes_uploaded)})"
+        )
+        first_pkg = next(d for d in profiled if d)
+        prof_rows = {}
+        slow = SlowHttpsStore(store, scratch, args.rtt_ms / 1000)
+        try:
+            for where, url in (("file", str(store)), ("https", slow.url)):
+                for i in range(args.runs):
+                    for setting in ("off", "prefetch"):  # interleaved
+                        env_i = dict(
+                            env,
+                            LAZYPATH_CACHE=str(scratch / f"cache-{where}-{setting}-{i}"),
+                            SSL_CERT_FILE=slow.ca_file,
+                        )
+                        r = profile_probe(url, digest, setting, first_pkg, env_i)
+                        prof_rows.setdefault((where, setting), []).append(r)
+                        log(f"lazy {where} profile={setting} run {i + 1}: {r}")
+        finally:
+            slow.close()
+        for mode in () if args.profile_only else ("lazy", "eager"):
             samples = []
             for i in range(args.runs):
                 env_i = dict(env, LAZYPATH_CACHE=str(scratch / f"cache-{mode}-{i}"))
@@ -178,7 +327,7 @@ def main(argv=None) -> int:
             rows[mode] = samples
 
         ray_note = ""
-        if not args.no_ray:
+        if not args.no_ray and not args.profile_only:
             import ray
             from ray._private.runtime_env import packaging as pk
 
@@ -220,6 +369,8 @@ def main(argv=None) -> int:
                 ray.shutdown()
 
         # 2. Module-heavy package: lazy with everything materialised vs plain.
+        if args.profile_only:
+            raise _Done
         heavy = scratch / "heavy-tree"
         gen_module_heavy(heavy)
         hstore = scratch / "heavy-store"
@@ -232,11 +383,45 @@ def main(argv=None) -> int:
         for _ in range(max(args.runs, 7)):
             for mode, where, ref in (("plain", heavy, "-"), ("lazy", hstore, hdigest)):
                 heavy_rows[mode].append(probe(mode, where, ref, "heavy", henv))
+    except _Done:
+        pass
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
     def med(samples, key):
         return statistics.median(s[key] for s in samples)
+
+    prof_lines = [
+        f"Lazy activation with the import profile ({len(profiled)} directories, recorded by "
+        "`lazypath profile`, packed first by a re-push, prefetched on a background thread) "
+        "against plain lazy on the same tree and pack layout, fresh node cache each run, runs "
+        f"interleaved (median of {args.runs}); the file store, and the same store over HTTPS "
+        f"on loopback with {args.rtt_ms:g} ms added per request (a store one round trip away). "
+        "Requests include the profile lookup:",
+        "",
+        "| store | lazy | time to first import | time to startup imports done "
+        "| store requests | bytes fetched |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for (where, setting), rs in prof_rows.items():
+        name = "lazy + profile prefetch" if setting == "prefetch" else "plain lazy"
+        store_name = "file" if where == "file" else f"https, +{args.rtt_ms:g} ms"
+        prof_lines.append(
+            f"| {store_name} | {name} | {med(rs, 'first') * 1000:.0f} ms | "
+            f"{med(rs, 'total') * 1000:.0f} ms | {med(rs, 'requests'):.0f} | "
+            f"{human_bytes(med(rs, 'fetched'))} |"
+        )
+    prof_table = "\n".join(prof_lines)
+    if args.profile_only:
+        print(prof_table)
+        if args.write:
+            extra = f" --mb {args.mb}" if args.mb != 500 else ""
+            append_section(
+                "Lazy activation: profile prefetch",
+                f".venv/bin/python bench/lazy.py --profile-only --write --runs {args.runs}{extra}",
+                prof_table,
+            )
+        return 0
 
     lines = [
         f"App importing 5% of a {human_bytes(total)} tree (median of {args.runs}; "
@@ -269,6 +454,8 @@ def main(argv=None) -> int:
         "|---|---:|---:|---:|",
         f"| import time | {pi * 1000:.1f} ms | {li * 1000:.1f} ms | {li / pi:.3f} |",
         f"| activation + import | {pt * 1000:.1f} ms | {lt * 1000:.1f} ms | {lt / pt:.3f} |",
+        "",
+        prof_table,
     ]
     table = "\n".join(lines)
     print(table)

@@ -63,13 +63,13 @@ D = "sha256:" + "ab" * 32
 def test_validate_accepts_a_pinned_eager_field():
     LazypathPlugin.validate({"lazypath": {"store": "/s", "ref": D}})
     LazypathPlugin.validate({"lazypath": {"store": "/s", "ref": D, "mode": "eager"}})
+    LazypathPlugin.validate({"lazypath": {"store": "/s", "ref": D, "mode": "lazy"}})
     LazypathPlugin.validate({"env_vars": {}})  # no field: nothing to do
 
 
 @pytest.mark.parametrize(
     "field, needle",
     [
-        ({"store": "/s", "ref": D, "mode": "lazy"}, "mode 'lazy' is not available yet"),
         ({"store": "/s", "ref": D, "mode": "fast"}, "mode 'fast'"),
         ({"store": "/s", "ref": "prod"}, "ref 'prod' is not a digest"),
         ({"store": "/s", "ref": "sha256:AB"}, "is not a digest"),
@@ -145,9 +145,9 @@ def test_dir_is_pushed_on_the_driver(tmp_path, store, monkeypatch):
     assert lpray.runtime_env_hook({"pip": ["x"]}) == {"pip": ["x"]}
 
 
-def test_lazy_mode_is_refused_on_the_driver(store):
-    with pytest.raises(ValueError, match="mode 'lazy' is not available yet"):
-        lpray.runtime_env(str(store), D, mode="lazy")
+def test_lazy_mode_passes_through_the_driver(store):
+    env = lpray.runtime_env(str(store), D, mode="lazy")
+    assert env["lazypath"] == {"store": str(store), "ref": D, "mode": "lazy"}
 
 
 def test_json_rewriter_for_ray_job_submit(tmp_path, store):
@@ -361,11 +361,10 @@ def test_driver_hook_pushes_dir_at_ray_init(cluster, app, tmp_path):
     assert out["task"] == ["hook-1", digest]
 
 
-def test_lazy_mode_and_tags_fail_setup_with_the_plugins_message(cluster, app):
+def test_tags_fail_setup_with_the_plugins_message(cluster, app):
     store, _src, push = app
-    d = push("x")
+    push("x")
     for field, needle in [
-        ({"store": store, "ref": d, "mode": "lazy"}, "mode 'lazy' is not available yet"),
         ({"store": store, "ref": "prod"}, "ref 'prod' is not a digest"),
     ]:
         with pytest.raises(ray.exceptions.RuntimeEnvSetupError) as e:

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes the test vectors of doc/format.md from an independent implementation.
 
-This is a second, deliberately plain implementation of the tree, ref, index
-and pack formats (hashlib + zstd from the command line). The C++ tests check
+This is a second, deliberately plain implementation of the tree, ref, index,
+pack and profile formats (hashlib + zstd from the command line). The C++ tests check
 that the core produces and accepts exactly these bytes, so the two can't
 drift apart silently. Run from anywhere: python3 doc/vectors/make_vectors.py
 """
@@ -123,6 +123,44 @@ def ref_vectors():
     }
 
 
+def profile_bytes(tree: str, dirs) -> str:
+    doc = {"format": "lazypath-profile/1", "tree": tree, "dirs": dirs}
+    return json.dumps(doc, separators=(",", ":"), sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def profile_vectors():
+    t = sha(b"lazypath-tree 1\n")
+    valid = [
+        {"name": "empty", "tree": t, "dirs": []},
+        {"name": "root first", "tree": t, "dirs": ["", "app", "app/sub", "lib/ünï", "a b"]},
+        {"name": "any order", "tree": t, "dirs": ["z", "a", "m/n"]},
+    ]
+    out = {"valid": [], "invalid": []}
+    for v in valid:
+        out["valid"].append({**v, "bytes": profile_bytes(v["tree"], v["dirs"])})
+
+    def bad(name, doc, err):
+        b = doc if isinstance(doc, str) else json.dumps(doc)
+        out["invalid"].append({"name": name, "bytes": b, "error": err})
+
+    ok = {"format": "lazypath-profile/1", "tree": t, "dirs": ["app"]}
+    bad("not json", "lazypath-profile 1\n", "not valid JSON")
+    bad("not an object", "[]", "not valid JSON")
+    bad("format", {**ok, "format": "lazypath-profile/2"}, "unknown format")
+    bad("no dirs", {"format": ok["format"], "tree": t}, "lacks tree or dirs")
+    bad("dirs not a list", {**ok, "dirs": "app"}, "lacks tree or dirs")
+    bad("tree uppercase", {**ok, "tree": t.upper()}, "bad tree digest")
+    bad("dir not a string", {**ok, "dirs": [1]}, "not a string")
+    bad("twice", {**ok, "dirs": ["app", "lib", "app"]}, "listed twice")
+    bad("root twice", {**ok, "dirs": ["", ""]}, "listed twice")
+    bad("dotdot", {**ok, "dirs": ["app/../../etc"]}, "bad directory")
+    bad("absolute", {**ok, "dirs": ["/etc"]}, "bad directory")
+    bad("trailing slash", {**ok, "dirs": ["app/"]}, "bad directory")
+    bad("empty component", {**ok, "dirs": ["app//x"]}, "bad directory")
+    bad("dot", {**ok, "dirs": ["."]}, "bad directory")
+    return out
+
+
 def zstd_frame(data: bytes) -> bytes:
     return subprocess.run(
         ["zstd", "-q", "-c", "-3", "--no-check"], input=data, check=True, capture_output=True
@@ -199,6 +237,7 @@ def main():
         ("trees.json", tree_vectors()),
         ("refs.json", ref_vectors()),
         ("pack.json", pack_vectors()),
+        ("profiles.json", profile_vectors()),
     ]:
         with open(os.path.join(HERE, name), "w", encoding="utf-8") as f:
             json.dump(data, f, indent=1, ensure_ascii=False, sort_keys=True)

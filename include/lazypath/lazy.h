@@ -28,6 +28,14 @@
 // directory done by earlier processes, is used as it is: complete() is true,
 // nothing is fetched and no import hook is needed.
 //
+// Prefetch() reads the tree's profile (lazypath/profile.h) and fetches the
+// blobs of every profiled directory still a placeholder in one go (one
+// coalesced range read per pack when a push laid them out contiguously),
+// then materialises those directories in profile order. It is meant to run
+// on a background thread while the program starts: an import that needs a
+// directory first either waits for the prefetch (same locks) or builds that
+// directory itself.
+//
 // Thread safety: all methods may be called from any thread; processes
 // sharing a node cache serialise materialisation of one tree with a flock.
 #ifndef LAZYPATH_LAZY_H_
@@ -52,6 +60,14 @@
 namespace lazypath {
 
 class Index;
+
+struct PrefetchStats {
+  bool profile = false;       // the store has a profile for this tree
+  uint64_t profile_dirs = 0;  // directories it names that the tree has
+  uint64_t dirs = 0;          // of those, materialised by the prefetch
+  uint64_t blobs = 0, bytes = 0;
+  uint64_t requests = 0;  // store requests during the bulk fetch
+};
 
 struct LazyOptions {
   std::string cache_dir;  // "" = NodeCache::DefaultDir()
@@ -83,6 +99,11 @@ class LazyTree {
   // Makes `rel` (a file or a directory, "" for everything) usable by path:
   // the directories leading to it, and for a directory its whole subtree.
   Status MaterializePath(std::string_view rel);
+  // Prefetches the profiled set (see above). A tree without a profile, or a
+  // complete() one, costs at most the one request that looks for it. On
+  // failure, directories not yet built stay placeholders and are built on
+  // demand as usual.
+  Result<PrefetchStats> Prefetch();
 
   uint64_t blobs_fetched() const { return blobs_fetched_; }
   uint64_t bytes_fetched() const { return bytes_fetched_; }

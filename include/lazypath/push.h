@@ -8,12 +8,22 @@
 // any index are not uploaded again. The files of one directory are written
 // next to each other in a pack, so one directory is one range read.
 //
+// Profiles (lazypath/profile.h): when the tag's current tree, or the tree of
+// `profile_from`, has a profile, the blobs of its directories that are still
+// in the new tree are written first, contiguous and in profile order (even
+// if the store already holds them elsewhere), unless they already lie in one
+// range of one pack; and the profile, without the directories the new tree
+// lacks, is carried over to the new tree when that has none of its own.
+// Pushing a tree the store already has rewrites only its index, to point at
+// the new profile pack. The profile is written before the ref.
+//
 // Thread safety: concurrent pushes to one store are safe; the last ref write
 // wins.
 #ifndef LAZYPATH_PUSH_H_
 #define LAZYPATH_PUSH_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "lazypath/digest.h"
@@ -28,6 +38,10 @@ struct PushOptions {
   std::string tag;        // ref to point at the tree; empty: none
   std::string cache_dir;  // node cache (for the stat cache); "" = default
   int level = 3;          // zstd level
+  // A REF (tag or digest) whose profile orders this push; "" = the tag's
+  // current tree, if it has one. NotFound when REF has no profile.
+  std::string profile_from;
+  bool use_profile = true;  // false: ignore profiles entirely
   ProgressFn progress;
 };
 
@@ -39,6 +53,14 @@ struct PushResult {
   uint64_t packs_uploaded = 0;
   uint64_t bytes_uploaded = 0;  // every byte written to the store
   bool tree_existed = false;    // the store already had tree and index
+  // The tree whose profile ordered the packs (if any), how many of
+  // its directories the new tree has, and how many blobs were (re)written
+  // first for them. `profile_carried`: written as the new tree's profile.
+  std::optional<Hash> profile_source;
+  uint64_t profile_dirs = 0;
+  uint64_t profile_blobs = 0;
+  bool profile_carried = false;
+  std::string profile_warning;  // a profile that was unusable, and why
 };
 
 Result<PushResult> Push(const std::string& dir, const std::string& store_url,

@@ -10,6 +10,7 @@ caching; this module is the Python front.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import os
 import sys
@@ -19,7 +20,14 @@ from dataclasses import dataclass
 from typing import Callable
 
 from lazypath import _core
-from lazypath._lazy import Activation, LazyFinder
+from lazypath._lazy import (
+    PROFILE_FILE_ENV_VAR,
+    Activation,
+    LazyFinder,
+    Prefetch,
+    ProfileRecorder,
+    profile_setting,
+)
 from lazypath.errors import (
     ConflictError,
     CorruptError,
@@ -51,6 +59,10 @@ class PushReport:
     packs_uploaded: int
     bytes_uploaded: int
     tree_existed: bool
+    # The profile that ordered the packs: source (its tree digest, or None),
+    # dirs, blobs_first (blobs written first for it), carried (saved as the
+    # new tree's profile), warning ("" or why a tag's profile was ignored).
+    profile: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -84,8 +96,15 @@ def push_report(
     level: int = 3,
     threads: int = 0,
     progress: ProgressFn | None = None,
+    profile_from: str | None = None,
+    use_profile: bool = True,
 ) -> PushReport:
-    """Push `dir` to `store` and return the full report (see push())."""
+    """Push `dir` to `store` and return the full report (see push()).
+
+    When the tag's current tree (or `profile_from`, a tag or digest) has a
+    profile, the blobs of its directories are packed first and contiguous,
+    and the profile is carried over to the new tree (doc/lazy.md).
+    `use_profile=False` ignores profiles."""
     d = _core.push(
         os.fspath(dir),
         os.fspath(store),
@@ -97,6 +116,8 @@ def push_report(
         level=level,
         threads=threads,
         progress=progress,
+        profile_from=profile_from or "",
+        use_profile=use_profile,
     )
     return PushReport(**d)
 
@@ -167,6 +188,7 @@ def activate(
     threads: int = 8,
     replace: bool = True,
     progress: ProgressFn | None = None,
+    profile: str | None = None,
 ) -> ActiveTree:
     """Make the tree `ref` (a tag or "sha256:<hex>") importable in this process.
 
@@ -179,15 +201,44 @@ def activate(
     While a tree is active this process holds a lease on it, so cache
     eviction (`lazypath cache gc`, LAZYPATH_CACHE_MAX) never removes it; the
     lease ends with the process, or when `replace` drops the tree.
+
+    Lazy mode only, `profile` (default: $LAZYPATH_PROFILE, else "prefetch"):
+    "prefetch" fetches the tree's profiled directories on a background thread
+    while the program starts; "record" notes every directory this process
+    imports from and saves them as the tree's profile at exit (or when the
+    tree is replaced); "off" does neither. See doc/lazy.md.
     """
     if mode not in ("eager", "lazy"):
         raise InvalidInputError(f"activation mode '{mode}': want 'eager' or 'lazy'")
+    if profile is None:
+        profile = profile_setting()
+    if profile not in ("prefetch", "record", "off"):
+        raise InvalidInputError(f"profile '{profile}': want 'prefetch', 'record' or 'off'")
     finder = None
+    prefetch = None
     if mode == "lazy":
         lazy, tree = _open_lazy(store, ref, cache_dir, threads, lease=True)
         lease_fd = lazy.take_lease_fd()
+        recorder = None
+        if profile == "record":
+            if lazy.complete:
+                import warnings
+
+                warnings.warn(
+                    f"lazypath: {tree.digest} is complete in the node cache, so there is"
+                    " nothing to record; use `lazypath profile` (it records into a fresh cache)",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+            else:
+                recorder = ProfileRecorder(
+                    os.fspath(store), tree.digest, os.environ.get(PROFILE_FILE_ENV_VAR)
+                )
+                _recorders.append(recorder)
         if not lazy.complete:
-            finder = LazyFinder(lazy)
+            finder = LazyFinder(lazy, recorder)
+            if profile == "prefetch":
+                prefetch = Prefetch(lazy, os.fspath(store))
     else:
         d = _core.activate(
             os.fspath(store),
@@ -210,9 +261,26 @@ def activate(
         if tree.path in _active:
             os.close(lease_fd)  # already held by an earlier activation
         else:
-            _active[tree.path] = Activation(tree.path, lease_fd, finder)
+            _active[tree.path] = Activation(tree.path, lease_fd, finder, prefetch)
         importlib.invalidate_caches()
     return tree
+
+
+_recorders: list = []
+
+
+@atexit.register
+def _save_profiles() -> None:
+    for recorder in _recorders:
+        recorder.save()
+    _recorders.clear()
+
+
+def _prefetch_of(path: str):
+    """The Prefetch of the lazy tree at `path` activated by this process, or None."""
+    with _lock:
+        a = _active.get(path)
+    return a.prefetch if a is not None else None
 
 
 def _cache(cache_dir: str | None) -> str:

@@ -139,8 +139,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--threads", type=_threads, default=0, metavar="N", help="hashing threads (0: one per core)"
     )
+    p.add_argument(
+        "--profile-from",
+        metavar="REF",
+        help="pack the directories in REF's import profile first (default: the profile of "
+        "--tag's current tree, if any) and carry the profile over",
+    )
+    p.add_argument(
+        "--no-profile",
+        dest="use_profile",
+        action="store_false",
+        help="ignore import profiles: pack by directory only, carry nothing over",
+    )
     json_flag(p)
     p.set_defaults(func=cmd_push)
+
+    p = verb(
+        "profile",
+        "run a Python command with tree REF activated lazily in a fresh node cache, and store "
+        "the directories it imported, in order, as REF's import profile",
+    )
+    p.add_argument("store", metavar="STORE", help="store: a directory or file:// URL")
+    p.add_argument("ref", metavar="REF", help="ref name or tree digest sha256:<hex>")
+    p.add_argument(
+        "--dry-run", action="store_true", help="record and print the profile, store nothing"
+    )
+    json_flag(p)
+    p.add_argument(
+        "command",
+        nargs="*",
+        metavar="-- COMMAND",
+        help="the program to run, after '--': e.g. -- python -m app (its output passes through)",
+    )
+    p.set_defaults(func=cmd_profile)
 
     p = verb(
         "activate",
@@ -382,6 +413,8 @@ def cmd_push(args: argparse.Namespace) -> int:
                 level=args.level,
                 threads=args.threads,
                 progress=progress.callback,
+                profile_from=args.profile_from,
+                use_profile=args.use_profile,
             ),
             progress,
         )
@@ -401,6 +434,104 @@ def cmd_push(args: argparse.Namespace) -> int:
         f"hashed {report.files_hashed} files; "
         f"tree {'already in store' if report.tree_existed else 'new'}"
         + (f"; tagged {args.tag}" if args.tag else "")
+    )
+    prof = report.profile or {}
+    if prof.get("source"):
+        _err(
+            f"profile of {prof['source']}: {prof['dirs']} directories packed first "
+            f"({prof['blobs_first']} blobs written for them)"
+            + ("; carried over to the new tree" if prof.get("carried") else "")
+        )
+    if prof.get("warning"):
+        _err(f"{PROG}: warning: {_one_line(prof['warning'])}")
+    return EXIT_OK
+
+
+def _remove_tree(path: str) -> None:
+    """rmtree that also removes the node cache's read-only files and dirs."""
+    import shutil
+    import stat
+
+    def onerror(func, p, _exc):
+        try:
+            os.chmod(os.path.dirname(p), stat.S_IRWXU)
+            os.chmod(p, stat.S_IRWXU)
+            func(p)
+        except OSError:
+            pass
+
+    shutil.rmtree(path, onerror=onerror)
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    import subprocess
+    import tempfile
+
+    from lazypath import _boot
+
+    command = list(args.command)
+    if not command:
+        raise UsageError("profile: give the command to run after '--', e.g. -- python -m app")
+    tmp = tempfile.mkdtemp(prefix="lazypath-profile-")
+    try:
+        cache = os.path.join(tmp, "cache")
+        out = os.path.join(tmp, "dirs.jsonl")
+        # Resolves REF once (the child gets the digest) and fetches the root.
+        tree = lazypath.pull(args.store, args.ref, mode="lazy", cache_dir=cache)
+        env = dict(os.environ)
+        env.update(_boot.env(args.store, tree.digest, "lazy", cache))
+        env["PYTHONPATH"] = _boot.pythonpath(env.get("PYTHONPATH"))
+        env["LAZYPATH_CACHE"] = cache
+        env["LAZYPATH_PROFILE_FILE"] = out
+        env.pop("LAZYPATH_PROFILE", None)
+        start = time.monotonic()
+        try:
+            # The command's stdout would mix with --json: send it to stderr then.
+            rc = subprocess.call(command, env=env, stdout=sys.stderr if args.json else None)
+        except OSError as e:
+            raise LazypathError(f"profile: cannot run {command[0]!r}: {e.strerror}") from e
+        seconds = time.monotonic() - start
+        if rc != 0:
+            raise LazypathError(
+                f"profile: {command[0]!r} exited with status {rc}; no profile stored for "
+                f"{tree.digest}"
+            )
+        dirs: list = []
+        try:
+            with open(out, encoding="utf-8") as f:
+                for line in f:
+                    d = json.loads(line)
+                    if d not in dirs:
+                        dirs.append(d)
+        except (OSError, ValueError):
+            dirs = []
+        if not dirs:
+            raise LazypathError(
+                f"profile: {command[0]!r} never activated {tree.digest} (not a Python program,"
+                " or run with -S / -I, which skip sitecustomize)"
+            )
+        if not args.dry_run:
+            _core.write_profile(args.store, tree.digest, dirs)
+    finally:
+        _remove_tree(tmp)
+    key = "profiles/" + tree.digest.split(":", 1)[1]
+    if args.json:
+        _print_json(
+            {
+                "digest": tree.digest,
+                "store": args.store,
+                "key": None if args.dry_run else key,
+                "dirs": dirs,
+                "count": len(dirs),
+                "seconds": round(seconds, 3),
+            }
+        )
+        return EXIT_OK
+    for d in dirs:
+        _out(d or ".")
+    _err(
+        f"{tree.digest}: {len(dirs)} directories in {seconds:.2f}s"
+        + ("" if args.dry_run else f"; stored as {key}")
     )
     return EXIT_OK
 
@@ -626,8 +757,16 @@ def cmd_cache_verify(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the CLI and returns its exit status (see the --help epilog)."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = None
+    if argv and argv[0] == "profile" and "--" in argv:
+        # Everything after '--' is the profiled command, options included.
+        at = argv.index("--")
+        argv, command = argv[:at], argv[at + 1 :]
     try:
         args = parser.parse_args(argv)
+        if command is not None:
+            args.command = command
     except SystemExit as e:  # --help, --version, or a usage error
         return e.code if isinstance(e.code, int) else EXIT_USAGE
     try:

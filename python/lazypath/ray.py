@@ -104,10 +104,6 @@ def check_spec(spec: Any, *, pinned: bool) -> dict:
     mode = spec.get("mode", "eager")
     if mode not in MODES:
         raise ValueError(f"lazypath: mode '{mode}' is not one of {list(MODES)}")
-    if mode == "lazy":
-        raise ValueError(
-            "lazypath: mode 'lazy' is not available yet in the Ray plugin; use mode 'eager'"
-        )
     has_ref, has_dir = "ref" in spec, "dir" in spec
     if has_ref == has_dir:
         raise ValueError("lazypath: runtime_env['lazypath'] needs exactly one of 'ref' and 'dir'")

@@ -11,12 +11,17 @@ and use it from any driver, task, actor, job or Serve deployment:
 It runs in each node's runtime env agent, the way Ray's py_modules plugin does:
 
 - validate(): the field is well formed, `ref` is a full digest (tags and `dir`
-  are resolved on the driver, see lazypath.ray), mode is "eager";
+  are resolved on the driver, see lazypath.ray), mode is "eager" or "lazy";
 - get_uris(): ["lazypath://sha256:<hex>"], the unit Ray counts references to;
 - create(): materialises the tree in the node cache (fetching only what the
   cache lacks) and takes a lease on it, so `lazypath cache gc` never evicts
-  a tree Ray still counts as installed;
-- modify_context(): puts the tree first on the workers' PYTHONPATH;
+  a tree Ray still counts as installed. In lazy mode only the tree, its index
+  and its root directory are fetched, under the same lease;
+- modify_context(): eager: puts the tree first on the workers' PYTHONPATH.
+  Lazy: puts lazypath/_site first on PYTHONPATH and describes the tree in
+  LAZYPATH_BOOT_* variables; its sitecustomize installs the lazy import hook
+  in every worker before any user code runs and puts the tree's root where
+  _site was on sys.path (lazypath/_boot.py, doc/ray.md);
 - delete_uri(): Ray no longer needs the tree: drop the lease and evict the
   tree and the blobs only it used (unless another process leases it).
 
@@ -37,6 +42,7 @@ from ray._private.runtime_env.context import RuntimeEnvContext
 from ray._private.runtime_env.plugin import RuntimeEnvPlugin
 from ray._private.runtime_env.working_dir import set_pythonpath_in_context
 
+from lazypath import _boot
 from lazypath import ray as lpray
 
 default_logger = logging.getLogger(__name__)
@@ -86,9 +92,10 @@ class LazypathPlugin(RuntimeEnvPlugin):
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        # (digest, cache dir) -> lease fd, and the tree path, for trees Ray holds.
-        self._leases: dict[tuple[str, str], int] = {}
-        self._paths: dict[tuple[str, str], str] = {}
+        # (digest, cache dir, mode) -> lease fd, and the tree path (the lazy
+        # root in lazy mode), for trees Ray holds.
+        self._leases: dict[tuple[str, str, str], int] = {}
+        self._paths: dict[tuple[str, str, str], str] = {}
         self._sizes: dict[str, int] = {}
 
     @staticmethod
@@ -101,16 +108,32 @@ class LazypathPlugin(RuntimeEnvPlugin):
             return []  # invalid: validate() reports it
         return [lpray.digest_uri(value["ref"])]
 
-    def _install(self, store: str, digest: str, cache: str, logger: logging.Logger) -> str:
-        """Materialises `digest` in `cache` under a lease held by this agent; its path."""
+    def _install(
+        self, store: str, digest: str, cache: str, logger: logging.Logger, mode: str = "eager"
+    ) -> str:
+        """Materialises `digest` in `cache` (lazy: its root) under a lease held
+        by this agent; its path."""
         from lazypath import _core
 
-        key = (digest, cache)
+        key = (digest, cache, mode)
         with self._lock:
             path = self._paths.get(key)
             if path is not None and os.path.isdir(path):
                 return path
-        d = _core.activate(lpray.expand_store(store), digest, cache_dir=cache, lease=True)
+        if mode == "lazy":
+            tree = _core.LazyTree.open(
+                lpray.expand_store(store), digest, cache_dir=cache, lease=True
+            )
+            st = tree.stats()
+            d = {
+                "lease_fd": tree.take_lease_fd(),
+                "path": tree.root,
+                "cached": tree.complete or st["dirs_materialized"] == 0,
+                "blobs_fetched": st["blobs_fetched"],
+                "bytes_fetched": st["bytes_fetched"],
+            }
+        else:
+            d = _core.activate(lpray.expand_store(store), digest, cache_dir=cache, lease=True)
         lease_fd = d["lease_fd"]
         with self._lock:
             if key in self._leases:
@@ -119,10 +142,11 @@ class LazypathPlugin(RuntimeEnvPlugin):
                 self._leases[key] = lease_fd
             self._paths[key] = d["path"]
         logger.info(
-            "lazypath: %s in %s (%s; fetched %d blob(s), %d bytes from %s)",
+            "lazypath: %s in %s (%s%s; fetched %d blob(s), %d bytes from %s)",
             digest,
             d["path"],
             "cached" if d["cached"] else "materialised",
+            ", lazy" if mode == "lazy" else "",
             d["blobs_fetched"],
             d["bytes_fetched"],
             store,
@@ -131,7 +155,9 @@ class LazypathPlugin(RuntimeEnvPlugin):
 
     def _install_or_explain(self, spec: dict, cache: str, logger: logging.Logger) -> str:
         try:
-            return self._install(spec["store"], spec["ref"], cache, logger)
+            return self._install(
+                spec["store"], spec["ref"], cache, logger, spec.get("mode", "eager")
+            )
         except Exception as e:
             # The message reaches the task's RuntimeEnvSetupError; name everything.
             raise RuntimeError(
@@ -171,7 +197,15 @@ class LazypathPlugin(RuntimeEnvPlugin):
         # Normally create() installed it; a second job with the same digest but
         # another LAZYPATH_CACHE reuses Ray's URI and lands here first.
         path = self._install_or_explain(spec, cache, logger)
-        set_pythonpath_in_context(path, context)
+        if spec.get("mode", "eager") == "lazy":
+            # Each worker activates the tree itself, from the same node cache
+            # (and takes its own lease), before any user code runs.
+            context.env_vars.update(
+                _boot.env(lpray.expand_store(spec["store"]), spec["ref"], "lazy", cache)
+            )
+            set_pythonpath_in_context(_boot.SITE_DIR, context)
+        else:
+            set_pythonpath_in_context(path, context)
         context.env_vars[DIGEST_ENV_VAR] = spec["ref"]
         context.env_vars[TREE_ENV_VAR] = path
 

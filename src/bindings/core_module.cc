@@ -21,6 +21,7 @@
 #include "lazypath/cache.h"
 #include "lazypath/inspect.h"
 #include "lazypath/lazy.h"
+#include "lazypath/profile.h"
 #include "lazypath/push.h"
 #include "lazypath/scan.h"
 
@@ -84,6 +85,14 @@ nb::dict PushDict(const PushResult& r) {
   d["packs_uploaded"] = r.packs_uploaded;
   d["bytes_uploaded"] = r.bytes_uploaded;
   d["tree_existed"] = r.tree_existed;
+  nb::dict p;
+  p["source"] =
+      r.profile_source ? nb::cast(r.profile_source->ToString()) : nb::none();
+  p["dirs"] = r.profile_dirs;
+  p["blobs_first"] = r.profile_blobs;
+  p["carried"] = r.profile_carried;
+  p["warning"] = r.profile_warning;
+  d["profile"] = p;
   return d;
 }
 
@@ -169,9 +178,12 @@ NB_MODULE(_core, m) {
       [](const std::string& dir, const std::string& store,
          const std::string& tag, const std::vector<std::string>& excludes,
          bool default_excludes, bool gitignore, const std::string& cache_dir,
-         int level, int threads, nb::object progress) {
+         int level, int threads, nb::object progress,
+         const std::string& profile_from, bool use_profile) {
         PushOptions o;
         o.tag = tag;
+        o.profile_from = profile_from;
+        o.use_profile = use_profile;
         o.scan.excludes = excludes;
         o.scan.default_excludes = default_excludes;
         o.scan.gitignore = gitignore;
@@ -184,7 +196,37 @@ NB_MODULE(_core, m) {
       "dir"_a, "store"_a, "tag"_a = "",
       "excludes"_a = std::vector<std::string>{}, "default_excludes"_a = true,
       "gitignore"_a = true, "cache_dir"_a = "", "level"_a = 3, "threads"_a = 0,
-      "progress"_a = nb::none());
+      "progress"_a = nb::none(), "profile_from"_a = "", "use_profile"_a = true);
+
+  m.def(
+      "write_profile",
+      [](const std::string& store, const std::string& digest,
+         const std::vector<std::string>& dirs) {
+        RunCore([&]() -> Result<bool> {
+          Profile p;
+          LP_ASSIGN_OR_RETURN(p.tree, Hash::Parse(digest));
+          p.dirs = dirs;
+          LP_ASSIGN_OR_RETURN(auto s, OpenStore(store));
+          LP_RETURN_IF_ERROR(WriteProfile(*s, p));
+          return true;
+        });
+      },
+      "store"_a, "digest"_a, "dirs"_a);
+  m.def(
+      "read_profile",
+      [](const std::string& store, const std::string& ref) -> nb::object {
+        auto p = RunCore([&]() -> Result<std::optional<Profile>> {
+          LP_ASSIGN_OR_RETURN(auto s, OpenStore(store));
+          LP_ASSIGN_OR_RETURN(Hash tree, ResolveRef(*s, ref));
+          return ReadProfile(*s, tree);
+        });
+        if (!p) return nb::none();
+        nb::dict d;
+        d["digest"] = p->tree.ToString();
+        d["dirs"] = p->dirs;
+        return d;
+      },
+      "store"_a, "ref"_a);
 
   m.def(
       "activate",
@@ -332,6 +374,18 @@ NB_MODULE(_core, m) {
              });
            })
       .def("materialized_dirs", &LazyTree::MaterializedDirs)
+      .def("prefetch",
+           [](LazyTree& t) {
+             PrefetchStats st = RunCore([&] { return t.Prefetch(); });
+             nb::dict d;
+             d["profile"] = st.profile;
+             d["profile_dirs"] = st.profile_dirs;
+             d["dirs"] = st.dirs;
+             d["blobs"] = st.blobs;
+             d["bytes"] = st.bytes;
+             d["requests"] = st.requests;
+             return d;
+           })
       .def("stats", [](const LazyTree& t) {
         nb::dict d;
         d["blobs_fetched"] = t.blobs_fetched();

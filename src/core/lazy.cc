@@ -10,6 +10,7 @@
 
 #include "cache/file_lock.h"
 #include "core/fetch.h"
+#include "lazypath/profile.h"
 #include "pack/index.h"
 #include "util/fs.h"
 #include "util/python_name.h"
@@ -368,6 +369,64 @@ Status LazyTree::MaterializePath(std::string_view rel_view) {
     }
   }
   return Status::OK();
+}
+
+Result<PrefetchStats> LazyTree::Prefetch() {
+  PrefetchStats st;
+  if (complete_) return st;
+  Store* store = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!store_) {
+      LP_ASSIGN_OR_RETURN(store_, OpenStore(store_url_));
+    }
+    store = store_.get();
+  }
+  LP_ASSIGN_OR_RETURN(auto profile, ReadProfile(*store, tree_));
+  if (!profile) return st;
+  st.profile = true;
+  std::vector<std::string> todo;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& d : profile->dirs) {
+      if (!IsDirectory(d)) continue;
+      st.profile_dirs++;
+      if (!IsDone(d)) todo.push_back(d);
+    }
+    if (!todo.empty()) LP_RETURN_IF_ERROR(LoadIndex());
+  }
+  if (todo.empty()) return st;
+  {
+    // Under the tree's build lock, so that processes starting together
+    // fetch the set once; theirs then find every blob cached.
+    LP_ASSIGN_OR_RETURN(FileLock lock,
+                        FileLock::Acquire(cache_->LockPath(tree_) + ".lazy",
+                                          FileLock::Mode::kExclusive));
+    LP_ASSIGN_OR_RETURN(
+        FileLock gc_guard,
+        FileLock::Acquire(cache_->GcLockPath(), FileLock::Mode::kShared));
+    std::vector<Hash> missing;
+    for (const auto& b : DirectoryBlobs(tree_entries_, todo)) {
+      if (!cache_->HasBlob(b.hash)) missing.push_back(b.hash);
+    }
+    if (!missing.empty()) {
+      uint64_t before = store->stats().requests;
+      FetchCounters counters;
+      LP_RETURN_IF_ERROR(
+          FetchBlobs(*store, *index_, missing, *cache_, threads_, {}, &counters)
+              .WithContext("prefetch profile of tree " + tree_.ToString()));
+      st.requests = store->stats().requests - before;
+      st.blobs = counters.blobs;
+      st.bytes = counters.bytes;
+      blobs_fetched_ += counters.blobs;
+      bytes_fetched_ += counters.bytes;
+    }
+  }
+  for (const auto& d : todo) {
+    LP_ASSIGN_OR_RETURN(bool did, MaterializeDir(d));
+    if (did) st.dirs++;
+  }
+  return st;
 }
 
 }  // namespace lazypath

@@ -14,6 +14,7 @@
 
 #include "core/fetch.h"
 #include "lazypath/cache.h"
+#include "lazypath/profile.h"
 #include "lazypath/progress.h"
 #include "lazypath/store.h"
 #include "pack/index.h"
@@ -89,8 +90,58 @@ struct NewBlob {
   Hash hash;
   uint64_t size;
   std::string source;
-  std::string dir, base;  // for ordering: a directory's files sit together
+  // For ordering: profiled blobs first, by `rank` (their position in the
+  // profile's blob list); then a directory's files together.
+  size_t rank;
+  std::string dir, base;
 };
+
+// The profile that orders this push: `from`'s if given (it must have one),
+// else the tag's current tree's, if any. A tag's profile that cannot be read
+// is reported in `warning` and ignored: it must never block a push.
+Result<std::optional<Profile>> PushProfile(Store& store,
+                                           const PushOptions& options,
+                                           std::string* warning) {
+  if (!options.use_profile) return std::optional<Profile>();
+  if (!options.profile_from.empty()) {
+    LP_ASSIGN_OR_RETURN(Hash from, ResolveRef(store, options.profile_from));
+    LP_ASSIGN_OR_RETURN(auto p, ReadProfile(store, from));
+    if (!p) {
+      return Status::NotFound("no profile for " + options.profile_from + " (" +
+                              from.ToString() + ") in store " + store.url());
+    }
+    return p;
+  }
+  if (options.tag.empty()) return std::optional<Profile>();
+  auto current = ReadRef(store, options.tag);
+  if (!current.ok()) {
+    if (current.status().code() == Code::kNotFound)
+      return std::optional<Profile>();
+    return current.status();
+  }
+  auto p = ReadProfile(store, *current);
+  if (!p.ok()) {
+    *warning = "profile of tag '" + options.tag +
+               "' ignored: " + p.status().ToString();
+    return std::optional<Profile>();
+  }
+  return *p;
+}
+
+// Whether `blobs` can already be fetched with one range read per pack.
+bool Contiguous(const std::vector<Digest>& blobs,
+                const std::map<Hash, BlobLocation>& known) {
+  std::vector<std::pair<Hash, BlobLocation>> located;
+  std::set<Hash> packs;
+  for (const auto& b : blobs) {
+    auto it = known.find(b.hash);
+    if (it == known.end()) return false;
+    located.emplace_back(b.hash, it->second);
+    packs.insert(it->second.pack);
+  }
+  auto ranges = PlanRanges(std::move(located), "profile");
+  return ranges.ok() && ranges->size() == packs.size();
+}
 
 }  // namespace
 
@@ -130,9 +181,34 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
   LP_ASSIGN_OR_RETURN(bool has_tree, store->Exists(TreeKey(tree_hash)));
   LP_ASSIGN_OR_RETURN(bool has_index, store->Exists(IndexKey(tree_hash)));
   result.tree_existed = has_tree && has_index;
-  if (!result.tree_existed) {
+
+  LP_ASSIGN_OR_RETURN(auto profile,
+                      PushProfile(*store, options, &result.profile_warning));
+  std::vector<std::string> profiled_dirs;
+  std::vector<Digest> profiled_blobs;
+  std::map<Hash, size_t> profiled;  // blob -> rank
+  if (profile) {
+    profiled_dirs = DirsInTree(scanned.tree, profile->dirs);
+    result.profile_source = profile->tree;
+    result.profile_dirs = profiled_dirs.size();
+    profiled_blobs = DirectoryBlobs(scanned.tree, profiled_dirs);
+    for (const auto& b : profiled_blobs) {
+      profiled.emplace(b.hash, profiled.size());
+    }
+  }
+  // Blob locations to reuse: for a tree the store has, its own index (only
+  // the profiled blobs may move); else every index of the store.
+  std::map<Hash, BlobLocation> known;
+  if (result.tree_existed) {
+    LP_ASSIGN_OR_RETURN(Index existing, FetchIndex(*store, tree_hash));
+    known = std::move(existing.blobs);
+  } else {
+    LP_ASSIGN_OR_RETURN(known, KnownBlobs(*store));
+  }
+  bool repack_profile =
+      !profiled_blobs.empty() && !Contiguous(profiled_blobs, known);
+  if (!result.tree_existed || repack_profile) {
     UploadProgress upload_progress(options.progress, store->stats());
-    LP_ASSIGN_OR_RETURN(auto known, KnownBlobs(*store));
     Index index;
     index.tree = tree_hash;
     std::vector<NewBlob> fresh;
@@ -141,7 +217,9 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
     for (size_t i = 0; i < entries.size(); ++i) {
       const TreeEntry& e = entries[i];
       if (e.kind == EntryKind::kSymlink || e.blob.size == 0) continue;
-      if (auto it = known.find(e.blob.hash); it != known.end()) {
+      auto rank = profiled.find(e.blob.hash);
+      bool first = repack_profile && rank != profiled.end();
+      if (auto it = known.find(e.blob.hash); it != known.end() && !first) {
         index.blobs.emplace(e.blob.hash, it->second);
         continue;
       }
@@ -149,11 +227,14 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
       size_t slash = e.path.rfind('/');
       std::string d = slash == std::string::npos ? "" : e.path.substr(0, slash);
       std::string b = e.path.substr(slash + 1);
-      fresh.push_back({e.blob.hash, e.blob.size, scanned.sources[i], d, b});
+      fresh.push_back({e.blob.hash, e.blob.size, scanned.sources[i],
+                       first ? rank->second : profiled.size(), d, b});
+      if (first) result.profile_blobs++;
     }
     std::sort(fresh.begin(), fresh.end(),
               [](const NewBlob& a, const NewBlob& b) {
-                return std::tie(a.dir, a.base) < std::tie(b.dir, b.base);
+                return std::tie(a.rank, a.dir, a.base) <
+                       std::tie(b.rank, b.dir, b.base);
               });
     uint64_t fresh_bytes = 0;
     for (const auto& b : fresh) fresh_bytes += b.size;
@@ -244,9 +325,22 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
     }
     for (const auto& b : fresh) index.blobs[b.hash].size = b.size;
     result.blobs_uploaded = fresh.size();
-    // Index, then tree: a reader that finds the tree finds its index.
+    // Index, then tree: a reader that finds the tree finds its index. (A
+    // tree the store had gets a new index; the packs the old one names
+    // stay, so a reader holding it is unaffected.)
     LP_RETURN_IF_ERROR(store->Put(IndexKey(tree_hash), index.Serialize()));
-    LP_RETURN_IF_ERROR(store->Put(TreeKey(tree_hash), tree_bytes));
+    if (!result.tree_existed) {
+      LP_RETURN_IF_ERROR(store->Put(TreeKey(tree_hash), tree_bytes));
+    }
+  }
+  // Carry the profile over, before the ref moves to the new tree.
+  if (profile && profile->tree != tree_hash && !profiled_dirs.empty()) {
+    LP_ASSIGN_OR_RETURN(bool has_own, store->Exists(ProfileKey(tree_hash)));
+    if (!has_own) {
+      LP_RETURN_IF_ERROR(
+          WriteProfile(*store, Profile{tree_hash, profiled_dirs}));
+      result.profile_carried = true;
+    }
   }
   if (!options.tag.empty()) {
     LP_RETURN_IF_ERROR(UpdateRef(*store, options.tag, tree_hash, tag_before));

@@ -143,7 +143,8 @@ def _class(rng: random.Random) -> str:
 def python_source(rng: random.Random, target: int) -> bytes:
     """A plausible Python module of about `target` bytes."""
     out = [f'"""{_sentence(rng)}\n\n{_sentence(rng, 10, 25)}\n"""\n\n']
-    out += [line + "\n" for line in sorted(rng.sample(IMPORTS, rng.randint(2, 7)))]
+    imports = set(rng.sample(IMPORTS, rng.randint(2, 7))) | {"import logging"}
+    out += [line + "\n" for line in sorted(imports)]
     out.append("\nlogger = logging.getLogger(__name__)\n\n")
     for _ in range(rng.randint(0, 5)):
         out.append(f"{_ident(rng).upper()} = {rng.randint(0, 1 << 20)}\n")

@@ -144,8 +144,9 @@ Result<GcsListPage> ParseGcsListPage(std::string_view text,
                                      const std::string& what) {
   json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!doc.is_object()) {
-    return Status::Corrupt(what + ": malformed objects list (not a JSON "
-                                  "object)");
+    return Status::Corrupt(what +
+                           ": malformed objects list (not a JSON "
+                           "object)");
   }
   GcsListPage page;
   if (auto items = doc.find("items"); items != doc.end()) {
@@ -156,16 +157,18 @@ Result<GcsListPage> ParseGcsListPage(std::string_view text,
     for (const auto& item : *items) {
       auto name = item.is_object() ? item.find("name") : item.end();
       if (!item.is_object() || name == item.end() || !name->is_string()) {
-        return Status::Corrupt(what + ": malformed objects list (an item "
-                                      "without a name)");
+        return Status::Corrupt(what +
+                               ": malformed objects list (an item "
+                               "without a name)");
       }
       page.names.push_back(name->get<std::string>());
     }
   }
   if (auto tok = doc.find("nextPageToken"); tok != doc.end()) {
     if (!tok->is_string()) {
-      return Status::Corrupt(what + ": malformed objects list "
-                                    "(nextPageToken)");
+      return Status::Corrupt(what +
+                             ": malformed objects list "
+                             "(nextPageToken)");
     }
     page.next_token = tok->get<std::string>();
   }
@@ -214,7 +217,8 @@ Status MapGcsError(long status, std::string_view body, const std::string& what,
   for (char& c : lower) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
-  std::string source = auth.empty() ? "anonymous request" : "token from " + auth;
+  std::string source =
+      auth.empty() ? "anonymous request" : "token from " + auth;
   if (status == 401 && lower.find("expired") != std::string::npos) {
     return Status::IoError(what + ": expired token (" + tag + ", " + source +
                            "): get a fresh token");
@@ -223,7 +227,8 @@ Status MapGcsError(long status, std::string_view body, const std::string& what,
     return Status::IoError(what + ": access denied (" + tag + ", " + source +
                            "): wrong or missing credentials");
   }
-  if (status == 404) return Status::NotFound(what + ": not found (" + tag + ")");
+  if (status == 404)
+    return Status::NotFound(what + ": not found (" + tag + ")");
   if (status == 412) {
     return Status::Conflict(what + " changed since it was read (" + tag + ")");
   }
@@ -254,8 +259,8 @@ std::string GcsStore::ObjectUrl(const std::string& key,
 std::string GcsStore::UploadUrl(const std::string& key,
                                 const std::string& query) const {
   std::string full = loc_.prefix.empty() ? key : loc_.prefix + "/" + key;
-  return loc_.endpoint + "/upload/storage/v1/b/" + loc_.bucket + "/o?" +
-         query + "&name=" + http::UriEncode(full, false);
+  return loc_.endpoint + "/upload/storage/v1/b/" + loc_.bucket + "/o?" + query +
+         "&name=" + http::UriEncode(full, false);
 }
 
 std::string GcsStore::What(const std::string& key) const {
@@ -303,10 +308,10 @@ Status GcsStore::NotFoundOrNoBucket(Status not_found) {
   if (bucket_seen_.load()) return not_found;
   http::Request req;
   req.url = loc_.endpoint + "/storage/v1/b/" + loc_.bucket + "?fields=name";
-  auto r = Call(req, "store " + url_ + ": bucket " + loc_.bucket,
-                kMaxMetadata);
+  auto r = Call(req, "store " + url_ + ": bucket " + loc_.bucket, kMaxMetadata);
   if (r.ok() && r->status == 404) {
-    return Status::InvalidArgument("store " + url_ + ": bucket does not exist (HTTP 404)");
+    return Status::InvalidArgument("store " + url_ +
+                                   ": bucket does not exist (HTTP 404)");
   }
   // 200, or no permission to read the bucket itself: the object is missing.
   if (r.ok() && r->status == 200) bucket_seen_ = true;
@@ -450,11 +455,12 @@ Status GcsStore::Resumable(const std::string& key, const std::string& path,
                std::all_of(id.begin(), id.end(), [](char c) {
                  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
                         (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-                        c == '.' || c == '~' || c == '%';
+                        c == '.' || c == '~' || c == '%' || c == '+';
                });
   if (!id_ok) {
-    return Status::Corrupt(what + ": resumable upload started without a "
-                                  "session id");
+    return Status::Corrupt(what +
+                           ": resumable upload started without a "
+                           "session id");
   }
   const std::string session = loc_.endpoint + "/upload/storage/v1/b/" +
                               loc_.bucket +
@@ -472,12 +478,13 @@ Status GcsStore::Resumable(const std::string& key, const std::string& path,
     put.headers.push_back("Content-Range: bytes " + std::to_string(offset) +
                           "-" + std::to_string(offset + n - 1) + "/" +
                           std::to_string(size));
-    const std::string w = what + " (resumable upload at byte " +
-                          std::to_string(offset) + ")";
+    const std::string w =
+        what + " (resumable upload at byte " + std::to_string(offset) + ")";
     LP_ASSIGN_OR_RETURN(http::Response pr, Call(put, w, kMaxMetadata));
     if (pr.status == 200 || pr.status == 201) return Status::OK();
     if (pr.status == 404 || pr.status == 410) {
-      return Status::IoError(what + ": resumable upload session expired (HTTP " +
+      return Status::IoError(what +
+                             ": resumable upload session expired (HTTP " +
                              std::to_string(pr.status) + ")");
     }
     if (pr.status != 308) return Error(pr, w);
@@ -489,16 +496,18 @@ Status GcsStore::Resumable(const std::string& key, const std::string& path,
     if (next <= offset) {
       // The server kept less than we sent: resend from what it holds.
       if (++stuck > options_.attempts) {
-        return Status::Unavailable(w + ": upload makes no progress (gave up "
-                                       "after " +
+        return Status::Unavailable(w +
+                                   ": upload makes no progress (gave up "
+                                   "after " +
                                    std::to_string(stuck) + " tries)");
       }
     } else {
       stuck = 0;
     }
     if (next == size) {
-      return Status::Corrupt(w + ": server holds every byte but did not "
-                                 "finish the upload");
+      return Status::Corrupt(w +
+                             ": server holds every byte but did not "
+                             "finish the upload");
     }
     offset = next;
   }
@@ -521,8 +530,7 @@ Result<std::vector<std::string>> GcsStore::List(const std::string& prefix) {
   std::vector<std::string> out;
   std::string token;
   while (true) {
-    std::string query = "prefix=" + http::UriEncode(full, false) +
-                        "&fields=" +
+    std::string query = "prefix=" + http::UriEncode(full, false) + "&fields=" +
                         http::UriEncode("items(name),nextPageToken", false);
     if (!token.empty()) query += "&pageToken=" + http::UriEncode(token, false);
     http::Request req;

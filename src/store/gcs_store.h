@@ -40,8 +40,8 @@ namespace lazypath {
 
 struct GcsLocation {
   std::string bucket;
-  std::string prefix;    // no leading or trailing '/'; may be empty
-  std::string endpoint;  // scheme://host[:port], no trailing '/'
+  std::string prefix;     // no leading or trailing '/'; may be empty
+  std::string endpoint;   // scheme://host[:port], no trailing '/'
   bool emulator = false;  // from STORAGE_EMULATOR_HOST
 };
 

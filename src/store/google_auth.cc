@@ -67,9 +67,7 @@ class StaticTokenSource : public TokenSource {
   bool Refreshable() const override { return false; }
 
  protected:
-  Result<TokenResponse> Fetch() override {
-    return TokenResponse{token_, 0};
-  }
+  Result<TokenResponse> Fetch() override { return TokenResponse{token_, 0}; }
 
  private:
   std::string token_;
@@ -101,9 +99,9 @@ class ServiceAccountTokenSource : public TokenSource {
     req.url = key_.token_uri;
     req.headers.push_back("Content-Type: application/x-www-form-urlencoded");
     req.body = body;
-    LP_ASSIGN_OR_RETURN(http::Response r,
-                        client_.Send(req, what + ": token request",
-                                     kMaxTokenBody, nullptr));
+    LP_ASSIGN_OR_RETURN(
+        http::Response r,
+        client_.Send(req, what + ": token request", kMaxTokenBody, nullptr));
     if (r.status != 200) return MapTokenError(r.status, r.body, what);
     return ParseTokenResponse(r.body, what + ": token response");
   }
@@ -120,9 +118,7 @@ class MetadataTokenSource : public TokenSource {
   // attempt, and an unreachable server means anonymous.
   MetadataTokenSource(std::string host, bool probe)
       : host_(std::move(host)), probe_(probe), client_(http::Auth{}, Opts()) {}
-  std::string Describe() const override {
-    return "metadata server " + host_;
-  }
+  std::string Describe() const override { return "metadata server " + host_; }
 
  protected:
   Result<TokenResponse> Fetch() override {
@@ -218,8 +214,7 @@ Result<ServiceAccountKey> ParseServiceAccountKey(std::string_view text,
   }
   ServiceAccountKey key;
   for (auto [field, dest] :
-       {std::pair<const char*, std::string*>{"client_email",
-                                             &key.client_email},
+       {std::pair<const char*, std::string*>{"client_email", &key.client_email},
         {"private_key", &key.private_key}}) {
     auto v = str(field);
     if (!v || v->empty()) {
@@ -232,8 +227,9 @@ Result<ServiceAccountKey> ParseServiceAccountKey(std::string_view text,
   key.token_uri = str("token_uri").value_or(std::string(kDefaultTokenUri));
   if (!IsHttpUrl(key.token_uri)) {
     return Status::InvalidArgument(
-        what + ": malformed token_uri (want an http(s) URL without "
-               "credentials)");
+        what +
+        ": malformed token_uri (want an http(s) URL without "
+        "credentials)");
   }
   return key;
 }
@@ -266,8 +262,8 @@ std::string Base64Url(std::string_view bytes) {
   return out;
 }
 
-Result<std::string> MakeJwtAssertion(const ServiceAccountKey& key,
-                                     int64_t now, const std::string& path) {
+Result<std::string> MakeJwtAssertion(const ServiceAccountKey& key, int64_t now,
+                                     const std::string& path) {
   const std::string what = "GOOGLE_APPLICATION_CREDENTIALS key file " + path;
   json header = {{"alg", "RS256"}, {"typ", "JWT"}};
   if (!key.private_key_id.empty()) header["kid"] = key.private_key_id;
@@ -294,18 +290,16 @@ Result<std::string> MakeJwtAssertion(const ServiceAccountKey& key,
   bool ok = ctx != nullptr &&
             EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, pkey) == 1;
   size_t len = 0;
-  ok = ok &&
-       EVP_DigestSign(ctx, nullptr, &len,
-                      reinterpret_cast<const unsigned char*>(
-                          signing_input.data()),
-                      signing_input.size()) == 1;
+  ok = ok && EVP_DigestSign(
+                 ctx, nullptr, &len,
+                 reinterpret_cast<const unsigned char*>(signing_input.data()),
+                 signing_input.size()) == 1;
   if (ok) {
     sig.resize(len);
-    ok = EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()),
-                        &len,
-                        reinterpret_cast<const unsigned char*>(
-                            signing_input.data()),
-                        signing_input.size()) == 1;
+    ok = EVP_DigestSign(
+             ctx, reinterpret_cast<unsigned char*>(sig.data()), &len,
+             reinterpret_cast<const unsigned char*>(signing_input.data()),
+             signing_input.size()) == 1;
     sig.resize(len);
   }
   EVP_MD_CTX_free(ctx);

@@ -73,8 +73,8 @@ std::string Base64Url(std::string_view bytes);
 // The signed JWT assertion "<header>.<claims>.<signature>" for `key` at
 // Unix time `now`. InvalidArgument naming `path` when the private key is not
 // an RSA PEM key OpenSSL can read.
-Result<std::string> MakeJwtAssertion(const ServiceAccountKey& key,
-                                     int64_t now, const std::string& path);
+Result<std::string> MakeJwtAssertion(const ServiceAccountKey& key, int64_t now,
+                                     const std::string& path);
 
 // The message for a refused token request: "token request refused (HTTP n
 // <error>)", "access denied" for invalid_client/unauthorized_client, "clock

@@ -389,6 +389,66 @@ def test_large_pack_goes_resumable_and_survives_a_reset(tmp_path, gs, gcs_proxy,
     assert hashlib.sha256(got).digest() == hashlib.sha256(big).digest()
 
 
+def test_resumable_upload_resumes_from_what_the_server_holds(tmp_path, gs, gcs_proxy, monkeypatch):
+    """The second chunk fails every retry (503): the upload asks the session
+    where it stands and sends only the rest, never the first chunk again."""
+    url, _ = gs
+    monkeypatch.setenv("LAZYPATH_HTTP_ATTEMPTS", "2")
+    big = os.urandom(20 << 20)
+    src = write_tree(tmp_path / "src", {"big.bin": big})
+    puts: list[int] = []
+
+    def hook(method, path, auth):
+        if method != "PUT" or "upload_id=" not in path:
+            return None
+        puts.append(len(puts))
+        if len(puts) in (2, 3):  # both tries of the second chunk
+            return _gcs_error(503, "backend unavailable", "backendError")
+        return None
+
+    gcs_proxy.intercept = hook
+    lazypath.push(src, url, tag="prod")
+    # chunk 1, chunk 2 twice (503), the status query, the rest of chunk 2
+    assert len(puts) == 5
+    gcs_proxy.intercept = None
+    t = lazypath.pull(url, "prod")
+    got = (Path(t.path) / "big.bin").read_bytes()
+    assert hashlib.sha256(got).digest() == hashlib.sha256(big).digest()
+
+
+def test_listing_follows_page_tokens(tmp_path, gs, gcs_proxy, gcs_emulator):
+    """The emulator answers a listing in one page; the proxy splits its real
+    answer into pages of three with opaque tokens, as GCS pages."""
+    import urllib.request
+
+    url, env = gs
+    src = write_tree(tmp_path / "src", {"a.py": "a = 1\n"})
+    digest = lazypath.push(src, url, tag="r00")
+    for i in range(1, 8):
+        lazypath.tag(url, digest, f"r{i:02d}")
+    pages: list[str] = []
+
+    def hook(method, path, auth):
+        split = urllib.parse.urlsplit(path)
+        if method != "GET" or not split.path.endswith("/o"):
+            return None
+        query = urllib.parse.parse_qs(split.query)
+        with urllib.request.urlopen(gcs_emulator.endpoint + path, timeout=10) as r:
+            items = json.loads(r.read()).get("items", [])
+        start = int(query.get("pageToken", ["0"])[0].removeprefix("page-"))
+        pages.append(query.get("prefix", [""])[0])
+        doc = {"kind": "storage#objects", "items": items[start : start + 3]}
+        if start + 3 < len(items):
+            doc["nextPageToken"] = f"page-{start + 3}"
+        return 200, json.dumps(doc).encode()
+
+    gcs_proxy.intercept = hook
+    res = run_cli("ls", url, "--json", env=env)
+    assert res.returncode == 0, res
+    assert res.json()["refs"] == {f"r{i:02d}": digest for i in range(8)}
+    assert pages.count("app/refs/") == 3  # 8 refs in pages of 3
+
+
 def _generation(gcs_emulator, bucket: str, name: str) -> str:
     import urllib.request
 

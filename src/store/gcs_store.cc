@@ -465,8 +465,18 @@ Status GcsStore::Resumable(const std::string& key, const std::string& path,
   const std::string session = loc_.endpoint + "/upload/storage/v1/b/" +
                               loc_.bucket +
                               "/o?uploadType=resumable&upload_id=" + id;
+  // After a chunk failed all its retries, ask the server what it holds
+  // (an empty PUT with "bytes */SIZE") and go on from there.
+  auto status_query = [&]() -> Result<http::Response> {
+    http::Request q;
+    q.method = "PUT";
+    q.url = session;
+    q.headers.push_back("Content-Range: bytes */" + std::to_string(size));
+    return Call(q, what + " (resumable upload status)", kMaxMetadata);
+  };
   uint64_t offset = 0;
   int stuck = 0;
+  int resumes = 0;
   while (true) {
     uint64_t n = std::min<uint64_t>(kChunkBytes, size - offset);
     http::Request put;
@@ -480,7 +490,15 @@ Status GcsStore::Resumable(const std::string& key, const std::string& path,
                           std::to_string(size));
     const std::string w =
         what + " (resumable upload at byte " + std::to_string(offset) + ")";
-    LP_ASSIGN_OR_RETURN(http::Response pr, Call(put, w, kMaxMetadata));
+    auto sent = Call(put, w, kMaxMetadata);
+    bool failed = sent.ok() ? http::RetryableHttp(sent->status, "")
+                            : sent.status().code() == Code::kUnavailable;
+    if (failed && resumes < kMaxResumes) {
+      ++resumes;
+      sent = status_query();
+    }
+    if (!sent.ok()) return sent.status();
+    const http::Response& pr = *sent;
     if (pr.status == 200 || pr.status == 201) return Status::OK();
     if (pr.status == 404 || pr.status == 410) {
       return Status::IoError(what +

@@ -15,10 +15,12 @@
 // GET; List pages through objects.list with pageToken. Put is one media
 // upload (atomic in GCS); PutFile a media upload up to
 // kResumableThreshold bytes, above it a resumable upload in kChunkBytes
-// chunks streamed from the file, resuming from the offset the server
-// reports. Refs move by generation: GetVersioned returns the object's
-// generation, PutIfVersion uploads with ifGenerationMatch (0: must not
-// exist), and 412 is Conflict naming the key.
+// chunks streamed from the file; each chunk goes on from the offset the
+// server reports, and a chunk that failed all its retries asks the session
+// for that offset (at most kMaxResumes times) instead of starting over.
+// Refs move by generation: GetVersioned returns the object's generation,
+// PutIfVersion uploads with ifGenerationMatch (0: must not exist), and 412
+// is Conflict naming the key.
 //
 // A 404 is checked against the bucket once: a missing bucket is
 // InvalidArgument "bucket does not exist", not an absent object.
@@ -81,6 +83,9 @@ class GcsStore : public Store {
  public:
   static constexpr uint64_t kResumableThreshold = 16ull << 20;
   static constexpr uint64_t kChunkBytes = 16ull << 20;  // 256 KiB multiple
+  // Times a resumable upload asks where it stands after a chunk failed all
+  // its retries, before it gives up.
+  static constexpr int kMaxResumes = 3;
 
   static Result<std::unique_ptr<Store>> Open(const std::string& url,
                                              const EnvLookup& env);

@@ -313,8 +313,9 @@ Status GcsStore::NotFoundOrNoBucket(Status not_found) {
     return Status::InvalidArgument("store " + url_ +
                                    ": bucket does not exist (HTTP 404)");
   }
-  // 200, or no permission to read the bucket itself: the object is missing.
-  if (r.ok() && r->status == 200) bucket_seen_ = true;
+  // 200, or no permission to read the bucket itself (object-only roles):
+  // the object is missing. Either way, don't ask again.
+  if (r.ok() && r->status < 500) bucket_seen_ = true;
   return not_found;
 }
 

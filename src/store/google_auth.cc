@@ -363,6 +363,10 @@ void TokenSource::Invalidate() {
   have_ = false;
 }
 
+std::shared_ptr<TokenSource> MetadataTokens(std::string host, bool probe) {
+  return std::make_shared<MetadataTokenSource>(std::move(host), probe);
+}
+
 Result<std::shared_ptr<TokenSource>> ResolveGoogleCredentials(
     const EnvLookup& env, bool emulator) {
   if (auto tok = env("GOOGLE_OAUTH_ACCESS_TOKEN")) {
@@ -398,12 +402,10 @@ Result<std::shared_ptr<TokenSource>> ResolveGoogleCredentials(
       return Status::InvalidArgument(
           "GCE_METADATA_HOST: malformed (want host[:port])");
     }
-    return std::shared_ptr<TokenSource>(
-        std::make_shared<MetadataTokenSource>(h, false));
+    return MetadataTokens(h, false);
   }
   if (emulator) return std::shared_ptr<TokenSource>();
-  return std::shared_ptr<TokenSource>(std::make_shared<MetadataTokenSource>(
-      std::string(kDefaultMetadataHost), true));
+  return MetadataTokens(std::string(kDefaultMetadataHost), true);
 }
 
 }  // namespace lazypath

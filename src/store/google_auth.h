@@ -109,6 +109,12 @@ class TokenSource {
   Clock::time_point refresh_at_;
 };
 
+// A metadata-server source for `host` (host[:port]). With `probe` (the
+// default server, which may not exist here) the first fetch is one short
+// attempt, and a server that cannot be reached means anonymous ("") from
+// then on; without it, an unreachable server is an error naming the host.
+std::shared_ptr<TokenSource> MetadataTokens(std::string host, bool probe);
+
 // The source for this environment; nullptr means anonymous. `emulator`:
 // requests go to STORAGE_EMULATOR_HOST (the default metadata server is not
 // tried). Reads and checks a key file now, so a bad one fails at open.

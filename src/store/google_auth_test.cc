@@ -1,9 +1,13 @@
 #include "store/google_auth.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <map>
 #include <nlohmann/json.hpp>
@@ -234,6 +238,33 @@ TEST(ResolveTest, KeyFileWithABadPrivateKeyFailsAtOpen) {
             std::string::npos)
       << r.status().message();
   EXPECT_EQ(r.status().message().find("SECRETV"), std::string::npos);
+}
+
+int ClosedPort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);  // nothing listens there now
+  return ntohs(addr.sin_port);
+}
+
+TEST(MetadataTest, UnreachableDefaultServerMeansAnonymous) {
+  std::string host = "127.0.0.1:" + std::to_string(ClosedPort());
+  auto probe = MetadataTokens(host, /*probe=*/true);
+  auto t = probe->Token();
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(*t, "");
+  ::setenv("LAZYPATH_HTTP_ATTEMPTS", "1", 1);
+  auto e = MetadataTokens(host, false)->Token();
+  ::unsetenv("LAZYPATH_HTTP_ATTEMPTS");
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("metadata server " + host),
+            std::string::npos)
+      << e.status().message();
 }
 
 // A source whose tokens expire after `lifetime` seconds; counts fetches.

@@ -9,8 +9,15 @@
   the `cryptography` package. Push a file store under `HttpsServer.root` and
   read it as `HttpsServer.url/<name>`; trust `HttpsServer.ca_file`.
 
+- `gcs_emulator`: gcp-storage-emulator as a separate process, in memory, on
+  a free port; buckets are made through its JSON API. `gcs_proxy` is a
+  FaultProxy in front of it that also logs (and can check) Authorization.
+- `token_server`: a loopback OAuth2 token endpoint that verifies
+  service-account JWTs, and a GCE metadata server.
+
 Use them with `from store_servers import https_server_fixture, moto_s3_fixture  # noqa: F401`
-(the fixtures are named `moto_s3` and `https_server`).
+(the fixtures are named `moto_s3`, `https_server`, `gcs_emulator`, `gcs_proxy`
+and `token_server`).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from dataclasses import dataclass
@@ -350,6 +358,11 @@ class FaultProxy:
         self.always: tuple[str, str] | None = None
         self.slow_seconds = 3.0
         self.log: list[tuple[str, str, str]] = []  # (method, path, fault or "")
+        # The Authorization header of every request ("" when none), and an
+        # optional hook (method, path, authorization) -> None to forward the
+        # request, or (status, JSON body) to answer it instead.
+        self.auth_log: list[str] = []
+        self.intercept = None
         self._lock = threading.Lock()
         proxy = self
 
@@ -363,9 +376,21 @@ class FaultProxy:
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n) if n else b""
                 fault = proxy._take(self.path)
+                auth = self.headers.get("Authorization", "")
                 with proxy._lock:
                     proxy.log.append((self.command, self.path, fault))
+                    proxy.auth_log.append(auth)
                 self.close_connection = True
+                answer = proxy.intercept(self.command, self.path, auth) if proxy.intercept else None
+                if answer is not None:
+                    status, err = answer
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(err)))
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.wfile.write(err)
+                    return
                 if fault == "reset":
                     return
                 canned = {
@@ -442,3 +467,272 @@ def fault_proxy_fixture(moto_s3) -> FaultProxy:
         yield proxy
     finally:
         proxy.close()
+
+
+# ------------------------------------------------------------------ GCS
+
+
+GOOGLE_VARS = (
+    "STORAGE_EMULATOR_HOST",
+    "GOOGLE_OAUTH_ACCESS_TOKEN",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "GCE_METADATA_HOST",
+)
+
+
+@dataclass
+class GcsEmulator:
+    endpoint: str  # http://127.0.0.1:PORT
+
+    @property
+    def host(self) -> str:
+        return self.endpoint.split("://", 1)[1]
+
+    def env(self, host: str | None = None) -> dict[str, str]:
+        """Environment for the core: requests to this emulator (or `host`)."""
+        return {"STORAGE_EMULATOR_HOST": host or self.host}
+
+    def make_bucket(self) -> str:
+        name = "lp-" + uuid.uuid4().hex[:16]
+        req = urllib.request.Request(
+            f"{self.endpoint}/storage/v1/b?project=lazypath",
+            data=json.dumps({"name": name}).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=10) as r:
+            assert r.status == 200
+        return name
+
+    def get(self, bucket: str, name: str) -> bytes:
+        quoted = urllib.parse.quote(name, safe="")
+        url = f"{self.endpoint}/storage/v1/b/{bucket}/o/{quoted}?alt=media"
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.read()
+
+    def put(self, bucket: str, name: str, data: bytes) -> None:
+        quoted = urllib.parse.quote(name, safe="")
+        req = urllib.request.Request(
+            f"{self.endpoint}/upload/storage/v1/b/{bucket}/o?uploadType=media&name={quoted}",
+            data=data,
+            method="POST",
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        with urllib.request.urlopen(req, timeout=10) as r:
+            assert r.status == 200
+
+
+@pytest.fixture(scope="session", name="gcs_emulator")
+def gcs_emulator_fixture(tmp_path_factory) -> GcsEmulator:
+    """gcp-storage-emulator as a separate process, in memory, on a free port."""
+    d = tmp_path_factory.mktemp("gcs")
+    log = d / "gcs.log"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in GOOGLE_VARS}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gcp_storage_emulator",
+                "start",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--in-memory",
+                "--quiet",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=d,
+        )
+    try:
+        _wait_listening(port, proc, log)
+        endpoint = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:  # listening is not answering: wait for the JSON API
+            try:
+                with urllib.request.urlopen(f"{endpoint}/storage/v1/b", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.1)
+        yield GcsEmulator(endpoint)
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(name="gcs_proxy")
+def gcs_proxy_fixture(gcs_emulator) -> FaultProxy:
+    """A FaultProxy (faults, Authorization log, intercept hook) in front of the emulator."""
+    proxy = FaultProxy(gcs_emulator.endpoint)
+    try:
+        yield proxy
+    finally:
+        proxy.close()
+
+
+class TokenServer:
+    """A loopback OAuth2 token endpoint and GCE metadata server.
+
+    POST /token verifies a service-account JWT (RS256 against `public_key`,
+    iss, aud, scope, iat/exp) before answering {"access_token": "sa-N",
+    "expires_in": expires_in}; a bad assertion gets 400 invalid_grant.
+    GET /computeMetadata/v1/instance/service-accounts/default/token needs
+    "Metadata-Flavor: Google" and answers "md-N". `issued` lists every token
+    handed out; `rejected` every refused request's reason.
+    """
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        self.private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.public_key = self.private_key.public_key()
+        self.client_email = "lazypath-ci@test-project.iam.gserviceaccount.com"
+        self.expires_in = 3600
+        self.issued: list[str] = []
+        self.rejected: list[str] = []
+        self.clock_offset = 0  # seconds added to "now" when checking iat
+        self._lock = threading.Lock()
+        srv = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _answer(self, status: int, doc: dict) -> None:
+                body = json.dumps(doc).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _issue(self, prefix: str) -> None:
+                with srv._lock:
+                    tok = f"{prefix}-{len(srv.issued) + 1}-{uuid.uuid4().hex}"
+                    srv.issued.append(tok)
+                self._answer(
+                    200,
+                    {"access_token": tok, "expires_in": srv.expires_in, "token_type": "Bearer"},
+                )
+
+            def _refuse(self, status: int, error: str, why: str) -> None:
+                with srv._lock:
+                    srv.rejected.append(why)
+                self._answer(status, {"error": error, "error_description": why})
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                form = urllib.parse.parse_qs(self.rfile.read(n).decode())
+                if self.path != "/token":
+                    return self._refuse(404, "not_found", "no such endpoint")
+                if form.get("grant_type") != ["urn:ietf:params:oauth:grant-type:jwt-bearer"]:
+                    return self._refuse(400, "unsupported_grant_type", "grant_type")
+                why = srv.check_jwt(form.get("assertion", [""])[0], srv.url + "/token")
+                if why:
+                    return self._refuse(400, "invalid_grant", why)
+                self._issue("sa")
+
+            def do_GET(self):
+                if self.path != "/computeMetadata/v1/instance/service-accounts/default/token":
+                    return self._refuse(404, "not_found", "no such endpoint")
+                if self.headers.get("Metadata-Flavor") != "Google":
+                    return self._refuse(403, "forbidden", "missing Metadata-Flavor")
+                self._issue("md")
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.host = f"127.0.0.1:{self._server.server_address[1]}"
+        self.url = f"http://{self.host}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def check_jwt(self, jwt: str, audience: str) -> str:
+        """'' when `jwt` is a valid assertion for this key, else why not."""
+        import base64
+
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        def b64(s: str) -> bytes:
+            return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+        parts = jwt.split(".")
+        if len(parts) != 3:
+            return "not a JWT"
+        try:
+            header = json.loads(b64(parts[0]))
+            claims = json.loads(b64(parts[1]))
+            self.public_key.verify(
+                b64(parts[2]),
+                f"{parts[0]}.{parts[1]}".encode(),
+                padding.PKCS1v15(),
+                hashes.SHA256(),
+            )
+        except InvalidSignature:
+            return "bad signature"
+        except ValueError:
+            return "malformed JWT"
+        if header.get("alg") != "RS256" or header.get("typ") != "JWT":
+            return "bad header"
+        if claims.get("iss") != self.client_email:
+            return "bad iss"
+        if claims.get("aud") != audience:
+            return "bad aud"
+        if claims.get("scope") != "https://www.googleapis.com/auth/devstorage.read_write":
+            return "bad scope"
+        now = time.time() + self.clock_offset
+        iat, exp = claims.get("iat"), claims.get("exp")
+        if not isinstance(iat, int) or not isinstance(exp, int) or exp - iat != 3600:
+            return "bad iat/exp"
+        if abs(iat - now) > 300:
+            return (
+                "Invalid JWT: Token must be a short-lived token (60 minutes) and in a "
+                "reasonable timeframe. Check your iat and exp values in the JWT claim."
+            )
+        return ""
+
+    def write_key_file(self, path: Path, token_uri: str | None = None) -> Path:
+        from cryptography.hazmat.primitives import serialization
+
+        pem = self.private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+        doc = {
+            "type": "service_account",
+            "project_id": "test-project",
+            "private_key_id": uuid.uuid4().hex,
+            "private_key": pem,
+            "client_email": self.client_email,
+            "client_id": "1234",
+            "token_uri": token_uri or f"{self.url}/token",
+        }
+        path.write_text(json.dumps(doc))
+        path.chmod(0o600)
+        return path
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture(name="token_server")
+def token_server_fixture() -> TokenServer:
+    srv = TokenServer()
+    try:
+        yield srv
+    finally:
+        srv.close()

@@ -1,7 +1,9 @@
-"""Remote stores against real servers: moto's S3 server and nginx over HTTPS.
+"""Remote stores against real servers: moto's S3 server, gcp-storage-emulator
+and nginx over HTTPS.
 
 One push/pull/activate suite runs unchanged against file://, s3:// (moto,
-with IAM auth on, so libcurl's SigV4 signatures are checked) and https://
+with IAM auth on, so libcurl's SigV4 signatures are checked), gs://
+(gcp-storage-emulator; its own tests are in test_gcs_store.py) and https://
 (a file store that nginx serves; pushes go to the file store, reads to the
 https URL). Then bad input: unknown scheme, malformed URLs, a missing bucket,
 wrong credentials, TLS without the CA, and secrets that must never appear.
@@ -29,8 +31,10 @@ from lazypath.errors import (
     UnsupportedError,
 )
 from store_servers import (  # noqa: F401
+    GOOGLE_VARS,
     fault_proxy_fixture,
     fetch,
+    gcs_emulator_fixture,
     https_server_fixture,
     moto_s3_fixture,
 )
@@ -46,7 +50,7 @@ class Remote:
     env: dict
 
 
-@pytest.fixture(params=["file", "s3", "https"])
+@pytest.fixture(params=["file", "s3", "gs", "https"])
 def remote(request, tmp_path, monkeypatch) -> Remote:
     kind = request.param
     if kind == "file":
@@ -58,6 +62,15 @@ def remote(request, tmp_path, monkeypatch) -> Remote:
         for k, v in env.items():
             monkeypatch.setenv(k, v)
         url = f"s3://{s3.make_bucket()}/team/app"
+        return Remote(kind, url, url, env)
+    if kind == "gs":
+        gcs = request.getfixturevalue("gcs_emulator")
+        for k in GOOGLE_VARS:
+            monkeypatch.delenv(k, raising=False)
+        env = gcs.env()
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+        url = f"gs://{gcs.make_bucket()}/team/app"
         return Remote(kind, url, url, env)
     srv = request.getfixturevalue("https_server")
     path, url = srv.new_store()

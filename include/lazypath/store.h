@@ -7,7 +7,8 @@
 //
 // OpenStore picks the implementation from the URL scheme: file:// or a plain
 // path (the embedded default; any local or mounted directory), s3://bucket/
-// prefix (S3 and compatibles, src/store/s3_store.h) and https://host/prefix
+// prefix (S3 and compatibles, src/store/s3_store.h), gs://bucket/prefix
+// (Google Cloud Storage, src/store/gcs_store.h) and https://host/prefix
 // (read-only, any static server with Range support; it cannot be listed,
 // src/store/http_store.h). Unknown schemes fail with InvalidArgument naming
 // the scheme, never the rest of the URL.

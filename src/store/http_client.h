@@ -1,5 +1,5 @@
-// http::Client: the HTTP transfer helper shared by the remote stores (s3://,
-// https://), over libcurl.
+// http::Client: the HTTP transfer helper shared by the remote stores
+// (s3://, gs://, https://), over libcurl.
 //
 // One curl easy handle per request attempt; nothing is shared between
 // requests, so a client may be used from many threads at once. Every request

@@ -1,6 +1,7 @@
 #include "lazypath/store.h"
 
 #include "store/file_store.h"
+#include "store/gcs_store.h"
 #include "store/http_store.h"
 #include "store/s3_store.h"
 
@@ -156,6 +157,7 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& url,
     return FileStore::Open(url, path, options.create);
   }
   if (scheme == "s3") return S3Store::Open(url, ProcessEnv());
+  if (scheme == "gs") return GcsStore::Open(url, ProcessEnv());
   if (scheme == "https" || scheme == "http") {
     LP_ASSIGN_OR_RETURN(auto store, HttpStore::Open(url, ProcessEnv()));
     if (options.create) {  // only writers create: fail before any traffic
@@ -170,7 +172,7 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& url,
   return Status::InvalidArgument(
       "store '" + scheme.substr(0, 20) + "://...': unknown scheme '" +
       scheme.substr(0, 20) +
-      "' (supported: file://, s3://, https://, or a plain path)");
+      "' (supported: file://, s3://, gs://, https://, or a plain path)");
 }
 
 }  // namespace lazypath

@@ -48,7 +48,8 @@ struct StoreStats {
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> bytes_read{0};
   std::atomic<uint64_t> bytes_written{0};
-  // PUT body bytes as they leave, retried attempts included; for live
+  // Request body bytes as they leave (PUT bodies as libcurl reads them, POST
+  // bodies per request), retried attempts included; for live
   // upload progress (bytes_written counts completed objects only).
   std::atomic<uint64_t> bytes_sent{0};
 };

@@ -125,7 +125,7 @@ def push_report(
 def push(dir: str, store: str, *, tag: str | None = None, **kwargs) -> str:
     """Pack `dir` and upload what `store` lacks; returns the tree digest.
 
-    `store` is a file:// URL or a directory path. With `tag`, the ref of that
+    `store` is a directory path or a file://, s3:// or gs:// URL. With `tag`, the ref of that
     name is pointed at the tree. `exclude` adds gitignore patterns (they win
     over .gitignore files); `default_excludes=False` ships .git, __pycache__
     and .venv too.

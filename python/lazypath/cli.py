@@ -28,6 +28,7 @@ PROG = "lazypath"
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+_STORE_HELP = "store: a directory, or a file://, s3://, gs:// or https:// URL"
 EXIT_CONFLICT = 3
 EXIT_INTERRUPTED = 130
 
@@ -44,7 +45,8 @@ environment:
   LAZYPATH_CACHE   node cache directory (default: $XDG_CACHE_HOME/lazypath or
                    ~/.cache/lazypath); --cache overrides it
 
-STORE is a directory path or a file:// URL. REF is a ref name (a tag such as
+STORE is a directory path or a file://, s3://, gs:// or https:// (read-only)
+URL. REF is a ref name (a tag such as
 'prod') or a tree digest 'sha256:<64 hex>'. See doc/cli.md for details.
 """
 
@@ -112,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verb("push", "pack DIR, upload what STORE lacks, print the tree digest")
     p.add_argument("dir", metavar="DIR", help="directory to push")
-    p.add_argument("store", metavar="STORE", help="store: a directory or file:// URL")
+    p.add_argument("store", metavar="STORE", help=_STORE_HELP)
     p.add_argument("--tag", metavar="NAME", help="point ref NAME at the pushed tree")
     p.add_argument(
         "--exclude",
@@ -159,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
         "run a Python command with tree REF activated lazily in a fresh node cache, and store "
         "the directories it imported, in order, as REF's import profile",
     )
-    p.add_argument("store", metavar="STORE", help="store: a directory or file:// URL")
+    p.add_argument("store", metavar="STORE", help=_STORE_HELP)
     p.add_argument("ref", metavar="REF", help="ref name or tree digest sha256:<hex>")
     p.add_argument(
         "--dry-run", action="store_true", help="record and print the profile, store nothing"
@@ -178,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
         "materialise tree REF in the node cache and print its path",
         aliases=["pull"],
     )
-    p.add_argument("store", metavar="STORE", help="store: a directory or file:// URL")
+    p.add_argument("store", metavar="STORE", help=_STORE_HELP)
     p.add_argument("ref", metavar="REF", help="ref name or tree digest sha256:<hex>")
     p.add_argument(
         "--mode",

@@ -472,6 +472,11 @@ Result<Response> Client::Send(const Request& request, const std::string& what,
     std::string detail;
     if (stats != nullptr) stats->requests++;
     CURLcode rc = Perform(request, auth_, options_, false, &t, &detail);
+    // POST bodies go from memory in one piece (not through ReadCb): count
+    // them once a response shows they left.
+    if (stats != nullptr && rc == CURLE_OK && request.method == "POST") {
+      stats->bytes_sent += request.body.size();
+    }
     if (t.too_big) {
       return Status::Corrupt(what + ": response larger than " +
                              std::to_string(max_body) + " bytes");

@@ -18,8 +18,7 @@ Contestants, interleaved in every run on the same generated tree:
 
 - lazypath eager: `lazypath.push_report()` into a file:// store, then
   `ray.init(runtime_env={"lazypath": {"store", "ref": digest}})`;
-- lazypath lazy: the same with `"mode": "lazy"` (shown as n/a while the
-  plugin refuses that mode);
+- lazypath lazy: the same with `"mode": "lazy"`;
 - Ray working_dir: `ray.init(runtime_env={"working_dir": tree})`;
 - Ray py_modules: `ray.init(runtime_env={"py_modules": [tree/app, tree/data]})`.
 
@@ -249,7 +248,6 @@ class Runner:
         self.c, self.tree, self.scratch, self.target = cluster, tree, scratch, target
         self.module = module_name(tree, target)
         self.timeout = timeout
-        self.unavailable: dict[str, str] = {}
         self.samples: dict[tuple[str, str], list[dict]] = {}
         self.dirs: dict[str, dict[str, str]] = {}
         self.driver_log = scratch / "drivers.log"
@@ -265,8 +263,6 @@ class Runner:
         return d
 
     def deploy(self, method: str, kind: str, run: int) -> None:
-        if method in self.unavailable:
-            return
         mark = f"{method}-{kind}-{run}-{time.time_ns()}"
         if kind == "cold":
             write_salt(self.tree, f"{method}-{run}-{time.time_ns()}")
@@ -291,10 +287,6 @@ class Runner:
         t0 = time.perf_counter()  # the code changed
         result, elapsed = self._drive(cfg)
         if "error" in result:
-            if method == "lazy" and "mode 'lazy'" in result["error"]:
-                self.unavailable[method] = "n/a (plugin rejects lazy)"
-                log(f"{NAMES[method]}: the plugin rejects mode 'lazy'; row shown as n/a")
-                return
             raise SystemExit(f"ray-deploy: {NAMES[method]} {kind} deploy failed: {result['error']}")
         if result["mark"] != mark:
             raise SystemExit(
@@ -385,9 +377,6 @@ def table(r: Runner) -> str:
         bt, bu, bf = med(base, "total"), med(base, "uploaded"), med(base, "fetched")
         for method in METHODS:
             label = "cold (first deploy)" if kind == "cold" else "after a one-file edit"
-            if method in r.unavailable:
-                rows.append([NAMES[method], label, r.unavailable[method]] + ["—"] * 6)
-                continue
             s = r.samples[(method, kind)]
             t, u, f = med(s, "total"), med(s, "uploaded"), med(s, "fetched")
             rows.append(

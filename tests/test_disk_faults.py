@@ -206,3 +206,35 @@ def test_read_only_cache(tmp_path: Path, fs, mode: str) -> None:
     res = run_cli("activate", store, digest, "--mode", mode, "--cache", cache, "--json")
     assert res.returncode == 0, res
     check_cache(cache, {digest[7:]: read_dir(tmp_path / "src")})
+
+
+USE_TREE = r"""
+import sys
+import lazypath
+t = lazypath.activate(sys.argv[1], sys.argv[2], mode=sys.argv[3], cache_dir=sys.argv[4])
+lazypath.materialize(t.path)
+import app, pkg
+print(app.VALUE, pkg.VALUE)
+"""
+
+
+@pytest.mark.parametrize("mode", ["eager", "lazy"])
+def test_read_only_cache_serves_the_trees_it_holds(tmp_path: Path, fs, mode: str) -> None:
+    """A cache filled beforehand, then mounted read-only (an image's, a
+    read-only volume): activation through the API needs no write, since
+    nothing can be evicted from it and so no lease is taken."""
+    if fs is None:
+        return
+    mount, remount = fs
+    store, cache = tmp_path / "store", tmp_path / "cache"
+    make_app(tmp_path / "src", 100_000)
+    digest = lazypath.push(str(tmp_path / "src"), str(store), cache_dir=str(tmp_path / "pc"))
+    mount(cache, "16m")
+    argv = [sys.executable, "-c", USE_TREE, str(store), digest, mode, str(cache)]
+    res = subprocess.run(argv, capture_output=True, text=True)
+    assert res.returncode == 0 and res.stdout.split() == ["app", "pkg"], res
+    remount(cache, "ro")
+    res = subprocess.run(argv, capture_output=True, text=True)
+    assert res.returncode == 0 and res.stdout.split() == ["app", "pkg"], res
+    remount(cache, "rw")
+    check_cache(cache, {digest[7:]: read_dir(tmp_path / "src")})

@@ -120,7 +120,8 @@ class NodeCache {
   // A lease is a shared flock on leases/<hex>, held by every process that
   // uses a tree; it vanishes with the process. Gc never evicts a leased tree.
   // Returns the lease's file descriptor: closing it ends the lease. Also
-  // records the time of use.
+  // records the time of use. On a read-only cache, where nothing can be
+  // evicted, returns a descriptor that holds no lease.
   Result<int> AcquireLease(const Hash& tree) const;
   // Held shared by activations from fetch to publish, exclusively by Gc
   // while it sweeps blobs, so Gc never removes a blob about to be linked.

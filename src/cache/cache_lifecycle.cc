@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -84,9 +85,19 @@ Result<int> NodeCache::AcquireLease(const Hash& tree) const {
   std::string dir = fs::Join(dir_, "leases");
   LP_RETURN_IF_ERROR(fs::MakeDirs(dir));
   std::string path = fs::Join(dir, tree.hex());
-  LP_ASSIGN_OR_RETURN(FileLock lock,
-                      FileLock::Acquire(path, FileLock::Mode::kShared));
-  int fd = lock.Release();
+  auto lock = FileLock::Acquire(path, FileLock::Mode::kShared);
+  if (!lock.ok()) {
+    // A read-only cache (an image's, a read-only volume) can't evict
+    // anything, so its trees need no lease: hand back a descriptor that
+    // holds nothing, and let the activation go on.
+    struct statvfs vfs;
+    if (::statvfs(dir.c_str(), &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) {
+      int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fd >= 0) return fd;
+    }
+    return lock.status();
+  }
+  int fd = lock->Release();
   ::futimens(fd, nullptr);  // records the use; failure only skews LRU order
   return fd;
 }

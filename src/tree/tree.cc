@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <cstdlib>
 #include <deque>
 #include <map>
@@ -125,6 +126,35 @@ std::string FoldName(std::string_view s) {
   return folded;
 }
 
+// `s` quoted, followed by its code points when it has non-ASCII ones, so
+// that NFC and NFD spellings of one name can be told apart in a message.
+std::string ShowName(std::string_view s) {
+  std::string out = "'" + std::string(s) + "'";
+  if (std::all_of(s.begin(), s.end(), [](char c) {
+        return static_cast<unsigned char>(c) < 0x80;
+      })) {
+    return out;
+  }
+  out += " (";
+  const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(s.data());
+  utf8proc_ssize_t left = static_cast<utf8proc_ssize_t>(s.size());
+  while (left > 0) {
+    utf8proc_int32_t cp;
+    utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
+    if (n <= 0) break;
+    if (cp < 0x80) {
+      out += static_cast<char>(cp);
+    } else {
+      char buf[16];
+      std::snprintf(buf, sizeof buf, "<U+%04X>", static_cast<unsigned>(cp));
+      out += buf;
+    }
+    p += n;
+    left -= n;
+  }
+  return out + ")";
+}
+
 // Two paths (files or the directories they imply) that differ only by case
 // or Unicode normalisation would land on one name on such file systems, and
 // one would silently replace or merge with the other.
@@ -140,8 +170,9 @@ Status CheckFoldCollisions(const std::vector<TreeEntry>& entries) {
         auto [it, fresh] = folded.emplace(std::move(f), std::string(prefix));
         if (!fresh && it->second != prefix) {
           return Status::Corrupt(
-              "tree paths '" + it->second + "' and '" + std::string(prefix) +
-              "' collide: they differ only by case or Unicode normalisation");
+              "tree paths " + ShowName(it->second) + " and " +
+              ShowName(prefix) +
+              " collide: they differ only by case or Unicode normalisation");
         }
       }
       if (end == std::string_view::npos) break;

@@ -144,6 +144,10 @@ TEST(TreeTest, PathsCollidingByCaseOrNormalisationAreRefused) {
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.ToString().find("case or Unicode normalisation"),
             std::string::npos);
+  // The message tells the two spellings apart.
+  EXPECT_NE(s.ToString().find("(caf<U+00E9>.py)"), std::string::npos)
+      << s.ToString();
+  EXPECT_NE(s.ToString().find("(cafe<U+0301>.py)"), std::string::npos);
   EXPECT_FALSE(Tree({File("\xc3\x89/a"), File("e\xcc\x81/b")}).Validate().ok());
   // Distinct names stay distinct.
   EXPECT_TRUE(

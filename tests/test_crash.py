@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import lazypath
@@ -157,6 +158,17 @@ def verify_cache_clean(cache: Path) -> None:
     assert v["bad_blobs"] == [] and v["trees_invalidated"] == [], v
 
 
+def assert_gc_clears_debris(cache: Path) -> None:
+    """Gc removes every kill's debris once it is old enough not to belong to
+    a process in another pid namespace (ten minutes): nothing lingers."""
+    old = time.time() - 3600
+    for p in cache.rglob("*.tmp.*"):
+        os.utime(p, (old, old), follow_symlinks=False)
+    lazypath.cache_gc(str(cache))
+    debris = [str(p.relative_to(cache)) for p in cache.rglob("*.tmp.*")]
+    assert debris == [], debris
+
+
 def test_kill_push(tmp_path: Path, worker: Worker, seed: int) -> None:
     rng = random.Random(seed ^ 0x5055)
     src, store, cache = tmp_path / "src", tmp_path / "store", tmp_path / "cache"
@@ -197,6 +209,7 @@ def test_kill_push(tmp_path: Path, worker: Worker, seed: int) -> None:
         assert r["rc"] == 0, (r, log_tail(tmp_path))
     print(f"push: {kills} kills in {runs} runs (full push {duration * 1000:.0f} ms)")
     assert kills >= KILLS
+    assert_gc_clears_debris(cache)  # the push's stat cache and staged packs
     check_cache(tmp_path / "check-cache", known)
 
 
@@ -243,6 +256,7 @@ def _activation_kills(tmp_path: Path, worker: Worker, seed: int, op: str) -> Non
             assert read_dir(cache / "trees" / digest[7:]) == entries
     print(f"{op} activation: {kills} kills in {runs} runs (full run {duration * 1000:.0f} ms)")
     assert kills >= KILLS
+    assert_gc_clears_debris(cache)
     # The CLI's verify agrees: nothing to repair.
     res = subprocess.run(
         [sys.executable, "-m", "lazypath", "cache", "verify", "--json", "--cache", str(cache)],

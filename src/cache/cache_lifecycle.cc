@@ -165,13 +165,23 @@ Result<GcReport> NodeCache::Gc(uint64_t budget_bytes, bool wait) const {
                                      GcLockPath(), FileLock::Mode::kExclusive));
     if (!gc_lock) return r;
   }
-  // Debris of processes that died mid-write. The owner's pid is in the
-  // name; an entry also has to be ten minutes old, in case the cache is
-  // shared with another pid namespace.
+  // Debris of processes that died mid-write: anything in tmp/, and the
+  // temp siblings that atomic writes leave in meta/ and statcache/. The
+  // owner's pid is in the name; an entry also has to be ten minutes old, in
+  // case the cache is shared with another pid namespace.
   const int64_t now = NowNs();
-  LP_ASSIGN_OR_RETURN(auto tmp, ListDir(TempDir()));
-  for (const auto& name : tmp) {
-    std::string p = fs::Join(TempDir(), name);
+  std::vector<std::string> debris;
+  for (const std::string& d :
+       {TempDir(), fs::Join(dir_, "meta"), StatCacheDir()}) {
+    LP_ASSIGN_OR_RETURN(auto names, ListDir(d));
+    for (const auto& name : names) {
+      if (d == TempDir() || TempOwner(name) != 0) {
+        debris.push_back(fs::Join(d, name));
+      }
+    }
+  }
+  for (const auto& p : debris) {
+    std::string_view name = std::string_view(p).substr(p.rfind('/') + 1);
     struct stat st;
     if (::lstat(p.c_str(), &st) != 0) continue;
     int64_t age =

@@ -31,7 +31,10 @@ def run_op(cmd: dict) -> int:
     if op == "push":
         lazypath.push(cmd["src"], cmd["store"], tag=cmd["ref"], cache_dir=cache)
         return 0
-    if op == "eager":
+    if op == "eager" and cmd.get("pull"):  # what `lazypath activate` (the CLI) runs
+        tree = lazypath.pull(cmd["store"], cmd["ref"], cache_dir=cache)
+        sys.path.insert(0, tree.path)
+    elif op == "eager":
         tree = lazypath.activate(cmd["store"], cmd["ref"], cache_dir=cache)
     elif op == "lazy":
         tree = lazypath.activate(cmd["store"], cmd["ref"], mode="lazy", cache_dir=cache)
@@ -43,7 +46,9 @@ def run_op(cmd: dict) -> int:
         if importlib.import_module(name).VALUE != value:
             return 3
     for rel, text in cmd["data"].items():
-        path = lazypath.materialize(os.path.join(tree.path, rel))
+        path = os.path.join(tree.path, rel)
+        if not cmd.get("pull"):  # a pulled tree is complete, and not "activated"
+            path = lazypath.materialize(path)
         with open(path, encoding="utf-8") as f:
             if f.read() != text:
                 return 3

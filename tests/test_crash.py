@@ -242,7 +242,9 @@ def _activation_kills(tmp_path: Path, worker: Worker, seed: int, op: str) -> Non
         runs += 1
         if rng.random() < 0.8:  # else: start from the previous kill's debris
             reset()
-        r = worker(**cmd, kill_after=rng.uniform(0, duration * 1.2))
+        # Eager: half through lazypath.pull, the CLI's path (no lease, no hook).
+        pull = op == "eager" and rng.random() < 0.5
+        r = worker(**cmd, pull=pull, kill_after=rng.uniform(0, duration * 1.2))
         assert r["killed"] or r["rc"] == 0, (r, log_tail(tmp_path))
         kills += r["killed"]
         check_cache(cache, known)

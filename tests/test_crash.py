@@ -267,6 +267,15 @@ def _activation_kills(tmp_path: Path, worker: Worker, seed: int, op: str) -> Non
     )
     assert res.returncode == 0, res
     assert json.loads(res.stdout)["bad_blobs"] == []
+    res = subprocess.run(
+        [sys.executable, "-m", "lazypath", "cache", "ls", "--json", "--cache", str(cache)],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res
+    listed = json.loads(res.stdout)["trees"]
+    assert [t["digest"] for t in listed] == [digest], listed
+    check_cache(cache, known)
 
 
 def test_kill_eager_activation(tmp_path: Path, worker: Worker, seed: int) -> None:

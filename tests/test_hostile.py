@@ -99,8 +99,9 @@ def test_bad_tree_refused(tmp_path: Path, area: Path, case: str, mode: str) -> N
     entries, needles = BAD_TREES[case]
     store = tmp_path / "store"
     digest = write_artifact(store, entries, ref="bad")
-    for ref in ("bad", digest):
-        res = activate(store, ref, area / "cache", mode)
+    # By ref through the plain path, by digest through the file:// URL.
+    for url, ref in ((store, "bad"), (f"file://{store}", digest)):
+        res = activate(url, ref, area / "cache", mode)
         assert_one_line_error(res, digest, *needles)
     assert_nothing_published(area, digest)
 

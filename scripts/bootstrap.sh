@@ -16,7 +16,8 @@ log() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*" >&2; }
 
 APT_PACKAGES=(build-essential cmake ninja-build pkg-config git libssl-dev libzstd-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev ccache zstd
-  python3-venv python3-dev clang-format libcurl4-openssl-dev nginx-light openssl)
+  python3-venv python3-dev clang-format libcurl4-openssl-dev nginx-light openssl
+  libutf8proc-dev)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

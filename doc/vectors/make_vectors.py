@@ -41,6 +41,11 @@ def tree_bytes(entries):
     return "".join(lines)
 
 
+def link_line(path: str, target: str) -> str:
+    digest = hashlib.sha256(target.encode()).hexdigest()
+    return f"l {len(target.encode())} {digest} {esc(path)} {esc(target)}\n"
+
+
 def tree_vectors():
     valid = [
         ("empty tree", []),
@@ -105,6 +110,23 @@ def tree_vectors():
         ("raw space in path", h + f"f 0 {e0} a b\n", "wrong number of fields"),
         ("needless escape", h + f"f 0 {e0} %41\n", "needs none"),
         ("empty component", h + f"f 0 {e0} a//b\n", "empty component"),
+        (
+            "symlink escaping through another symlink",
+            h + link_line("esc", "x/up/x/up/..") + link_line("x/up", ".."),
+            "through other symlinks",
+        ),
+        ("symlink loop", h + link_line("a", "b/c") + link_line("b", "a"), "escapes"),
+        ("paths differing by case", h + f"f 0 {e0} A\nf 0 {e0} a\n", "differ only by case"),
+        (
+            "directories differing by case",
+            h + f"f 0 {e0} P/x\nf 0 {e0} p/y\n",
+            "differ only by case",
+        ),
+        (
+            "NFC and NFD spellings of one name",
+            h + f"f 0 {e0} cafe\u0301\nf 0 {e0} caf\u00e9\n",
+            "Unicode normalisation",
+        ),
     ]
     for name, b, err in bad:
         out["invalid"].append({"name": name, "bytes": b, "error": err})

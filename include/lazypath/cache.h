@@ -103,11 +103,13 @@ class NodeCache {
   // publishes it as TreeDir(digest) by one rename. REQUIRES: the caller holds
   // the tree's lock (LockPath) so that only one process builds it.
   Status Materialize(const Tree& tree, const Hash& digest) const;
-  // Creates the file or symlink `e` at `dest` (whose parent exists and is
-  // the caller's own new directory): a hardlink to the blob, a copy where a
-  // link can't be made, an empty file, or a symlink. REQUIRES: the blob is
-  // cached.
-  Status PlaceEntry(const TreeEntry& e, const std::string& dest) const;
+  // Creates the file or symlink `e` as `name` in directory `dir_fd` (the
+  // caller's own new directory, opened without following symlinks): a
+  // hardlink to the blob, a copy where a link can't be made, an empty file,
+  // or a symlink. Uses only *at(2) calls that never follow a symlink at
+  // `name`. `dest` names it in errors. REQUIRES: the blob is cached.
+  Status PlaceEntry(const TreeEntry& e, int dir_fd, const std::string& name,
+                    const std::string& dest) const;
   // syncfs(2) on the file system holding `path`: one call that makes
   // everything written before it durable, instead of an fsync per file.
   Status SyncFileSystem(const std::string& path) const;
@@ -118,7 +120,8 @@ class NodeCache {
   // A lease is a shared flock on leases/<hex>, held by every process that
   // uses a tree; it vanishes with the process. Gc never evicts a leased tree.
   // Returns the lease's file descriptor: closing it ends the lease. Also
-  // records the time of use.
+  // records the time of use. On a read-only cache, where nothing can be
+  // evicted, returns a descriptor that holds no lease.
   Result<int> AcquireLease(const Hash& tree) const;
   // Held shared by activations from fetch to publish, exclusively by Gc
   // while it sweeps blobs, so Gc never removes a blob about to be linked.

@@ -43,6 +43,7 @@ inline constexpr uint64_t kMaxTreeBytes = 512ull << 20;
 inline constexpr size_t kMaxPathBytes = 4096;
 inline constexpr size_t kMaxComponentBytes = 255;
 inline constexpr size_t kMaxDepth = 128;
+inline constexpr size_t kMaxEntries = 10'000'000;
 
 class Tree {
  public:
@@ -54,7 +55,10 @@ class Tree {
   // Checks every rule of doc/format.md: paths are valid UTF-8, relative,
   // normalised, within the limits above, strictly increasing (so unique),
   // no entry is also a parent directory of another, and every symlink target
-  // is relative and stays inside the tree. Errors name the offending path.
+  // is relative and stays inside the tree, even when followed through the
+  // tree's other symlinks; no two paths (or the directories they imply) are
+  // equal after Unicode NFC and case folding, as they would be on APFS, NTFS
+  // or casefolded ext4. Errors name the offending path.
   Status Validate() const;
   std::string Serialize() const;
   Digest digest() const;  // of Serialize()

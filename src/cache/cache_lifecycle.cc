@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -84,9 +85,19 @@ Result<int> NodeCache::AcquireLease(const Hash& tree) const {
   std::string dir = fs::Join(dir_, "leases");
   LP_RETURN_IF_ERROR(fs::MakeDirs(dir));
   std::string path = fs::Join(dir, tree.hex());
-  LP_ASSIGN_OR_RETURN(FileLock lock,
-                      FileLock::Acquire(path, FileLock::Mode::kShared));
-  int fd = lock.Release();
+  auto lock = FileLock::Acquire(path, FileLock::Mode::kShared);
+  if (!lock.ok()) {
+    // A read-only cache (an image's, a read-only volume) can't evict
+    // anything, so its trees need no lease: hand back a descriptor that
+    // holds nothing, and let the activation go on.
+    struct statvfs vfs;
+    if (::statvfs(dir.c_str(), &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) {
+      int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fd >= 0) return fd;
+    }
+    return lock.status();
+  }
+  int fd = lock->Release();
   ::futimens(fd, nullptr);  // records the use; failure only skews LRU order
   return fd;
 }
@@ -154,13 +165,23 @@ Result<GcReport> NodeCache::Gc(uint64_t budget_bytes, bool wait) const {
                                      GcLockPath(), FileLock::Mode::kExclusive));
     if (!gc_lock) return r;
   }
-  // Debris of processes that died mid-write. The owner's pid is in the
-  // name; an entry also has to be ten minutes old, in case the cache is
-  // shared with another pid namespace.
+  // Debris of processes that died mid-write: anything in tmp/, and the
+  // temp siblings that atomic writes leave in meta/ and statcache/. The
+  // owner's pid is in the name; an entry also has to be ten minutes old, in
+  // case the cache is shared with another pid namespace.
   const int64_t now = NowNs();
-  LP_ASSIGN_OR_RETURN(auto tmp, ListDir(TempDir()));
-  for (const auto& name : tmp) {
-    std::string p = fs::Join(TempDir(), name);
+  std::vector<std::string> debris;
+  for (const std::string& d :
+       {TempDir(), fs::Join(dir_, "meta"), StatCacheDir()}) {
+    LP_ASSIGN_OR_RETURN(auto names, ListDir(d));
+    for (const auto& name : names) {
+      if (d == TempDir() || TempOwner(name) != 0) {
+        debris.push_back(fs::Join(d, name));
+      }
+    }
+  }
+  for (const auto& p : debris) {
+    std::string_view name = std::string_view(p).substr(p.rfind('/') + 1);
     struct stat st;
     if (::lstat(p.c_str(), &st) != 0) continue;
     int64_t age =

@@ -134,6 +134,33 @@ TEST_F(CacheLifecycleTest, GcRemovesDebrisOfDeadProcessesOnly) {
   EXPECT_TRUE(fs::Exists(mine));
 }
 
+// Regression: a process killed inside an atomic write of tree metadata or
+// of a push's stat cache left its temp sibling in meta/ or statcache/,
+// where gc never looked, so it stayed forever.
+TEST_F(CacheLifecycleTest, GcRemovesTempSiblingsInMetaAndStatCache) {
+  Hash a = MakeTree("a", 1, 10);
+  ASSERT_TRUE(fs::MakeDirs(cache_->StatCacheDir()).ok());
+  std::string meta = dir_ + "/meta/" + a.hex() + ".tree";
+  std::vector<std::string> dead = {
+      meta + ".tmp.999999999.0.1",
+      cache_->StatCacheDir() + "/0123abcd.tmp.999999999.0.2"};
+  struct timespec old[2] = {{1000, 0}, {1000, 0}};
+  for (const auto& p : dead) {
+    ASSERT_TRUE(fs::WriteFileAtomic(p, "half").ok());
+    ASSERT_EQ(::utimensat(AT_FDCWD, p.c_str(), old, 0), 0);
+  }
+  // Young debris may belong to a live process in another pid namespace.
+  std::string young = meta + ".tmp.999999999.0.3";
+  ASSERT_TRUE(fs::WriteFileAtomic(young, "half").ok());
+  auto r = cache_->Gc(UINT64_MAX);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->tmp_removed, 2u);
+  for (const auto& p : dead) EXPECT_FALSE(fs::Exists(p)) << p;
+  EXPECT_TRUE(fs::Exists(young));
+  EXPECT_TRUE(fs::Exists(meta));  // the real metadata stays
+  EXPECT_TRUE(cache_->HasTree(a));
+}
+
 TEST_F(CacheLifecycleTest, VerifyFindsAndRepairsCorruptBlobs) {
   Hash a = MakeTree("a", 3, 5000);
   Hash b = MakeTree("b", 3, 5000);

@@ -7,21 +7,26 @@
 #include <set>
 
 #include "lazypath/cache.h"
+#include "util/dir_writer.h"
 #include "util/fs.h"
 
 namespace lazypath {
 
 namespace {
-// Links `from` at `to`, falling back to a copy where hardlinks can't be made
-// (another file system, a link-count limit, a file system without links).
-Status LinkOrCopy(const std::string& from, const std::string& to, int mode) {
-  if (::link(from.c_str(), to.c_str()) == 0) return Status::OK();
+// Links `from` at `name` in `dir_fd`, falling back to a copy where hardlinks
+// can't be made (another file system, a link-count limit, a file system
+// without links). linkat(2) never follows a symlink at `name` (EEXIST).
+Status LinkOrCopy(const std::string& from, int dir_fd, const std::string& name,
+                  int mode, const std::string& shown) {
+  if (::linkat(AT_FDCWD, from.c_str(), dir_fd, name.c_str(), 0) == 0) {
+    return Status::OK();
+  }
   int err = errno;
   if (err == EXDEV || err == EMLINK || err == EPERM || err == ENOTSUP ||
       err == EOPNOTSUPP) {
-    return fs::CopyFile(from, to, mode);
+    return fs::CopyFileAt(from, dir_fd, name, mode, shown);
   }
-  return Status::FromErrno("link " + from, to, err);
+  return Status::FromErrno("link " + from, shown, err);
 }
 }  // namespace
 
@@ -129,10 +134,11 @@ Result<std::string> NodeCache::ExecutableBlob(const Hash& blob) const {
   return x;
 }
 
-Status NodeCache::PlaceEntry(const TreeEntry& e,
+Status NodeCache::PlaceEntry(const TreeEntry& e, int dir_fd,
+                             const std::string& name,
                              const std::string& dest) const {
   if (e.kind == EntryKind::kSymlink) {
-    if (::symlink(e.target.c_str(), dest.c_str()) != 0) {
+    if (::symlinkat(e.target.c_str(), dir_fd, name.c_str()) != 0) {
       return Status::FromErrno("symlink", dest, errno);
     }
     return Status::OK();
@@ -140,8 +146,9 @@ Status NodeCache::PlaceEntry(const TreeEntry& e,
   bool exec = e.kind == EntryKind::kExecutable;
   int mode = exec ? 0555 : 0444;
   if (e.blob.size == 0) {
-    int fd = ::open(dest.c_str(),
-                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    int fd =
+        ::openat(dir_fd, name.c_str(),
+                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0) return Status::FromErrno("create", dest, errno);
     ::fchmod(fd, static_cast<mode_t>(mode));
     ::close(fd);
@@ -151,7 +158,7 @@ Status NodeCache::PlaceEntry(const TreeEntry& e,
   if (exec) {
     LP_ASSIGN_OR_RETURN(src, ExecutableBlob(e.blob.hash));
   }
-  return LinkOrCopy(src, dest, mode);
+  return LinkOrCopy(src, dir_fd, name, mode, dest);
 }
 
 Status NodeCache::SyncFileSystem(const std::string& path) const {
@@ -172,23 +179,29 @@ Status NodeCache::Materialize(const Tree& tree, const Hash& digest) const {
     (void)fs::RemoveAll(stage);
     return s.WithContext("materialise " + digest.ToString());
   };
-  std::set<std::string> made_dirs;
+  // Paths were validated (no '..', no absolute, no entry that is also a
+  // parent) and the staging directory is new; still, every write goes
+  // through DirWriter, which follows no symlink, so even a validator bug
+  // cannot write outside the stage.
+  auto writer = fs::DirWriter::Open(stage);
+  if (!writer.ok()) return fail(writer.status());
+  std::set<std::string, std::less<>> made_dirs;
   for (const TreeEntry& e : tree.entries()) {
-    // Create the parents in order. Paths were validated (no '..', no
-    // absolute, no entry that is also a parent), and the staging directory is
-    // new, so nothing on the way can be a symlink.
+    // Create the parents in order; each exactly once, so an EEXIST means
+    // something other than our directory is in the way.
     size_t slash = e.path.find('/');
     while (slash != std::string::npos) {
       std::string parent = e.path.substr(0, slash);
       if (made_dirs.insert(parent).second) {
-        std::string p = fs::Join(stage, parent);
-        if (::mkdir(p.c_str(), 0755) != 0 && errno != EEXIST) {
-          return fail(Status::FromErrno("mkdir", p, errno));
-        }
+        Status s = writer->MakeDir(parent, 0755);
+        if (!s.ok()) return fail(s);
       }
       slash = e.path.find('/', slash + 1);
     }
-    Status s = PlaceEntry(e, fs::Join(stage, e.path));
+    auto [parent, name] = fs::DirWriter::Split(e.path);
+    auto dir = writer->Dir(parent);
+    if (!dir.ok()) return fail(dir.status());
+    Status s = PlaceEntry(e, *dir, std::string(name), writer->Show(e.path));
     if (!s.ok()) return fail(s);
   }
   // One syncfs covers every link, directory and blob rename above; only then

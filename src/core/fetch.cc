@@ -54,6 +54,15 @@ Result<Index> FetchIndex(Store& store, const Hash& tree) {
 
 Status CheckIndexAgainstTree(const Index& index, const Tree& tree,
                              const std::string& store_url) {
+  // An index lists each distinct non-empty blob of its tree once: more
+  // entries than the tree has blobs is padding meant to cost work.
+  if (index.blobs.size() > tree.entries().size()) {
+    return Status::Corrupt("index of " + index.tree.ToString() + " in store " +
+                           store_url + ": lists " +
+                           std::to_string(index.blobs.size()) +
+                           " blobs for a tree of " +
+                           std::to_string(tree.entries().size()) + " entries");
+  }
   for (const TreeEntry& e : tree.entries()) {
     if (e.kind == EntryKind::kSymlink || e.blob.size == 0) continue;
     auto it = index.blobs.find(e.blob.hash);
@@ -245,11 +254,15 @@ Status FetchBlobs(Store& store, const Index& index,
     if (!s.ok()) return s;
     return sink.Done();
   });
+  // Errors name the tree as well as the blob or temp file (a full or
+  // read-only cache shows up here first).
+  std::string what =
+      "fetch tree " + index.tree.ToString() + " into " + cache.dir();
   if (!s.ok()) {
     for (const auto& v : verified) ::unlink(v.first.c_str());
-    return s;
+    return s.WithContext(what);
   }
-  return cache.AdoptBlobs(verified);
+  return cache.AdoptBlobs(verified).WithContext(what);
 }
 
 Result<std::string> ReadBlob(Store& store, const Index& index,

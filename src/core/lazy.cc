@@ -12,6 +12,7 @@
 #include "core/fetch.h"
 #include "lazypath/profile.h"
 #include "pack/index.h"
+#include "util/dir_writer.h"
 #include "util/fs.h"
 #include "util/python_name.h"
 
@@ -306,18 +307,20 @@ Status LazyTree::Build(const std::string& rel) {
   if (::mkdir(stage.c_str(), kDoneMode) != 0) {
     return Status::FromErrno("mkdir", stage, errno);
   }
+  // Every write goes through DirWriter, which follows no symlink.
+  auto writer = fs::DirWriter::Open(stage);
+  if (!writer.ok()) return fail(writer.status());
   // Parents before children: `dirs` lists each subtree top-down.
   for (const auto& [d, mode] : dirs) {
-    std::string p = fs::Join(stage, d);
-    if (::mkdir(p.c_str(), mode) != 0) {
-      return fail(Status::FromErrno("mkdir", p, errno));
-    }
-    if (::chmod(p.c_str(), mode) != 0) {
-      return fail(Status::FromErrno("chmod", p, errno));
-    }
+    Status s = writer->MakeDir(d, mode);
+    if (!s.ok()) return fail(s);
   }
   for (const auto& [i, out] : place) {
-    Status s = cache_->PlaceEntry(entries[i], fs::Join(stage, out));
+    auto [parent, name] = fs::DirWriter::Split(out);
+    auto dir = writer->Dir(parent);
+    if (!dir.ok()) return fail(dir.status());
+    Status s = cache_->PlaceEntry(entries[i], *dir, std::string(name),
+                                  writer->Show(out));
     if (!s.ok()) return fail(s);
   }
   if (::chmod(stage.c_str(), kDoneMode) != 0) {
@@ -333,8 +336,22 @@ Status LazyTree::Build(const std::string& rel) {
   } else {
     // Swap the placeholder for the full directory in one step, then remove
     // the placeholder (now at the staging path).
+    // The placeholder's parent is opened without following symlinks, and
+    // the placeholder must be our directory, not a link to elsewhere.
     std::string target = fs::Join(root_, rel);
-    if (::renameat2(AT_FDCWD, stage.c_str(), AT_FDCWD, target.c_str(),
+    auto root = fs::DirWriter::Open(root_);
+    if (!root.ok()) return fail(root.status());
+    auto [parent, name] = fs::DirWriter::Split(rel);
+    auto dir = root->Dir(parent);
+    if (!dir.ok()) return fail(dir.status());
+    std::string n(name);
+    struct stat st;
+    if (::fstatat(*dir, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISDIR(st.st_mode)) {
+      return fail(
+          Status::Corrupt("placeholder " + target + " is not a directory"));
+    }
+    if (::renameat2(AT_FDCWD, stage.c_str(), *dir, n.c_str(),
                     RENAME_EXCHANGE) != 0) {
       return fail(Status::FromErrno("publish " + stage, target, errno));
     }

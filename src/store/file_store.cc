@@ -91,7 +91,7 @@ Status FileStore::Put(const std::string& key, std::string_view data) {
   if (s.ok()) s = fs::RenameDurable(tmp, dest);
   if (!s.ok()) {
     ::unlink(tmp.c_str());
-    return s.WithContext("store " + url_);
+    return s.WithContext("store " + url_ + ": put " + key);
   }
   stats().bytes_written += data.size();
   stats().bytes_sent += data.size();
@@ -110,7 +110,7 @@ Status FileStore::PutFile(const std::string& key, const std::string& path) {
   if (s.ok()) s = fs::RenameDurable(tmp, dest);
   if (!s.ok()) {
     ::unlink(tmp.c_str());
-    return s.WithContext("store " + url_);
+    return s.WithContext("store " + url_ + ": put " + key);
   }
   struct stat st;
   if (::stat(dest.c_str(), &st) == 0) {

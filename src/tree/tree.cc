@@ -1,7 +1,15 @@
 #include "lazypath/tree.h"
 
+#include <utf8proc.h>
+
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <map>
+#include <set>
+#include <unordered_map>
 
 namespace lazypath {
 
@@ -102,6 +110,127 @@ bool ParseU64(std::string_view s, uint64_t* v) {
   return ec == std::errc() && p == s.data() + s.size();
 }
 
+// The name a case-insensitive, normalising file system (APFS, NTFS, ext4
+// with casefold) would see: Unicode NFC, then case folded. Empty if utf8proc
+// refuses the string (it was checked to be valid UTF-8 before).
+std::string FoldName(std::string_view s) {
+  utf8proc_uint8_t* out = nullptr;
+  utf8proc_ssize_t n =
+      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
+                   static_cast<utf8proc_ssize_t>(s.size()), &out,
+                   static_cast<utf8proc_option_t>(
+                       UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD));
+  std::string folded;
+  if (n >= 0) folded.assign(reinterpret_cast<char*>(out), size_t(n));
+  std::free(out);
+  return folded;
+}
+
+// `s` quoted, followed by its code points when it has non-ASCII ones, so
+// that NFC and NFD spellings of one name can be told apart in a message.
+std::string ShowName(std::string_view s) {
+  std::string out = "'" + std::string(s) + "'";
+  if (std::all_of(s.begin(), s.end(), [](char c) {
+        return static_cast<unsigned char>(c) < 0x80;
+      })) {
+    return out;
+  }
+  out += " (";
+  const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(s.data());
+  utf8proc_ssize_t left = static_cast<utf8proc_ssize_t>(s.size());
+  while (left > 0) {
+    utf8proc_int32_t cp;
+    utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
+    if (n <= 0) break;
+    if (cp < 0x80) {
+      out += static_cast<char>(cp);
+    } else {
+      char buf[16];
+      std::snprintf(buf, sizeof buf, "<U+%04X>", static_cast<unsigned>(cp));
+      out += buf;
+    }
+    p += n;
+    left -= n;
+  }
+  return out + ")";
+}
+
+// Two paths (files or the directories they imply) that differ only by case
+// or Unicode normalisation would land on one name on such file systems, and
+// one would silently replace or merge with the other.
+Status CheckFoldCollisions(const std::vector<TreeEntry>& entries) {
+  std::unordered_map<std::string, std::string> folded;  // folded -> original
+  std::set<std::string_view> seen;
+  for (const TreeEntry& e : entries) {
+    std::string_view p(e.path);
+    for (size_t end = p.find('/');; end = p.find('/', end + 1)) {
+      std::string_view prefix = p.substr(0, end);
+      if (seen.insert(prefix).second) {
+        std::string f = FoldName(prefix);
+        auto [it, fresh] = folded.emplace(std::move(f), std::string(prefix));
+        if (!fresh && it->second != prefix) {
+          return Status::Corrupt(
+              "tree paths " + ShowName(it->second) + " and " +
+              ShowName(prefix) +
+              " collide: they differ only by case or Unicode normalisation");
+        }
+      }
+      if (end == std::string_view::npos) break;
+    }
+  }
+  return Status::OK();
+}
+
+// Resolves symlink `path`'s target from its directory, following the
+// tree's own symlinks met on the way as the kernel would (at most 40, like
+// Linux). False if it leaves the root or loops. The lexical check alone
+// misses "x/up -> .." used as "esc -> x/up/x/up/..".
+bool ResolvesInside(const std::map<std::string_view, std::string_view>& links,
+                    std::string_view path, std::string_view target) {
+  auto split = [](std::string_view s) {
+    std::vector<std::string_view> out;
+    for (size_t start = 0; start <= s.size();) {
+      size_t slash = s.find('/', start);
+      if (slash == std::string_view::npos) slash = s.size();
+      out.push_back(s.substr(start, slash - start));
+      start = slash + 1;
+    }
+    return out;
+  };
+  std::vector<std::string_view> cur;
+  if (size_t slash = path.rfind('/'); slash != std::string_view::npos) {
+    cur = split(path.substr(0, slash));
+  }
+  std::vector<std::string_view> t = split(target);
+  std::deque<std::string_view> todo(t.begin(), t.end());
+  int hops = 0;
+  std::string joined;
+  while (!todo.empty()) {
+    std::string_view comp = todo.front();
+    todo.pop_front();
+    if (comp.empty() || comp == ".") continue;
+    if (comp == "..") {
+      if (cur.empty()) return false;
+      cur.pop_back();
+      continue;
+    }
+    cur.push_back(comp);
+    joined.clear();
+    for (size_t i = 0; i < cur.size(); ++i) {
+      if (i) joined += '/';
+      joined += cur[i];
+    }
+    auto it = links.find(joined);
+    if (it == links.end()) continue;
+    if (++hops > 40) return false;
+    cur.pop_back();
+    std::vector<std::string_view> more = split(it->second);
+    if (!more.empty() && more.front().empty()) return false;  // absolute
+    todo.insert(todo.begin(), more.begin(), more.end());
+  }
+  return true;
+}
+
 }  // namespace
 
 Tree::Tree(std::vector<TreeEntry> entries) : entries_(std::move(entries)) {
@@ -158,7 +287,7 @@ bool SymlinkStaysInside(std::string_view path, std::string_view target) {
 }
 
 Status Tree::Validate() const {
-  if (entries_.size() > 10'000'000) {
+  if (entries_.size() > kMaxEntries) {
     return Status::Corrupt("tree has more than 10,000,000 entries");
   }
   for (size_t i = 0; i < entries_.size(); ++i) {
@@ -209,6 +338,18 @@ Status Tree::Validate() const {
                                "' collide: a file cannot also be a directory");
       }
       slash = p.find('/', slash + 1);
+    }
+  }
+  LP_RETURN_IF_ERROR(CheckFoldCollisions(entries_));
+  std::map<std::string_view, std::string_view> links;
+  for (const auto& e : entries_) {
+    if (e.kind == EntryKind::kSymlink) links.emplace(e.path, e.target);
+  }
+  for (const auto& [path, target] : links) {
+    if (!ResolvesInside(links, path, target)) {
+      return Status::Corrupt("tree symlink '" + std::string(path) + "' -> '" +
+                             std::string(target) +
+                             "' escapes the tree through other symlinks");
     }
   }
   return Status::OK();

@@ -98,5 +98,63 @@ TEST(TreeTest, PathRules) {
   EXPECT_FALSE(ValidateTreePath(deep).ok());
 }
 
+TreeEntry File(std::string path) {
+  TreeEntry e;
+  e.path = std::move(path);
+  e.blob = HashBytes("x");
+  return e;
+}
+
+TreeEntry Link(std::string path, std::string target) {
+  TreeEntry e;
+  e.path = std::move(path);
+  e.kind = EntryKind::kSymlink;
+  e.blob = HashBytes(target);
+  e.target = std::move(target);
+  return e;
+}
+
+// Regression: each link stayed inside lexically, but "x/up" resolves to the
+// root, so "esc" resolved through it twice climbs out of the tree.
+TEST(TreeTest, SymlinkEscapingThroughAnotherSymlinkIsRefused) {
+  Tree t({Link("x/up", ".."), Link("esc", "x/up/x/up/.."), File("x/f")});
+  Status s = t.Validate();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.ToString().find("'esc' -> 'x/up/x/up/..' escapes the tree"),
+            std::string::npos)
+      << s.ToString();
+  // The same links, used without climbing out, are fine.
+  EXPECT_TRUE(Tree({Link("x/up", ".."), Link("in", "x/up/x/f"), File("x/f")})
+                  .Validate()
+                  .ok());
+  // A loop never resolves: refused rather than followed forever.
+  EXPECT_FALSE(Tree({Link("a", "b/c"), Link("b", "a")}).Validate().ok());
+}
+
+TEST(TreeTest, PathsCollidingByCaseOrNormalisationAreRefused) {
+  Status s = Tree({File("pkg/Mod.py"), File("pkg/mod.py")}).Validate();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.ToString().find("'pkg/Mod.py' and 'pkg/mod.py' collide"),
+            std::string::npos)
+      << s.ToString();
+  // Directories implied by paths collide too.
+  EXPECT_FALSE(Tree({File("Pkg/a.py"), File("pkg/b.py")}).Validate().ok());
+  // "é" composed (U+00E9) and decomposed (e + U+0301).
+  s = Tree({File("caf\xc3\xa9.py"), File("cafe\xcc\x81.py")}).Validate();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.ToString().find("case or Unicode normalisation"),
+            std::string::npos);
+  // The message tells the two spellings apart.
+  EXPECT_NE(s.ToString().find("(caf<U+00E9>.py)"), std::string::npos)
+      << s.ToString();
+  EXPECT_NE(s.ToString().find("(cafe<U+0301>.py)"), std::string::npos);
+  EXPECT_FALSE(Tree({File("\xc3\x89/a"), File("e\xcc\x81/b")}).Validate().ok());
+  // Distinct names stay distinct.
+  EXPECT_TRUE(
+      Tree({File("caf\xc3\xa9.py"), File("cafe.py"), File("A/b"), File("B/a")})
+          .Validate()
+          .ok());
+}
+
 }  // namespace
 }  // namespace lazypath

@@ -249,8 +249,14 @@ Result<std::string> Absolute(std::string_view path) {
 }
 
 Status CopyFile(const std::string& from, const std::string& to, int mode) {
+  return CopyFileAt(from, AT_FDCWD, to, mode, to);
+}
+
+Status CopyFileAt(const std::string& from, int dir_fd, const std::string& name,
+                  int mode, const std::string& to) {
   LP_ASSIGN_OR_RETURN(Fd in, OpenRead(from));
-  int fd = ::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  int fd = ::openat(dir_fd, name.c_str(),
+                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return Status::FromErrno("create", to, errno);
   Fd out(fd);
   char buf[1 << 16];

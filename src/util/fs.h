@@ -71,6 +71,10 @@ std::string Dirname(std::string_view path);
 Result<std::string> Absolute(std::string_view path);
 // Copies a regular file, fsyncs the copy and gives it `mode`.
 Status CopyFile(const std::string& from, const std::string& to, int mode);
+// The same, creating `name` relative to directory descriptor `dir_fd`
+// (O_EXCL | O_NOFOLLOW: never through a symlink). `shown` names it in errors.
+Status CopyFileAt(const std::string& from, int dir_fd, const std::string& name,
+                  int mode, const std::string& shown);
 
 }  // namespace lazypath::fs
 

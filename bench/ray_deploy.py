@@ -108,7 +108,7 @@ def probe(module, mark_name):
     for f in sys.meta_path:  # a lazy tree's import hook counts what it fetched
         stats = getattr(getattr(f, "tree", None), "stats", None)
         if callable(stats):
-            lazy_fetched = (lazy_fetched or 0) + int(stats()["bytes_fetched"])
+            lazy_fetched = (lazy_fetched or 0) + int(stats()["bytes_read"])
     return {"mark": getattr(m, mark_name, None), "file": m.__file__,
             "lazy_fetched": lazy_fetched}
 
@@ -126,8 +126,8 @@ print("RESULT " + json.dumps(out), flush=True)
 """
 
 _SETUP_LINE = re.compile(
-    r"lazypath: (sha256:[0-9a-f]{64}) in (\S+) \((cached|materialised); "
-    r"fetched (\d+) blob\(s\), (\d+) bytes"
+    r"lazypath: (sha256:[0-9a-f]{64}) in (\S+) \((cached|materialised)(?:, lazy)?; "
+    r"fetched (\d+) blob\(s\), (\d+) bytes; read (\d+) bytes"
 )
 
 
@@ -180,21 +180,16 @@ class Cluster:
         return len(data) if data is not None else 0
 
     def lazypath_fetched(self, digest: str, cache: str, store: str) -> int | None:
-        """Bytes the node read from the store to install `digest` in `cache`:
-        the blob frames the plugin logs in the node's runtime_env setup log,
-        plus the tree and index objects it read when it materialised the tree."""
+        """Bytes the node's runtime env agent read from the store to install
+        `digest` in `cache` (ref, tree, index and blobs), as the plugin logs
+        them in the node's runtime_env setup log."""
         total = None
         real = os.path.realpath(cache)
-        hexd = digest.split(":", 1)[1]
         for f in self.logs.glob("runtime_env_setup-*.log"):
             for m in _SETUP_LINE.finditer(f.read_text(errors="replace")):
                 if m.group(1) != digest or not os.path.realpath(m.group(2)).startswith(real):
                     continue
-                total = (total or 0) + int(m.group(5))
-                if m.group(3) == "materialised":
-                    total += os.path.getsize(os.path.join(store, "trees", hexd))
-                    if int(m.group(5)):
-                        total += os.path.getsize(os.path.join(store, "indexes", hexd))
+                total = (total or 0) + int(m.group(6))
         return total
 
     def close(self) -> None:

@@ -202,9 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             node = scratch / f"lp-node-{run}"
             t0 = time.perf_counter()
             got = lazypath.pull(store, "app", cache_dir=node)
-            add(
-                "worker: cold pull", "lp", time.perf_counter() - t0, got.requests, got.bytes_fetched
-            )
+            add("worker: cold pull", "lp", time.perf_counter() - t0, got.requests, got.bytes_read)
             verify(tree, Path(got.path))
             # zip: build and upload, then download and extract.
             z = scratch / "app.zip"
@@ -237,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
                 "lp",
                 time.perf_counter() - t0,
                 got.requests,
-                got.bytes_fetched,
+                got.bytes_read,
             )
             verify(tree, Path(got.path))
             zip_dir(tree, z)

@@ -98,10 +98,13 @@ def test_push_pull_activate(tmp_path, remote, restore_imports):
     assert tree.digest == report.digest
     assert tree_files(Path(tree.path)) == tree_files(src)
     assert tree.requests > 0
+    # bytes_read counts the ref, tree and index too; bytes_fetched only blobs.
+    assert tree.bytes_read > tree.bytes_fetched > 0
 
     # By digest too, and a second pull is served by the node cache.
     again = lazypath.pull(remote.url, report.digest)
     assert again.path == tree.path and again.cached
+    assert again.bytes_read == again.bytes_fetched == 0
 
     active = lazypath.activate(remote.url, "prod")
     assert sys.path[0] == active.path

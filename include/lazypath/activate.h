@@ -41,7 +41,9 @@ struct ActivateResult {
   bool cached = false;  // already in the node cache before this call
   uint64_t files = 0;   // entries materialised by this call
   uint64_t blobs_fetched = 0;
-  uint64_t bytes_fetched = 0;  // bytes read from the store
+  uint64_t bytes_fetched = 0;  // blob bytes (compressed frames) fetched
+  uint64_t bytes_read = 0;     // every byte read from the store: ref, tree,
+                               // index and pack ranges
   uint64_t requests = 0;       // store requests made
   int lease_fd = -1;           // with options.lease: close it to end the lease
 };

@@ -109,6 +109,7 @@ class LazyTree {
   uint64_t bytes_fetched() const { return bytes_fetched_; }
   uint64_t dirs_materialized() const { return dirs_materialized_; }
   uint64_t requests() const;
+  uint64_t bytes_read() const;  // every byte read from the store so far
   // Directories materialised by this object, in order (for profiles).
   std::vector<std::string> MaterializedDirs() const;
 

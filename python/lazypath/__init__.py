@@ -77,6 +77,7 @@ class ActiveTree:
     bytes_fetched: int
     requests: int
     mode: str = "eager"
+    bytes_read: int = 0  # everything read from the store: ref, tree, index, blobs
 
 
 def default_cache_dir() -> str:
@@ -176,6 +177,7 @@ def _open_lazy(store, ref: str, cache_dir, threads: int, lease: bool):
         bytes_fetched=stats["bytes_fetched"],
         requests=stats["requests"],
         mode="lazy",
+        bytes_read=stats["bytes_read"],
     )
 
 

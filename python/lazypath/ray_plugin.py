@@ -131,6 +131,7 @@ class LazypathPlugin(RuntimeEnvPlugin):
                 "cached": tree.complete or st["dirs_materialized"] == 0,
                 "blobs_fetched": st["blobs_fetched"],
                 "bytes_fetched": st["bytes_fetched"],
+                "bytes_read": st["bytes_read"],
             }
         else:
             d = _core.activate(lpray.expand_store(store), digest, cache_dir=cache, lease=True)
@@ -142,13 +143,14 @@ class LazypathPlugin(RuntimeEnvPlugin):
                 self._leases[key] = lease_fd
             self._paths[key] = d["path"]
         logger.info(
-            "lazypath: %s in %s (%s%s; fetched %d blob(s), %d bytes from %s)",
+            "lazypath: %s in %s (%s%s; fetched %d blob(s), %d bytes; read %d bytes from %s)",
             digest,
             d["path"],
             "cached" if d["cached"] else "materialised",
             ", lazy" if mode == "lazy" else "",
             d["blobs_fetched"],
             d["bytes_fetched"],
+            d["bytes_read"],
             store,
         )
         return d["path"]

@@ -246,6 +246,7 @@ NB_MODULE(_core, m) {
         d["files"] = a.files;
         d["blobs_fetched"] = a.blobs_fetched;
         d["bytes_fetched"] = a.bytes_fetched;
+        d["bytes_read"] = a.bytes_read;
         d["requests"] = a.requests;
         d["lease_fd"] = a.lease_fd;
         return d;
@@ -392,6 +393,7 @@ NB_MODULE(_core, m) {
         d["bytes_fetched"] = t.bytes_fetched();
         d["dirs_materialized"] = t.dirs_materialized();
         d["requests"] = t.requests();
+        d["bytes_read"] = t.bytes_read();
         return d;
       });
 

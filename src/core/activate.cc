@@ -41,7 +41,10 @@ Result<ActivateResult> Activate(const std::string& store_url,
   }
   auto finish = [&](bool cached) -> Result<ActivateResult> {
     result.cached = cached;
-    if (store) result.requests = store->stats().requests;
+    if (store) {
+      result.requests = store->stats().requests;
+      result.bytes_read = store->stats().bytes_read;
+    }
     result.lease_fd = lease.release();
     return result;
   };

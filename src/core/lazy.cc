@@ -67,6 +67,11 @@ uint64_t LazyTree::requests() const {
   return store_ ? store_->stats().requests.load() : 0;
 }
 
+uint64_t LazyTree::bytes_read() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return store_ ? store_->stats().bytes_read.load() : 0;
+}
+
 std::vector<std::string> LazyTree::MaterializedDirs() const {
   std::lock_guard<std::mutex> lock(mu_);
   return order_;

@@ -10,6 +10,7 @@
 
 #include "cache/file_lock.h"
 #include "core/fetch.h"
+#include "core/tree_paths.h"
 #include "lazypath/profile.h"
 #include "pack/index.h"
 #include "util/dir_writer.h"
@@ -23,32 +24,10 @@ namespace {
 constexpr mode_t kDoneMode = 0755;
 constexpr mode_t kPlaceholderMode = 0700;
 
-// Files Python can import from. A directory with none beneath it holds data.
-bool IsCode(std::string_view name) {
-  for (std::string_view ext : {".py", ".pyc", ".so", ".pyd"}) {
-    if (name.size() > ext.size() &&
-        name.substr(name.size() - ext.size()) == ext) {
-      return true;
-    }
-  }
-  return false;
-}
-
-std::string_view Parent(std::string_view rel) {
-  size_t slash = rel.rfind('/');
-  return slash == std::string_view::npos ? std::string_view()
-                                         : rel.substr(0, slash);
-}
-
-std::string_view Base(std::string_view rel) {
-  size_t slash = rel.rfind('/');
-  return slash == std::string_view::npos ? rel : rel.substr(slash + 1);
-}
-
-std::string Child(std::string_view dir, std::string_view name) {
-  return dir.empty() ? std::string(name)
-                     : std::string(dir) + "/" + std::string(name);
-}
+using tree_paths::Base;
+using tree_paths::Child;
+using tree_paths::IsCode;
+using tree_paths::Parent;
 
 }  // namespace
 

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "core/tree_paths.h"
 #include "util/python_name.h"
 
 namespace lazypath {
@@ -14,33 +15,10 @@ namespace {
 
 constexpr std::string_view kFormat = "lazypath-profile/1";
 
-// The same rule as lazy activation (src/core/lazy.cc): files Python can
-// import from.
-bool IsCode(std::string_view name) {
-  for (std::string_view ext : {".py", ".pyc", ".so", ".pyd"}) {
-    if (name.size() > ext.size() &&
-        name.substr(name.size() - ext.size()) == ext) {
-      return true;
-    }
-  }
-  return false;
-}
-
-std::string_view Parent(std::string_view rel) {
-  size_t slash = rel.rfind('/');
-  return slash == std::string_view::npos ? std::string_view()
-                                         : rel.substr(0, slash);
-}
-
-std::string_view Base(std::string_view rel) {
-  size_t slash = rel.rfind('/');
-  return slash == std::string_view::npos ? rel : rel.substr(slash + 1);
-}
-
-std::string Child(std::string_view dir, std::string_view name) {
-  return dir.empty() ? std::string(name)
-                     : std::string(dir) + "/" + std::string(name);
-}
+using tree_paths::Base;
+using tree_paths::Child;
+using tree_paths::IsCode;
+using tree_paths::Parent;
 
 // The directory structure of a tree, as lazy activation sees it.
 struct Layout {

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "store/key_prefix.h"
 #include "util/fs.h"
 
 namespace lazypath {
@@ -94,30 +95,10 @@ Result<GcsLocation> ParseGcsUrl(const std::string& url, const EnvLookup& env) {
         ": malformed gs URL (want gs://bucket[/prefix]; a bucket name is "
         "3-222 of a-z, 0-9, '.', '-', '_')");
   }
-  std::string prefix = slash == std::string::npos ? "" : rest.substr(slash + 1);
-  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
-  if (!prefix.empty()) {
-    size_t start = 0;
-    while (start <= prefix.size()) {
-      size_t end = prefix.find('/', start);
-      if (end == std::string::npos) end = prefix.size();
-      std::string_view comp =
-          std::string_view(prefix).substr(start, end - start);
-      if (comp.empty() || comp == "." || comp == "..") {
-        return Status::InvalidArgument("store " + shown +
-                                       ": malformed gs URL (empty, '.' or "
-                                       "'..' component in the prefix)");
-      }
-      start = end + 1;
-    }
-    for (unsigned char c : prefix) {
-      if (c < 0x20 || c == 0x7F) {
-        return Status::InvalidArgument(
-            "store " + shown + ": malformed gs URL (control byte in prefix)");
-      }
-    }
-  }
-  loc.prefix = prefix;
+  LP_ASSIGN_OR_RETURN(
+      loc.prefix, NormalizeKeyPrefix(
+                      slash == std::string::npos ? "" : rest.substr(slash + 1),
+                      shown, "gs"));
   if (auto host = env("STORAGE_EMULATOR_HOST")) {
     std::string ep = *host;
     if (ep.find("://") == std::string::npos) ep = "http://" + ep;

@@ -1,0 +1,31 @@
+#include "core/tree_paths.h"
+
+namespace lazypath::tree_paths {
+
+bool IsCode(std::string_view name) {
+  for (std::string_view ext : {".py", ".pyc", ".so", ".pyd"}) {
+    if (name.size() > ext.size() &&
+        name.substr(name.size() - ext.size()) == ext) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string_view Parent(std::string_view rel) {
+  size_t slash = rel.rfind('/');
+  return slash == std::string_view::npos ? std::string_view()
+                                         : rel.substr(0, slash);
+}
+
+std::string_view Base(std::string_view rel) {
+  size_t slash = rel.rfind('/');
+  return slash == std::string_view::npos ? rel : rel.substr(slash + 1);
+}
+
+std::string Child(std::string_view dir, std::string_view name) {
+  return dir.empty() ? std::string(name)
+                     : std::string(dir) + "/" + std::string(name);
+}
+
+}  // namespace lazypath::tree_paths

@@ -165,6 +165,36 @@ def test_eager_mode_gives_the_same_result(cluster, pushed):
     assert rel == os.path.relpath(os.path.realpath(eager["file"]), tree)
 
 
+def test_serve_deployment_runs_a_lazy_tree(cluster, pushed):
+    serve = pytest.importorskip("ray.serve")
+    store, digest = pushed
+
+    @serve.deployment(num_replicas=1, ray_actor_options={"num_cpus": 0})
+    class Probe:
+        def __call__(self) -> dict:
+            return probe()
+
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    try:
+        serve.start(http_options={"host": "127.0.0.1", "port": port})
+        opts = {"num_cpus": 0, "runtime_env": lpray.runtime_env(store, "prod", mode="lazy")}
+        h = serve.run(
+            Probe.options(ray_actor_options=opts).bind(), name="lp-lazy", route_prefix=None
+        )
+        r = h.remote().result(timeout_s=240)
+    finally:
+        serve.shutdown()
+    root = Path(os.path.realpath(cluster)) / "lazy" / digest.split(":", 1)[1]
+    assert r["answer"] == 42 and r["digest"] == digest
+    assert "LazyFinder" in r["hooks"]
+    assert os.path.realpath(r["core_file"]) == str(root / PKG / "core" / "__init__.py")
+    assert not (root / PKG / "untouched" / "heavy.py").exists()
+
+
 def test_ray_job_submit_lazy(head, tmp_path):  # noqa: F811
     from test_ray_plugin import ray_cli
 

@@ -165,9 +165,17 @@ def test_eager_mode_gives_the_same_result(cluster, pushed):
     assert rel == os.path.relpath(os.path.realpath(eager["file"]), tree)
 
 
-def test_serve_deployment_runs_a_lazy_tree(cluster, pushed):
+def test_serve_deployment_runs_a_lazy_tree(cluster, tmp_path):
     serve = pytest.importorskip("ray.serve")
-    store, digest = pushed
+    # A tree of its own: one the other tests materialised eagerly in this node
+    # cache is complete, and lazy activation then uses it as it is, hookless.
+    src = tmp_path / "src"
+    for rel, content in {**FILES, "serve.txt": "replica\n"}.items():
+        p = src / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(content)
+    store = str(tmp_path / "store")
+    digest = lazypath.push(str(src), store, tag="prod", cache_dir=str(tmp_path / "drv"))
 
     @serve.deployment(num_replicas=1, ray_actor_options={"num_cpus": 0})
     class Probe:

@@ -34,18 +34,11 @@ import time
 from pathlib import Path
 
 from results import append_section
+from run import human_bytes
 
 
 def log(msg: str) -> None:
     print(f"[lazy-bench] {msg}", file=sys.stderr, flush=True)
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
-        n /= 1024
-    return f"{n:.1f} GiB"
 
 
 def gen_app_tree(root: Path, mb: int, packages: int = 100, seed: int = 1) -> int:

@@ -45,17 +45,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import gen_tree  # noqa: E402
 from results import append_section  # noqa: E402
+from run import human_bytes  # noqa: E402
 
 MiB = 1024 * 1024
 REGION = "us-east-1"
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    raise AssertionError
 
 
 def log(msg: str) -> None:
@@ -190,6 +183,25 @@ def main(argv: list[str] | None = None) -> int:
             for k, v in (("s", seconds), ("req", requests), ("bytes", nbytes)):
                 r.setdefault(f"{way}_{k}", []).append(v)
 
+        def lp_pull(row: str, store: str, node: Path) -> None:
+            t0 = time.perf_counter()
+            got = lazypath.pull(store, "app", cache_dir=node)
+            add(row, "lp", time.perf_counter() - t0, got.requests, got.bytes_read)
+            verify(tree, Path(got.path))
+
+        def zip_pull(row: str, bucket: str, out: Path) -> None:
+            """The worker script: download the zip, extract it into a fresh directory."""
+            archive = Path(str(out) + ".zip")
+            shutil.rmtree(out, ignore_errors=True)
+            archive.unlink(missing_ok=True)
+            t0 = time.perf_counter()
+            counter.reset()
+            s3.download_file(bucket, "app.zip", str(archive))
+            with zipfile.ZipFile(archive) as zf:
+                zf.extractall(out)
+            add(row, "zip", time.perf_counter() - t0, counter.requests, counter.bytes_read)
+            verify(tree, out)
+
         for run in range(args.runs):
             bucket = "bench-" + uuid.uuid4().hex[:12]
             s3.create_bucket(Bucket=bucket)
@@ -200,61 +212,22 @@ def main(argv: list[str] | None = None) -> int:
             rep = lazypath.push_report(tree, store, tag="app", cache_dir=lp_cache)
             add("driver: pack + upload", "lp", time.perf_counter() - t0, 0, rep.bytes_uploaded)
             node = scratch / f"lp-node-{run}"
-            t0 = time.perf_counter()
-            got = lazypath.pull(store, "app", cache_dir=node)
-            add("worker: cold pull", "lp", time.perf_counter() - t0, got.requests, got.bytes_read)
-            verify(tree, Path(got.path))
+            lp_pull("worker: cold pull", store, node)
             # zip: build and upload, then download and extract.
             z = scratch / "app.zip"
             t0 = time.perf_counter()
             zip_dir(tree, z)
-            counter.reset()
             s3.upload_file(str(z), bucket, "app.zip")
             add("driver: pack + upload", "zip", time.perf_counter() - t0, 0, z.stat().st_size)
             out = scratch / f"zip-worker-{run}"
-            t0 = time.perf_counter()
-            counter.reset()
-            s3.download_file(bucket, "app.zip", str(out) + ".zip")
-            with zipfile.ZipFile(str(out) + ".zip") as zf:
-                zf.extractall(out)
-            add(
-                "worker: cold pull",
-                "zip",
-                time.perf_counter() - t0,
-                counter.requests,
-                counter.bytes_read,
-            )
-            verify(tree, out)
+            zip_pull("worker: cold pull", bucket, out)
             # One file changes; both ship the change; the worker updates.
             edit_one_file(tree, run)
             lazypath.push(tree, store, tag="app", cache_dir=lp_cache)
-            t0 = time.perf_counter()
-            got = lazypath.pull(store, "app", cache_dir=node)
-            add(
-                "worker: pull after a one-file edit",
-                "lp",
-                time.perf_counter() - t0,
-                got.requests,
-                got.bytes_read,
-            )
-            verify(tree, Path(got.path))
+            lp_pull("worker: pull after a one-file edit", store, node)
             zip_dir(tree, z)
             s3.upload_file(str(z), bucket, "app.zip")
-            shutil.rmtree(out)
-            os.unlink(str(out) + ".zip")
-            t0 = time.perf_counter()
-            counter.reset()
-            s3.download_file(bucket, "app.zip", str(out) + ".zip")
-            with zipfile.ZipFile(str(out) + ".zip") as zf:
-                zf.extractall(out)
-            add(
-                "worker: pull after a one-file edit",
-                "zip",
-                time.perf_counter() - t0,
-                counter.requests,
-                counter.bytes_read,
-            )
-            verify(tree, out)
+            zip_pull("worker: pull after a one-file edit", bucket, out)
             for p in (node, out, Path(str(out) + ".zip"), lp_cache):
                 shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink()
             log(f"run {run + 1}/{args.runs} done")

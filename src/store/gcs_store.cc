@@ -35,17 +35,6 @@ bool ValidBucket(std::string_view b) {
   return alnum(b.front()) && alnum(b.back());
 }
 
-std::string Sanitize(std::string_view s) {
-  std::string out;
-  for (char c : s.substr(0, 60)) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-        (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-') {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
 bool ValidGeneration(std::string_view g) {
   if (g.empty() || g.size() > 20) return false;
   return std::all_of(g.begin(), g.end(),
@@ -186,7 +175,7 @@ std::string GcsErrorReason(std::string_view body) {
   if (!first.is_object()) return "";
   auto reason = first.find("reason");
   if (reason == first.end() || !reason->is_string()) return "";
-  return Sanitize(reason->get<std::string>());
+  return http::SafeForMessage(reason->get<std::string>());
 }
 
 Status MapGcsError(long status, std::string_view body, const std::string& what,

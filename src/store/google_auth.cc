@@ -22,18 +22,6 @@ constexpr uint64_t kMaxKeyFile = 1 << 20;
 constexpr uint64_t kMaxTokenBody = 64 * 1024;
 constexpr int64_t kMaxExpiresIn = 7 * 24 * 3600;
 
-// Only [A-Za-z0-9_.-], at most 60 bytes: safe to put in a message.
-std::string Sanitize(std::string_view s) {
-  std::string out;
-  for (char c : s.substr(0, 60)) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-        (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-') {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
 std::string Lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) {
@@ -209,7 +197,7 @@ Result<ServiceAccountKey> ParseServiceAccountKey(std::string_view text,
   }
   if (*type != "service_account") {
     return Status::InvalidArgument(
-        what + ": unsupported credential type '" + Sanitize(*type) +
+        what + ": unsupported credential type '" + http::SafeForMessage(*type) +
         "' (want service_account, or set GOOGLE_OAUTH_ACCESS_TOKEN)");
   }
   ServiceAccountKey key;
@@ -314,7 +302,7 @@ Status MapTokenError(long status, std::string_view body,
   json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (doc.is_object()) {
     if (auto it = doc.find("error"); it != doc.end() && it->is_string()) {
-      error = Sanitize(it->get<std::string>());
+      error = http::SafeForMessage(it->get<std::string>());
     }
     if (auto it = doc.find("error_description");
         it != doc.end() && it->is_string()) {

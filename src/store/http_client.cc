@@ -372,6 +372,17 @@ std::string UriEncode(std::string_view s, bool keep_slash) {
   return out;
 }
 
+std::string SafeForMessage(std::string_view s) {
+  std::string out;
+  for (char c : s.substr(0, 60)) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+        (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-') {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
 std::string ErrorCode(std::string_view body) {
   size_t open = body.find("<Code>");
   if (open == std::string_view::npos) return "";

@@ -98,6 +98,10 @@ std::string ErrorCode(std::string_view body);
 Status MapHttpError(long status, std::string_view body,
                     const std::string& what);
 
+// The bytes of `s` in [A-Za-z0-9_.-], of its first 60: a server-chosen word
+// (an error reason, a credential type) made safe to put in a message.
+std::string SafeForMessage(std::string_view s);
+
 // Whether a response with this status and error code is worth retrying.
 bool RetryableHttp(long status, std::string_view error_code);
 

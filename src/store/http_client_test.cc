@@ -24,6 +24,12 @@ TEST(HttpClientTest, ErrorCodeFromS3Body) {
   EXPECT_EQ(ErrorCode("<Code>Bad \"<x>\"\nCode</Code>"), "BadxCode");
 }
 
+TEST(HttpClientTest, SafeForMessageKeepsOnlyAWordOfSixtyBytes) {
+  EXPECT_EQ(SafeForMessage("invalid_grant"), "invalid_grant");
+  EXPECT_EQ(SafeForMessage("a b\n<script>-x.y"), "abscript-x.y");
+  EXPECT_EQ(SafeForMessage(std::string(100, 'z')), std::string(60, 'z'));
+}
+
 TEST(HttpClientTest, NotFoundNamesStoreAndKey) {
   Status s = MapHttpError(404, "<Error><Code>NoSuchKey</Code></Error>", kWhat);
   EXPECT_EQ(s.code(), Code::kNotFound);

@@ -538,24 +538,25 @@ std::vector<std::string> S3Store::BaseHeaders() const {
   return h;
 }
 
-Result<std::string> S3Store::Get(const std::string& key, uint64_t max_size) {
+Result<http::Response> S3Store::GetObject(const std::string& key,
+                                          uint64_t max_size) {
   http::Request req;
   req.url = ObjectUrl(key);
   req.headers = BaseHeaders();
   LP_ASSIGN_OR_RETURN(http::Response r,
                       client_.Send(req, What(key), max_size, &stats()));
   if (r.status != 200) return http::MapHttpError(r.status, r.body, What(key));
+  return r;
+}
+
+Result<std::string> S3Store::Get(const std::string& key, uint64_t max_size) {
+  LP_ASSIGN_OR_RETURN(http::Response r, GetObject(key, max_size));
   return std::move(r.body);
 }
 
 Result<VersionedObject> S3Store::GetVersioned(const std::string& key,
                                               uint64_t max_size) {
-  http::Request req;
-  req.url = ObjectUrl(key);
-  req.headers = BaseHeaders();
-  LP_ASSIGN_OR_RETURN(http::Response r,
-                      client_.Send(req, What(key), max_size, &stats()));
-  if (r.status != 200) return http::MapHttpError(r.status, r.body, What(key));
+  LP_ASSIGN_OR_RETURN(http::Response r, GetObject(key, max_size));
   auto it = r.headers.find("etag");
   if (it == r.headers.end() || it->second.empty()) {
     return Status::Corrupt(What(key) + ": no ETag in the response");

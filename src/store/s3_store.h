@@ -117,6 +117,8 @@ class S3Store : public Store {
         signed_(signed_requests) {}
   std::string What(const std::string& key) const;
   std::vector<std::string> BaseHeaders() const;
+  // A whole-object GET: the 200 response, or its status mapped to an error.
+  Result<http::Response> GetObject(const std::string& key, uint64_t max_size);
   Status Multipart(const std::string& key, const std::string& path,
                    uint64_t size);
 

@@ -25,7 +25,11 @@ import pytest
 ray = pytest.importorskip("ray")
 import lazypath  # noqa: E402
 import lazypath.ray as lpray  # noqa: E402
-from test_ray_plugin import head  # noqa: E402,F401  (a `ray start --head` cluster with the plugin)
+import test_ray_plugin  # noqa: E402
+from test_ray_plugin import free_port, head  # noqa: E402,F401  (a `ray start --head` cluster)
+
+# ray.init with the plugin and a node cache of its own; yields the cache.
+cluster = test_ray_plugin.cluster
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -73,26 +77,6 @@ def probe_task() -> dict:
 class ProbeActor:
     def probe(self) -> dict:
         return probe()
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    cache = str(tmp_path_factory.mktemp("lazy-node-cache"))
-    if ray.is_initialized():
-        ray.shutdown()
-    mp = pytest.MonkeyPatch()
-    mp.setenv(lpray.PLUGIN_ENV_VAR, lpray.plugin_env_value())  # inherited by the raylet
-    try:
-        ray.init(
-            address="local",
-            num_cpus=2,
-            include_dashboard=False,
-            runtime_env={"env_vars": {"LAZYPATH_CACHE": cache}},
-        )
-        yield cache
-    finally:
-        ray.shutdown()
-        mp.undo()
 
 
 @pytest.fixture
@@ -182,13 +166,8 @@ def test_serve_deployment_runs_a_lazy_tree(cluster, tmp_path):
         def __call__(self) -> dict:
             return probe()
 
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     try:
-        serve.start(http_options={"host": "127.0.0.1", "port": port})
+        serve.start(http_options={"host": "127.0.0.1", "port": free_port()})
         opts = {"num_cpus": 0, "runtime_env": lpray.runtime_env(store, "prod", mode="lazy")}
         h = serve.run(
             Probe.options(ray_actor_options=opts).bind(), name="lp-lazy", route_prefix=None

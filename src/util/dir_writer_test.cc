@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <string>
 
 namespace lazypath {
 namespace {
@@ -13,11 +14,15 @@ namespace {
 class DirWriterTest : public testing::Test {
  protected:
   void SetUp() override {
-    base_ = testing::TempDir() + "/dir_writer_test";
+    // One directory per test and process: ctest runs tests in parallel.
+    base_ = testing::TempDir() + "/dir_writer_" +
+            testing::UnitTest::GetInstance()->current_test_info()->name() +
+            "_" + std::to_string(::getpid());
     ASSERT_TRUE(fs::RemoveAll(base_).ok());
     ASSERT_TRUE(fs::MakeDirs(base_ + "/root").ok());
     ASSERT_TRUE(fs::MakeDirs(base_ + "/outside").ok());
   }
+  void TearDown() override { (void)fs::RemoveAll(base_); }
   std::string base_;
 };
 

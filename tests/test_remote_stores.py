@@ -128,6 +128,27 @@ def test_repush_uploads_nothing_and_new_tag(tmp_path, remote):
     assert lazypath.pull(remote.url, "v1").digest == first.digest
 
 
+def test_push_reads_only_indexes_it_has_not_seen(tmp_path, remote, monkeypatch):
+    src = write_tree(tmp_path / "src", FILES)
+    reports = []
+    for v in range(4):
+        (src / "lib" / "util.py").write_text(f"VALUE = {v}\n")
+        reports.append(lazypath.push_report(src, remote.push_url))
+    # Each push lists the store's indexes but reads only the one pushed
+    # before it; the rest come from this machine's summary of the store.
+    assert [r.store_indexes for r in reports] == [0, 1, 2, 3]
+    assert [r.indexes_fetched for r in reports] == [0, 1, 1, 1]
+    assert [r.blobs_uploaded for r in reports[1:]] == [1, 1, 1]
+
+    # A machine without the summary reads them all, and still uploads one blob.
+    monkeypatch.setenv("LAZYPATH_CACHE", str(tmp_path / "other-machine"))
+    (src / "lib" / "util.py").write_text("VALUE = 'other'\n")
+    other = lazypath.push_report(src, remote.push_url, tag="other")
+    assert (other.store_indexes, other.indexes_fetched, other.blobs_uploaded) == (4, 4, 1)
+    t = lazypath.pull(remote.url, "other")
+    assert tree_files(Path(t.path)) == tree_files(src)
+
+
 def test_push_reports_upload_progress(tmp_path, remote):
     src = write_tree(tmp_path / "src", {**FILES, "big.bin": os.urandom(3 << 20)})
     events = []

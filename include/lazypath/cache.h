@@ -10,6 +10,7 @@
 //                        file's mtime records when the tree was last used
 //   tmp/                 staging; only debris of crashed processes lingers
 //   statcache/           push-side stat caches
+//   stores/              push-side summaries of what each store holds
 //
 // Nothing enters blobs/ or trees/ before it is complete and verified; both are
 // filled only by rename(2) from tmp/. Thread- and process-safe: any number of
@@ -81,6 +82,7 @@ class NodeCache {
   std::string TempDir() const;
   std::string LockPath(const Hash& tree) const;
   std::string StatCacheDir() const;
+  std::string StoreSummaryDir() const;  // stores/ (src/core/known_blobs.h)
 
   // Moves verified temp files (in TempDir()) into the blob cache: one
   // syncfs(2) makes their contents durable, then each is renamed into place

@@ -52,7 +52,13 @@ struct PushResult {
   uint64_t blobs_uploaded = 0;  // of those, new to the store
   uint64_t packs_uploaded = 0;
   uint64_t bytes_uploaded = 0;  // every byte written to the store
+  uint64_t bytes_read = 0;      // every byte read from it (refs, indexes...)
+  uint64_t requests = 0;        // store requests, retries included
   bool tree_existed = false;    // the store already had tree and index
+  // For a new tree: the store's indexes, and how many of them this push
+  // read (the rest were summarised on this machine by earlier pushes).
+  uint64_t store_indexes = 0;
+  uint64_t indexes_fetched = 0;
   // The tree whose profile ordered the packs (if any), how many of
   // its directories the new tree has, and how many blobs were (re)written
   // first for them. `profile_carried`: written as the new tree's profile.

@@ -59,6 +59,13 @@ class PushReport:
     packs_uploaded: int
     bytes_uploaded: int
     tree_existed: bool
+    # Everything read from the store (refs, indexes...) and every request.
+    bytes_read: int = 0
+    requests: int = 0
+    # For a new tree: the store's indexes, and how many this push read (the
+    # rest came from this machine's summary of the store, in the node cache).
+    store_indexes: int = 0
+    indexes_fetched: int = 0
     # The profile that ordered the packs: source (its tree digest, or None),
     # dirs, blobs_first (blobs written first for it), carried (saved as the
     # new tree's profile), warning ("" or why a tag's profile was ignored).

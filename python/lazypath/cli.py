@@ -435,6 +435,11 @@ def cmd_push(args: argparse.Namespace) -> int:
         f"pack{'s' if report.packs_uploaded != 1 else ''}; "
         f"hashed {report.files_hashed} files; "
         f"tree {'already in store' if report.tree_existed else 'new'}"
+        + (
+            f"; read {report.indexes_fetched}/{report.store_indexes} indexes"
+            if report.store_indexes
+            else ""
+        )
         + (f"; tagged {args.tag}" if args.tag else "")
     )
     prof = report.profile or {}

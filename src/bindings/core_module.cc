@@ -85,6 +85,10 @@ nb::dict PushDict(const PushResult& r) {
   d["packs_uploaded"] = r.packs_uploaded;
   d["bytes_uploaded"] = r.bytes_uploaded;
   d["tree_existed"] = r.tree_existed;
+  d["bytes_read"] = r.bytes_read;
+  d["requests"] = r.requests;
+  d["store_indexes"] = r.store_indexes;
+  d["indexes_fetched"] = r.indexes_fetched;
   nb::dict p;
   p["source"] =
       r.profile_source ? nb::cast(r.profile_source->ToString()) : nb::none();

@@ -166,13 +166,14 @@ Result<GcReport> NodeCache::Gc(uint64_t budget_bytes, bool wait) const {
     if (!gc_lock) return r;
   }
   // Debris of processes that died mid-write: anything in tmp/, and the
-  // temp siblings that atomic writes leave in meta/ and statcache/. The
+  // temp siblings that atomic writes leave in meta/, statcache/ and
+  // stores/. The
   // owner's pid is in the name; an entry also has to be ten minutes old, in
   // case the cache is shared with another pid namespace.
   const int64_t now = NowNs();
   std::vector<std::string> debris;
   for (const std::string& d :
-       {TempDir(), fs::Join(dir_, "meta"), StatCacheDir()}) {
+       {TempDir(), fs::Join(dir_, "meta"), StatCacheDir(), StoreSummaryDir()}) {
     LP_ASSIGN_OR_RETURN(auto names, ListDir(d));
     for (const auto& name : names) {
       if (d == TempDir() || TempOwner(name) != 0) {

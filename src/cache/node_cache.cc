@@ -83,6 +83,10 @@ std::string NodeCache::StatCacheDir() const {
   return fs::Join(dir_, "statcache");
 }
 
+std::string NodeCache::StoreSummaryDir() const {
+  return fs::Join(dir_, "stores");
+}
+
 Status NodeCache::AdoptBlobs(
     const std::vector<std::pair<std::string, Hash>>& verified) const {
   if (verified.empty()) return Status::OK();

@@ -13,6 +13,7 @@
 #include <tuple>
 
 #include "core/fetch.h"
+#include "core/known_blobs.h"
 #include "lazypath/cache.h"
 #include "lazypath/profile.h"
 #include "lazypath/progress.h"
@@ -25,21 +26,6 @@
 namespace lazypath {
 
 namespace {
-
-// Blob locations from every index in the store. An index that can't be read
-// or parsed is skipped: it only means those blobs get uploaded again.
-Result<std::map<Hash, BlobLocation>> KnownBlobs(Store& store) {
-  std::map<Hash, BlobLocation> known;
-  LP_ASSIGN_OR_RETURN(auto keys, store.List(std::string(kIndexPrefix)));
-  for (const auto& key : keys) {
-    auto bytes = store.Get(key, kMaxIndexBytes);
-    if (!bytes.ok()) continue;
-    auto idx = Index::Parse(*bytes, store.url() + "/" + key);
-    if (!idx.ok()) continue;
-    for (auto& [h, loc] : idx->blobs) known.emplace(h, loc);
-  }
-  return known;
-}
 
 // Reports the store's outgoing body bytes as the "upload" phase, sampled
 // every 100 ms on its own thread while it lives (only when someone listens).
@@ -203,7 +189,13 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
     LP_ASSIGN_OR_RETURN(Index existing, FetchIndex(*store, tree_hash));
     known = std::move(existing.blobs);
   } else {
-    LP_ASSIGN_OR_RETURN(known, KnownBlobs(*store));
+    LP_ASSIGN_OR_RETURN(
+        KnownBlobsResult kb,
+        KnownBlobs(*store, cache.StoreSummaryDir(),
+                   std::max(8, DefaultThreads())));  // waits on the network
+    known = std::move(kb.blobs);
+    result.store_indexes = kb.indexes;
+    result.indexes_fetched = kb.indexes_fetched;
   }
   bool repack_profile =
       !profiled_blobs.empty() && !Contiguous(profiled_blobs, known);
@@ -346,6 +338,8 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
     LP_RETURN_IF_ERROR(UpdateRef(*store, options.tag, tree_hash, tag_before));
   }
   result.bytes_uploaded = store->stats().bytes_written;
+  result.bytes_read = store->stats().bytes_read;
+  result.requests = store->stats().requests;
   return result;
 }
 

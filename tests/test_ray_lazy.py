@@ -64,6 +64,7 @@ def probe() -> dict:
         "core_file": app.core.__file__,
         "hooks": [type(f).__name__ for f in sys.meta_path],
         "digest": os.environ.get("LAZYPATH_RAY_DIGEST"),
+        "boot_names": os.environ.get("LAZYPATH_BOOT_NAMES"),
         "pid": os.getpid(),
     }
 
@@ -111,6 +112,8 @@ def test_task_and_actor_import_lazily_only_what_they_use(cluster, pushed):
     for r in (r_task, r_actor):
         assert r["answer"] == 42
         assert r["digest"] == digest
+        # Named in the error should a worker's own activation fail (test_boot).
+        assert r["boot_names"] == f"{PKG},lp_lazy_other"
         assert "LazyFinder" in r["hooks"]  # installed before user code, by sitecustomize
         assert os.path.realpath(r["file"]) == str(root / PKG / "__init__.py")
         assert os.path.realpath(r["core_file"]) == str(root / PKG / "core" / "__init__.py")

@@ -7,6 +7,8 @@ tree in the environment:
 
     LAZYPATH_BOOT_STORE  store URL            LAZYPATH_BOOT_REF  sha256:<hex>
     LAZYPATH_BOOT_MODE   lazy (or eager)      LAZYPATH_BOOT_CACHE  node cache
+    LAZYPATH_BOOT_NAMES  the tree's top-level module names, comma-separated
+                         (optional; see below)
 
 Python's site module imports the first `sitecustomize` on sys.path, which is
 ours (PYTHONPATH comes before site-packages). boot() activates the tree and
@@ -14,6 +16,9 @@ puts its root where lazypath/_site was on sys.path (the place PYTHONPATH gave
 it), then runs the next sitecustomize on sys.path (a distribution's or the
 virtualenv's), so shadowing one changes nothing else. It never raises: a
 failure is one line on stderr, and the process goes on without the tree.
+Importing one of LAZYPATH_BOOT_NAMES then fails with that cause in the
+ModuleNotFoundError (when nothing else on sys.path provides the name), so a
+Ray task names the real problem instead of a bare "No module named".
 Limits: `python -S` / `-I` skip site and so the activation too.
 """
 
@@ -28,16 +33,58 @@ STORE_VAR = "LAZYPATH_BOOT_STORE"
 REF_VAR = "LAZYPATH_BOOT_REF"
 MODE_VAR = "LAZYPATH_BOOT_MODE"
 CACHE_VAR = "LAZYPATH_BOOT_CACHE"
+NAMES_VAR = "LAZYPATH_BOOT_NAMES"
+MAX_NAMES = 1000
 
 SITE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_site")
 
 
-def env(store: str, ref: str, mode: str = "lazy", cache_dir: str | None = None) -> dict:
-    """The environment variables that make a new process activate `ref`."""
+def env(
+    store: str,
+    ref: str,
+    mode: str = "lazy",
+    cache_dir: str | None = None,
+    root: str | None = None,
+) -> dict:
+    """The environment variables that make a new process activate `ref`.
+
+    `root`: the tree's (possibly lazy) root, whose top-level module names
+    the process then names in errors if its activation fails."""
     out = {STORE_VAR: store, REF_VAR: ref, MODE_VAR: mode}
     if cache_dir:
         out[CACHE_VAR] = cache_dir
+    if root:
+        names = top_level_names(root)
+        if names:
+            out[NAMES_VAR] = ",".join(names)
     return out
+
+
+def top_level_names(root: str) -> list[str]:
+    """The names `import NAME` finds in directory `root` (at most MAX_NAMES):
+    packages (a lazy root holds placeholders for them), namespace packages
+    and modules."""
+    suffixes = sorted(importlib.machinery.all_suffixes(), key=len, reverse=True)
+    names = set()
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return []
+    for e in entries:
+        name = e.name
+        try:
+            if e.is_dir():
+                if name.isidentifier():
+                    names.add(name)
+                continue
+        except OSError:
+            continue
+        for suffix in suffixes:
+            stem = name[: -len(suffix)]
+            if name.endswith(suffix) and stem.isidentifier():
+                names.add(stem)
+                break
+    return sorted(names)[:MAX_NAMES]
 
 
 def pythonpath(existing: str | None) -> str:
@@ -75,7 +122,29 @@ def _activate() -> None:
             sys.path[at] = tree.path
     except Exception as e:
         msg = f"{type(e).__name__}: {e}".replace("\n", " ")
-        print(f"lazypath: cannot activate {ref} from '{store}': {msg}", file=sys.stderr)
+        line = f"lazypath: cannot activate {ref} from '{store}': {msg}"
+        print(line, file=sys.stderr)
+        names = {n for n in (os.environ.get(NAMES_VAR) or "").split(",") if n}
+        if names:
+            sys.meta_path.append(_Unavailable(names, line))
+
+
+class _Unavailable:
+    """Last on sys.meta_path after a failed activation: an import of one of
+    the tree's top-level names that nothing else found fails with the cause.
+    Other names, and names found elsewhere, are left alone."""
+
+    def __init__(self, names: set[str], line: str) -> None:
+        self.names = names
+        self.line = line
+
+    def find_spec(self, fullname, path=None, target=None):
+        if path is None and fullname in self.names:
+            raise ModuleNotFoundError(f"No module named '{fullname}' ({self.line})", name=fullname)
+        return None
+
+    def invalidate_caches(self) -> None:
+        pass
 
 
 def _chain(this_file: str) -> None:

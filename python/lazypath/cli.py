@@ -486,7 +486,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
         # Resolves REF once (the child gets the digest) and fetches the root.
         tree = lazypath.pull(args.store, args.ref, mode="lazy", cache_dir=cache)
         env = dict(os.environ)
-        env.update(_boot.env(args.store, tree.digest, "lazy", cache))
+        env.update(_boot.env(args.store, tree.digest, "lazy", cache, tree.path))
         env["PYTHONPATH"] = _boot.pythonpath(env.get("PYTHONPATH"))
         env["LAZYPATH_CACHE"] = cache
         env["LAZYPATH_PROFILE_FILE"] = out

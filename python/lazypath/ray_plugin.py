@@ -203,7 +203,7 @@ class LazypathPlugin(RuntimeEnvPlugin):
             # Each worker activates the tree itself, from the same node cache
             # (and takes its own lease), before any user code runs.
             context.env_vars.update(
-                _boot.env(lpray.expand_store(spec["store"]), spec["ref"], "lazy", cache)
+                _boot.env(lpray.expand_store(spec["store"]), spec["ref"], "lazy", cache, path)
             )
             set_pythonpath_in_context(_boot.SITE_DIR, context)
         else:

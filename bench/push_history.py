@@ -14,9 +14,9 @@ Starts moto's S3 server on 127.0.0.1, pushes a generated tree (bench/gen_tree.py
 and then --history one-file edits of it, then measures, interleaved in this one run:
 
 - summary: edit one file, push (the node cache holds this machine's summary);
-- every index: the same, after removing the node cache's stores/ directory, which is
-  what every push did before the summary existed. The stat cache stays, so both
-  hash only the edited file.
+- every index: the same, after removing the node cache's stores/ directory, so the
+  push reads every index (8 at a time; before the summary existed, pushes read them
+  one by one). The stat cache stays, so both hash only the edited file.
 
 Each row is the median of --runs pushes. Requests and bytes read are the store's own
 counters. moto is on loopback, so a WAN would widen the gap (each index is a GET).

@@ -7,6 +7,8 @@ progress display on a pseudo-terminal.
 from __future__ import annotations
 
 import dataclasses
+import filecmp
+import hashlib
 import io
 import json
 import os
@@ -341,6 +343,43 @@ def test_cat_is_binary_safe(pushed, store):
     assert res.stdout_bytes == SAMPLE["app/data.bin"]
     assert run_cli("cat", store, pushed, "notes.txt").stdout_bytes == b"hello\n"
     assert run_cli("cat", store, pushed, "app/__init__.py").stdout_bytes == b""
+
+
+def test_cat_streams_a_large_file_through_the_node_cache(tmp_path, store, node_cache):
+    # 96 MiB of incompressible bytes: cat must not hold them in memory.
+    size = 96 << 20
+    d = tmp_path / "d"
+    d.mkdir()
+    with open(d / "weights.bin", "wb") as f:
+        for _ in range(size >> 20):
+            f.write(os.urandom(1 << 20))
+    digest = run_cli("push", d, store, "--cache", tmp_path / "push-cache").stdout.strip()
+    out = tmp_path / "out.bin"
+    # The peak RSS of the cat process, measured by a parent that runs only it.
+    probe = (
+        "import resource, subprocess, sys\n"
+        "with open(sys.argv[1], 'wb') as out:\n"
+        "    rc = subprocess.call([sys.executable, '-m', 'lazypath', 'cat', *sys.argv[2:]],"
+        " stdout=out)\n"
+        "print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", probe, out, store, digest, "weights.bin"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    rc, maxrss_kib = res.stdout.split()
+    assert rc == "0", res.stderr
+    assert filecmp.cmp(out, d / "weights.bin", shallow=False)
+    assert int(maxrss_kib) * 1024 < size / 2, maxrss_kib
+    # The verified blob now sits in the node cache: a second cat reads no pack.
+    blob = hashlib.sha256((d / "weights.bin").read_bytes()).hexdigest()
+    assert (node_cache / "blobs" / blob[:2] / blob).stat().st_size == size
+    for p in (store / "packs").iterdir():
+        p.unlink()
+    again = run_cli("cat", store, digest, "weights.bin")
+    assert again.returncode == 0 and len(again.stdout_bytes) == size
 
 
 def test_cat_into_closed_pipe_is_quiet(tmp_path, store):

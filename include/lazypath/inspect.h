@@ -32,6 +32,19 @@ Result<std::pair<Hash, Tree>> ShowTree(const std::string& store_url,
 // within the tree (at most 40 hops).
 Result<std::string> CatFile(const std::string& store_url,
                             const std::string& ref, const std::string& path);
+// The same file for reading at any size: its blob, verified, in the node
+// cache at `cache_dir` ("" = the default; fetched there, streaming, if
+// missing), opened read-only. The caller owns `fd` (-1 for an empty file);
+// it stays readable even if gc removes the blob afterwards.
+struct OpenedFile {
+  int fd = -1;
+  uint64_t size = 0;
+  Hash tree;
+};
+Result<OpenedFile> OpenFileInTree(const std::string& store_url,
+                                  const std::string& ref,
+                                  const std::string& path,
+                                  const std::string& cache_dir);
 // Points ref `name` at the tree `ref` names, after checking the store holds
 // that tree and its index. Returns the tree's digest. With `expect`, only if
 // ref `name` now names that digest ("sha256:..."), or does not exist

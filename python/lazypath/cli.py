@@ -223,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("store", metavar="STORE")
     p.add_argument("ref", metavar="REF")
     p.add_argument("path", metavar="PATH")
+    cache_flag(p)
     p.set_defaults(func=cmd_cat)
 
     p = verb("cache", "inspect and manage the node cache")
@@ -639,22 +640,34 @@ def cmd_tag(args: argparse.Namespace) -> int:
 
 
 def cmd_cat(args: argparse.Namespace) -> int:
-    data = _run_interruptible(lambda: _core.cat(args.store, args.ref, args.path))
-    out = getattr(sys.stdout, "buffer", None)
-    if out is None:  # stdout replaced by a text-only stream
-        sys.stdout.write(data.decode("utf-8", "surrogateescape"))
-    else:
+    # The blob is fetched (streaming, verified) into the node cache and copied
+    # from there, so a file of any size needs no memory for its content.
+    fd, size, _ = _run_interruptible(
+        lambda: _core.open_file(args.store, args.ref, args.path, _cache_arg(args))
+    )
+    if fd < 0:
+        return EXIT_OK  # an empty file
+    with os.fdopen(fd, "rb") as src:
+        out = getattr(sys.stdout, "buffer", None)
+        if out is None:  # stdout replaced by a text-only stream
+            sys.stdout.write(src.read().decode("utf-8", "surrogateescape"))
+            return EXIT_OK
         sys.stdout.flush()
-        # A buffered write may be partial (a signal such as SIGPIPE arriving
-        # mid-write makes it return early); loop so the output is whole or
-        # the command fails.
-        view = memoryview(data)
-        while view:
-            n = out.write(view)
-            if not n:
-                raise OSError(errno.EIO, "short write", "stdout")
-            view = view[n:]
+        copied = 0
+        while chunk := src.read(1 << 20):
+            # A buffered write may be partial (a signal such as SIGPIPE
+            # arriving mid-write makes it return early); loop so the output
+            # is whole or the command fails.
+            view = memoryview(chunk)
+            while view:
+                n = out.write(view)
+                if not n:
+                    raise OSError(errno.EIO, "short write", "stdout")
+                view = view[n:]
+            copied += len(chunk)
         out.flush()
+    if copied != size:  # the cached blob is read-only and verified: never expected
+        raise LazypathError(f"cat: {args.path}: read {copied} of {size} bytes from the node cache")
     return EXIT_OK
 
 

@@ -445,6 +445,13 @@ NB_MODULE(_core, m) {
     return nb::bytes(data.data(), data.size());
   });
 
+  m.def("open_file", [](const std::string& store, const std::string& ref,
+                        const std::string& path, const std::string& cache_dir) {
+    OpenedFile f =
+        RunCore([&] { return OpenFileInTree(store, ref, path, cache_dir); });
+    return nb::make_tuple(f.fd, f.size, f.tree.ToString());
+  });
+
   m.def(
       "tag",
       [](const std::string& store, const std::string& ref,

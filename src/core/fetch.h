@@ -44,7 +44,8 @@ struct BlobRange {
 Result<std::vector<BlobRange>> PlanRanges(
     std::vector<std::pair<Hash, BlobLocation>> blobs, const std::string& what);
 
-// Fetches `blobs` (located by `index`) into `cache`. Counts what it moved.
+// Fetches `blobs` (located by `index`) into `cache`. Counts what it moved
+// into `*counters`, which is required.
 struct FetchCounters {
   std::atomic<uint64_t> blobs{0};
   std::atomic<uint64_t> bytes{0};

@@ -1,6 +1,13 @@
 #include "lazypath/inspect.h"
 
+#include <fcntl.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "cache/file_lock.h"
 #include "core/fetch.h"
+#include "lazypath/cache.h"
 
 namespace lazypath {
 
@@ -35,11 +42,12 @@ Result<std::pair<Hash, Tree>> ShowTree(const std::string& store_url,
   return std::make_pair(h, std::move(t));
 }
 
-Result<std::string> CatFile(const std::string& store_url,
-                            const std::string& ref, const std::string& path) {
-  LP_ASSIGN_OR_RETURN(auto store, OpenStore(store_url));
-  LP_ASSIGN_OR_RETURN(Hash h, ResolveRef(*store, ref));
-  LP_ASSIGN_OR_RETURN(Tree t, FetchTree(*store, h));
+namespace {
+
+// The regular file (or empty file) at `path` in tree `t`, following
+// symlinks lexically inside the tree (at most 40 hops).
+Result<const TreeEntry*> FindFile(const Tree& t, const Hash& h,
+                                  const std::string& path) {
   std::string want = path;
   while (!want.empty() && want.front() == '/') want.erase(0, 1);
   for (int hop = 0; hop < 40; ++hop) {
@@ -51,10 +59,7 @@ Result<std::string> CatFile(const std::string& store_url,
       return Status::NotFound("'" + path + "' is not a file in tree " +
                               h.ToString());
     }
-    if (it->kind != EntryKind::kSymlink) {
-      LP_ASSIGN_OR_RETURN(Index idx, FetchIndex(*store, h));
-      return ReadBlob(*store, idx, it->blob);
-    }
+    if (it->kind != EntryKind::kSymlink) return &*it;
     // Resolve the link lexically inside the tree.
     std::string base = it->path.substr(0, it->path.rfind('/') + 1);
     std::string joined = base + it->target;
@@ -75,6 +80,51 @@ Result<std::string> CatFile(const std::string& store_url,
     for (const auto& p : parts) want += (want.empty() ? "" : "/") + p;
   }
   return Status::InvalidArgument("'" + path + "': too many symlink hops");
+}
+
+}  // namespace
+
+Result<std::string> CatFile(const std::string& store_url,
+                            const std::string& ref, const std::string& path) {
+  LP_ASSIGN_OR_RETURN(auto store, OpenStore(store_url));
+  LP_ASSIGN_OR_RETURN(Hash h, ResolveRef(*store, ref));
+  LP_ASSIGN_OR_RETURN(Tree t, FetchTree(*store, h));
+  LP_ASSIGN_OR_RETURN(const TreeEntry* e, FindFile(t, h, path));
+  if (e->blob.size == 0) return std::string();
+  LP_ASSIGN_OR_RETURN(Index idx, FetchIndex(*store, h));
+  return ReadBlob(*store, idx, e->blob);
+}
+
+Result<OpenedFile> OpenFileInTree(const std::string& store_url,
+                                  const std::string& ref,
+                                  const std::string& path,
+                                  const std::string& cache_dir) {
+  LP_ASSIGN_OR_RETURN(auto store, OpenStore(store_url));
+  LP_ASSIGN_OR_RETURN(Hash h, ResolveRef(*store, ref));
+  LP_ASSIGN_OR_RETURN(Tree t, FetchTree(*store, h));
+  LP_ASSIGN_OR_RETURN(const TreeEntry* e, FindFile(t, h, path));
+  OpenedFile out;
+  out.tree = h;
+  out.size = e->blob.size;
+  if (e->blob.size == 0) return out;
+  LP_ASSIGN_OR_RETURN(NodeCache cache, NodeCache::Open(cache_dir));
+  // Shared with activations, exclusive for gc's blob sweep: the blob can't
+  // be swept between its fetch and the open below.
+  LP_ASSIGN_OR_RETURN(
+      FileLock gc_guard,
+      FileLock::Acquire(cache.GcLockPath(), FileLock::Mode::kShared));
+  if (!cache.HasBlob(e->blob.hash)) {
+    LP_ASSIGN_OR_RETURN(Index idx, FetchIndex(*store, h));
+    FetchCounters counters;
+    LP_RETURN_IF_ERROR(
+        FetchBlobs(*store, idx, {e->blob.hash}, cache, 1, {}, &counters)
+            .WithContext("'" + path + "' of tree " + h.ToString()));
+  }
+  std::string blob = cache.BlobPath(e->blob.hash);
+  int fd = ::open(blob.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("open", blob, errno);
+  out.fd = fd;
+  return out;
 }
 
 Result<Hash> TagTree(const std::string& store_url, const std::string& ref,

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <thread>
@@ -185,6 +186,47 @@ TEST_F(PushActivateTest, InspectListsShowsCatsAndTags) {
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(*t, p->tree.hash);
   EXPECT_FALSE(TagTree(store_, "v1", "../evil").ok());
+}
+
+// OpenFileInTree: the verified blob from the node cache, fetched once.
+TEST_F(PushActivateTest, OpenFileInTreeReadsThroughTheNodeCache) {
+  PushOptions po = PushOpts();
+  po.tag = "v1";
+  auto p = Push(src_, store_, po);
+  ASSERT_TRUE(p.ok());
+  auto read_all = [](int fd) {
+    std::string out;
+    char buf[1 << 16];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, size_t(n));
+    ::close(fd);
+    return out;
+  };
+  std::string want = *fs::ReadFile(src_ + "/data/big.csv");
+  auto f = OpenFileInTree(store_, "v1", "data/big.csv", cache_);
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_EQ(f->tree, p->tree.hash);
+  EXPECT_EQ(f->size, want.size());
+  ASSERT_GE(f->fd, 0);
+  EXPECT_EQ(read_all(f->fd), want);
+  // Empty files have no blob; missing ones are NotFound.
+  auto empty = OpenFileInTree(store_, "v1", "pkg0/__init__.py", cache_);
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(empty->fd, -1);
+  EXPECT_EQ(empty->size, 0u);
+  EXPECT_EQ(OpenFileInTree(store_, "v1", "nope", cache_).status().code(),
+            Code::kNotFound);
+  // The blob is cached: with every pack gone it still opens.
+  ASSERT_TRUE(fs::RemoveAll(base_ + "/store/packs").ok());
+  auto again = OpenFileInTree(store_, "v1", "data/big.csv", cache_);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(read_all(again->fd), want);
+  // Another cache has to fetch it, and says which file of which tree failed.
+  auto other = OpenFileInTree(store_, "v1", "data/big.csv", base_ + "/c2");
+  ASSERT_FALSE(other.ok());
+  EXPECT_NE(other.status().ToString().find("'data/big.csv' of tree"),
+            std::string::npos)
+      << other.status().ToString();
 }
 
 }  // namespace

@@ -31,7 +31,7 @@ SAMPLE = {
     "app/data.bin": bytes(range(256)) * 4,
     "notes.txt": "hello\n",
 }
-VERBS = ["push", "activate", "pull", "ls", "show", "tag", "cat"]
+VERBS = ["push", "activate", "pull", "ls", "show", "diff", "tag", "cat"]
 PUSH_FIELDS = {f.name for f in dataclasses.fields(lazypath.PushReport)}
 ACTIVATE_FIELDS = {f.name for f in dataclasses.fields(lazypath.ActiveTree)}
 
@@ -325,6 +325,53 @@ def test_show_human_and_json(tmp_path, store):
     assert by["alias.py"]["target"] == "a.py"
     assert by["bin/tool"]["kind"] == "executable"
     assert all(is_digest(e["digest"]) for e in obj["entries"])
+
+
+def test_diff_human_and_json(pushed, src, store):
+    (src / "app" / "main.py").write_text("def run():\n    return 'v2'\n")
+    (src / "notes.txt").unlink()
+    (src / "app" / "new.py").write_bytes(b"N" * 2048)
+    (src / "app" / "copy.bin").write_bytes(SAMPLE["app/data.bin"])  # a blob A has
+    os.symlink("main.py", src / "app" / "link")
+    v2 = run_cli("push", src, store, "--tag", "next").stdout.strip()
+
+    obj = run_cli("diff", store, "prod", "next", "--json").json()
+    assert (obj["store"], obj["from"], obj["to"]) == (str(store), pushed, v2)
+    got = {c["path"]: c["change"] for c in obj["changes"]}
+    assert got == {
+        "app/copy.bin": "A",
+        "app/link": "A",
+        "app/main.py": "M",
+        "app/new.py": "A",
+        "notes.txt": "D",
+    }
+    assert [c["path"] for c in obj["changes"]] == sorted(got)
+    main = next(c for c in obj["changes"] if c["path"] == "app/main.py")
+    assert (
+        main["before"]["digest"]
+        == "sha256:" + hashlib.sha256(SAMPLE["app/main.py"].encode()).hexdigest()
+    )
+    assert main["after"]["size"] == len("def run():\n    return 'v2'\n")
+    assert next(c for c in obj["changes"] if c["path"] == "notes.txt")["after"] is None
+    assert (obj["added"], obj["removed"], obj["modified"]) == (3, 1, 1)
+    # New to a node holding prod: main.py's and new.py's content, not copy.bin's
+    # (prod has that blob) nor the symlink's.
+    assert obj["blobs_new"] == 2
+    assert obj["bytes_new"] == 2048 + main["after"]["size"]
+    assert lazypath.diff(store, "prod", v2) == {k: v for k, v in obj.items() if k != "store"}
+
+    res = run_cli("diff", store, "prod", "next")
+    assert res.returncode == 0, res
+    lines = res.stdout.splitlines()
+    assert lines[0] == f"{pushed} -> {v2}"
+    assert any(ln.split()[:1] == ["D"] and ln.endswith("notes.txt") for ln in lines)
+    assert any("symlink -> main.py" in ln and ln.endswith("app/link") for ln in lines)
+    assert lines[-1].startswith("3 added, 1 removed, 1 modified; ")
+    assert "2 new blobs" in lines[-1]
+
+    same = run_cli("diff", store, "prod", pushed, "--json").json()
+    assert same["changes"] == [] and same["bytes_new"] == 0
+    assert_one_line_error(run_cli("diff", store, "prod", "nope"), "nope")
 
 
 def test_tag_human_and_json(pushed, store):

@@ -15,6 +15,7 @@
 #include "lazypath/status.h"
 #include "lazypath/store.h"
 #include "lazypath/tree.h"
+#include "lazypath/tree_diff.h"
 
 namespace lazypath {
 
@@ -45,6 +46,15 @@ Result<OpenedFile> OpenFileInTree(const std::string& store_url,
                                   const std::string& ref,
                                   const std::string& path,
                                   const std::string& cache_dir);
+// What changed from tree `from_ref` to tree `to_ref` (both verified), with
+// their digests.
+struct RefDiff {
+  Hash from, to;
+  TreeDiff diff;
+};
+Result<RefDiff> DiffRefs(const std::string& store_url,
+                         const std::string& from_ref,
+                         const std::string& to_ref);
 // Points ref `name` at the tree `ref` names, after checking the store holds
 // that tree and its index. Returns the tree's digest. With `expect`, only if
 // ref `name` now names that digest ("sha256:..."), or does not exist

@@ -151,6 +151,18 @@ def tag(store: str, ref: str, name: str, *, expect: str | None = None) -> str:
     return _core.tag(os.fspath(store), ref, name, expect)
 
 
+def diff(store: str, from_ref: str, to_ref: str) -> dict:
+    """What changed from tree `from_ref` to tree `to_ref` (tags or digests).
+
+    Returns {"from", "to" (digests), "changes": [{"path", "change" ("A", "D"
+    or "M"), "before", "after" (entries as in `lazypath show --json`, or
+    None)}] by path, "added", "removed", "modified", "blobs_new",
+    "bytes_new"}: the last two count the distinct blobs of `to_ref` that
+    `from_ref` lacks, what a node holding `from_ref` fetches for `to_ref`.
+    """
+    return _core.diff(os.fspath(store), from_ref, to_ref)
+
+
 _lock = threading.Lock()
 _active: dict = {}  # tree path -> Activation, for trees this process activated
 
@@ -373,6 +385,7 @@ __all__ = [
     "cache_usage",
     "cache_verify",
     "default_cache_dir",
+    "diff",
     "materialize",
     "pull",
     "push",

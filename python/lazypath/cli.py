@@ -207,6 +207,13 @@ def build_parser() -> argparse.ArgumentParser:
     json_flag(p)
     p.set_defaults(func=cmd_show)
 
+    p = verb("diff", "list the files that differ from tree FROM to tree TO")
+    p.add_argument("store", metavar="STORE")
+    p.add_argument("from_ref", metavar="FROM", help="tag or digest")
+    p.add_argument("to_ref", metavar="TO", help="tag or digest")
+    json_flag(p)
+    p.set_defaults(func=cmd_diff)
+
     p = verb("tag", "point ref NAME at tree REF")
     p.add_argument("store", metavar="STORE")
     p.add_argument("ref", metavar="REF")
@@ -626,6 +633,36 @@ def cmd_show(args: argparse.Namespace) -> int:
         f"{len(entries)} entries: {totals['files']} files "
         f"({totals['executables']} executable), {totals['symlinks']} symlinks, "
         f"{totals['bytes']} bytes ({human_bytes(totals['bytes'])})"
+    )
+    return EXIT_OK
+
+
+def _describe(entry: dict | None) -> str:
+    if entry is None:
+        return "-"
+    if entry["kind"] == "symlink":
+        return f"symlink -> {entry['target']}"
+    return f"{entry['kind']} {human_bytes(entry['size'])}"
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    d = _run_interruptible(lambda: _core.diff(args.store, args.from_ref, args.to_ref))
+    if args.json:
+        _print_json({"store": args.store, **d})
+        return EXIT_OK
+    _out(f"{d['from']} -> {d['to']}")
+    _out()
+    if d["changes"]:
+        rows = [
+            [c["change"], _describe(c["before"]), _describe(c["after"]), c["path"]]
+            for c in d["changes"]
+        ]
+        _table(["", "BEFORE", "AFTER", "PATH"], rows)
+        _out()
+    _out(
+        f"{d['added']} added, {d['removed']} removed, {d['modified']} modified; "
+        f"a node holding FROM fetches {d['blobs_new']} new "
+        f"blob{'' if d['blobs_new'] == 1 else 's'} ({human_bytes(d['bytes_new'])}) to activate TO"
     )
     return EXIT_OK
 

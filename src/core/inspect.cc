@@ -127,6 +127,20 @@ Result<OpenedFile> OpenFileInTree(const std::string& store_url,
   return out;
 }
 
+Result<RefDiff> DiffRefs(const std::string& store_url,
+                         const std::string& from_ref,
+                         const std::string& to_ref) {
+  LP_ASSIGN_OR_RETURN(auto store, OpenStore(store_url));
+  RefDiff out;
+  LP_ASSIGN_OR_RETURN(out.from, ResolveRef(*store, from_ref));
+  LP_ASSIGN_OR_RETURN(out.to, ResolveRef(*store, to_ref));
+  LP_ASSIGN_OR_RETURN(Tree a, FetchTree(*store, out.from));
+  if (out.to == out.from) return out;
+  LP_ASSIGN_OR_RETURN(Tree b, FetchTree(*store, out.to));
+  out.diff = DiffTrees(a, b);
+  return out;
+}
+
 Result<Hash> TagTree(const std::string& store_url, const std::string& ref,
                      const std::string& name,
                      const std::optional<std::string>& expect) {

@@ -37,7 +37,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import gen_tree  # noqa: E402
-from results import append_section  # noqa: E402
+from results import publish  # noqa: E402
 from run import human_bytes  # noqa: E402
 from s3_pull import Moto, edit_one_file  # noqa: E402
 
@@ -117,15 +117,12 @@ def main(argv: list[str] | None = None) -> int:
             )
         ratio = med["every index"] / med["summary"]
         lines.append(("every index / summary", f"{ratio:.1f}x", "", "", "", ""))
-        table = "\n".join("| " + " | ".join(c) + " |" for c in lines)
         title = (
             f"One-file re-push to S3 (moto) after {args.history} earlier pushes, "
             f"{args.files} files / {args.mb} MiB, median of {args.runs}"
         )
-        print(f"\n{title}\n\n{table}\n")
-        if not args.no_record:
-            cmd = "bench/push_history.py " + " ".join(argv if argv is not None else sys.argv[1:])
-            append_section(title, cmd.strip(), table)
+        argv = sys.argv[1:] if argv is None else argv
+        publish(title, "bench/push_history.py", argv, lines, not args.no_record)
     finally:
         moto.stop()
         shutil.rmtree(scratch, ignore_errors=True)

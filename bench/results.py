@@ -26,3 +26,13 @@ def append_section(title: str, command: str, table: str) -> None:
             f"{os.getloadavg()[0]:.2f} at the end\n"
             f"- command: `{command}`\n\n{table}\n"
         )
+
+
+def publish(title: str, script: str, argv: list[str], rows: list, record: bool) -> None:
+    """Prints `rows` (header, separator, data; lists of cells) as a markdown
+    table under `title`, and with `record` appends it to RESULTS.md with the
+    command line (`script` plus `argv`)."""
+    table = "\n".join("| " + " | ".join(c) + " |" for c in rows)
+    print(f"\n{title}\n\n{table}\n")
+    if record:
+        append_section(title, " ".join([script, *argv]).strip(), table)

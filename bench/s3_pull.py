@@ -44,7 +44,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import gen_tree  # noqa: E402
-from results import append_section  # noqa: E402
+from results import publish  # noqa: E402
 from run import human_bytes  # noqa: E402
 
 MiB = 1024 * 1024
@@ -260,15 +260,13 @@ def main(argv: list[str] | None = None) -> int:
                     human_bytes(med(r["zip_bytes"])),
                 ]
             )
-        table = "\n".join("| " + " | ".join(c) + " |" for c in lines)
         title = (
             f"S3 pull vs boto3 + zipfile: {nfiles} files, {human_bytes(total)}, "
             f"moto on loopback, median of {args.runs}"
         )
-        print(f"\n{title}\n\n{table}\n")
+        argv = sys.argv[1:] if argv is None else argv
+        publish(title, "python bench/s3_pull.py", argv, lines, not args.no_record)
         if not args.no_record:
-            cmd = "python bench/s3_pull.py " + " ".join(argv if argv is not None else sys.argv[1:])
-            append_section(title, cmd.strip(), table)
             log("appended to bench/RESULTS.md")
     finally:
         moto.stop()

@@ -118,15 +118,6 @@ Result<KnownBlobsResult> KnownBlobs(Store& store,
       todo.push_back(key);
     }
   }
-  std::vector<std::optional<Index>> fetched(todo.size());
-  Status st = ParallelFor(todo.size(), threads, [&](size_t i) {
-    auto bytes = store.Get(todo[i], kMaxIndexBytes);
-    if (!bytes.ok()) return Status::OK();
-    auto idx = Index::Parse(*bytes, url + "/" + todo[i]);
-    if (idx.ok()) fetched[i] = std::move(*idx);
-    return Status::OK();
-  });
-  LP_RETURN_IF_ERROR(st);
   // Locations whose pack is gone are dropped before fresh indexes are
   // merged, so that a blob also located elsewhere keeps a usable location.
   auto listed = [&](const BlobLocation& loc) {
@@ -136,16 +127,30 @@ Result<KnownBlobsResult> KnownBlobs(Store& store,
   };
   std::erase_if(summary.blobs,
                 [&](const auto& kv) { return !listed(kv.second); });
+  // Each index is merged as soon as it is parsed and then dropped, so memory
+  // holds the union, not every index at once.
+  std::mutex mu;
+  std::vector<char> merged(todo.size(), 0);
+  Status st = ParallelFor(todo.size(), threads, [&](size_t i) {
+    auto bytes = store.Get(todo[i], kMaxIndexBytes);
+    if (!bytes.ok()) return Status::OK();
+    auto idx = Index::Parse(*bytes, url + "/" + todo[i]);
+    if (!idx.ok()) return Status::OK();
+    std::lock_guard<std::mutex> lock(mu);
+    merged[i] = 1;
+    for (auto& [h, loc] : idx->blobs) {
+      if (!summary.blobs.count(h) && listed(loc)) summary.blobs.emplace(h, loc);
+    }
+    return Status::OK();
+  });
+  LP_RETURN_IF_ERROR(st);
   for (size_t i = 0; i < todo.size(); ++i) {
-    if (!fetched[i]) {
+    if (!merged[i]) {
       r.indexes_failed++;
       continue;
     }
     r.indexes_fetched++;
     covered.insert(todo[i]);
-    for (auto& [h, loc] : fetched[i]->blobs) {
-      if (!summary.blobs.count(h) && listed(loc)) summary.blobs.emplace(h, loc);
-    }
   }
   summary.covered = std::move(covered);
   if (!path.empty() && r.indexes_fetched + r.locations_dropped > 0) {

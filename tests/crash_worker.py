@@ -2,10 +2,11 @@
 
 Started once per test with lazypath already imported, it reads one JSON
 command per line on stdin, forks a child that runs the operation (push,
-eager or lazy activation) and, when told, SIGKILLs it after a delay. Forking
-a warm interpreter costs about a millisecond, so hundreds of kills fit in
-seconds, where starting a fresh interpreter per kill would not. The parent
-never calls into the core itself, so it has no threads to lose in fork().
+eager or lazy activation, cache gc or verify) and, when told, SIGKILLs it
+after a delay. Forking a warm interpreter costs about a millisecond, so
+hundreds of kills fit in seconds, where starting a fresh interpreter per
+kill would not. The parent never calls into the core itself, so it has no
+threads to lose in fork().
 
 Replies are one JSON line per command:
   {"pid": N, "killed": bool, "rc": exit code or null, "seconds": wall time}
@@ -30,6 +31,12 @@ def run_op(cmd: dict) -> int:
     cache = cmd["cache"]
     if op == "push":
         lazypath.push(cmd["src"], cmd["store"], tag=cmd["ref"], cache_dir=cache)
+        return 0
+    if op == "gc":  # evict everything no process uses, sweep blobs and debris
+        lazypath.cache_gc(cache, max_bytes=0)
+        return 0
+    if op == "verify":  # rehash every blob, repair what does not match
+        lazypath.cache_verify(cache, repair=True)
         return 0
     if op == "eager" and cmd.get("pull"):  # what `lazypath activate` (the CLI) runs
         tree = lazypath.pull(cmd["store"], cmd["ref"], cache_dir=cache)

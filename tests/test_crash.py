@@ -28,7 +28,7 @@ from pathlib import Path
 
 import lazypath
 import pytest
-from integrity import Entries, check_cache, check_store, read_dir, tree_hex
+from integrity import Entries, check_cache, check_store, read_dir, sha_hex, tree_hex
 
 KILLS = int(os.environ.get("LAZYPATH_CRASH_KILLS", "70"))
 HERE = Path(__file__).resolve().parent
@@ -327,3 +327,95 @@ def test_sixteen_activations_some_killed(
         check_cache(cache, known)
     print(f"16 concurrent {op} activations: {total_kills} killed over 3 rounds")
     assert total_kills >= 3
+
+
+@pytest.mark.parametrize("op", ["gc", "verify"])
+def test_kill_cache_maintenance(tmp_path: Path, worker: Worker, seed: int, op: str) -> None:
+    """SIGKILL `cache gc` (budget 0: evict and sweep everything unused) and
+    `cache verify` (rehash every blob, repair a corrupted one) at random
+    points. A killed gc leaves every visible tree complete; a killed verify
+    never leaves a tree half-removed, and the next verify finishes the repair.
+    Either way the next activation of every version succeeds."""
+    rng = random.Random(seed ^ {"gc": 0x6C, "verify": 0x7E}[op])
+    store, cache = tmp_path / "store", tmp_path / "cache"
+    known: dict[str, Entries] = {}
+    versions = []
+    for v in range(3):
+        entries, modules, data = make_src(tmp_path / f"src{v}", f"maint-{v}")
+        src = tmp_path / f"src{v}"
+        digest = lazypath.push(str(src), str(store), cache_dir=str(tmp_path / "pc"))
+        known[digest[7:]] = entries
+        versions.append((digest, entries, modules, data))
+    victim_digest, victim_entries = versions[0][0], versions[0][1]
+    # A blob only version 0 has (its random data file), to corrupt for verify.
+    victim_rel = "data/nested/blob.bin"
+    victim_blob = sha_hex(victim_entries[victim_rel][1])
+
+    def reset() -> None:
+        # The last version lazily (one child imports a few of its packages,
+        # then exits), the others eagerly; no process keeps a lease, so gc
+        # may take them all. (After a verify run the last one may be eager.)
+        last, _, modules, _ = versions[2]
+        some = {k: v for k, v in modules.items() if k.startswith(("pkg0", "pkg3"))}
+        r = worker(op="lazy", store=str(store), ref=last, cache=str(cache), modules=some, data={})
+        assert r["rc"] == 0, (r, log_tail(tmp_path))
+        for digest, *_ in versions[:2]:
+            lazypath.pull(str(store), digest, cache_dir=str(cache))
+        if op == "verify":
+            blob = cache / "blobs" / victim_blob[:2] / victim_blob
+            if blob.exists():
+                size = blob.stat().st_size
+                blob.chmod(0o644)
+                blob.write_bytes(b"\0" * size)  # same size, wrong content
+                blob.chmod(0o444)
+
+    def check_after_kill() -> None:
+        if op == "gc":
+            check_cache(cache, known)
+            return
+        # The corrupted blob may still be there (the kill came before the
+        # repair), but no tree is ever left half-removed.
+        for p in sorted((cache / "trees").iterdir()):
+            assert set(read_dir(p)) == set(known[p.name]), f"{p}: incomplete after a kill"
+        lazypath.cache_verify(str(cache), repair=True)  # finishes the repair
+        check_cache(cache, known)
+        verify_cache_clean(cache)
+
+    if op == "verify":  # the corruption is real: an unkilled verify finds it
+        reset()
+        v = lazypath.cache_verify(str(cache), repair=True)
+        assert v["bad_blobs"] == ["sha256:" + victim_blob], v
+        assert v["trees_invalidated"] == [victim_digest], v
+    cmd = {"op": op, "cache": str(cache)}
+    duration = calibrate(worker, reset, **cmd)
+    kills = runs = 0
+    target = max(10, KILLS // 2)
+    while kills < target and runs < 4 * target:
+        runs += 1
+        reset()
+        r = worker(**cmd, kill_after=rng.uniform(0, duration * 1.2))
+        assert r["killed"] or r["rc"] == 0, (r, log_tail(tmp_path))
+        kills += r["killed"]
+        check_after_kill()
+        # The operation again, unkilled, then every version activates.
+        r = worker(**cmd)
+        assert r["rc"] == 0, (r, log_tail(tmp_path))
+        check_cache(cache, known)
+        for digest, entries, modules, data in versions:
+            r = worker(
+                op="eager",
+                pull=True,
+                store=str(store),
+                ref=digest,
+                cache=str(cache),
+                modules=modules,
+                data=data,
+            )
+            assert r["rc"] == 0, (r, log_tail(tmp_path))
+            assert read_dir(cache / "trees" / digest[7:]) == entries
+        if op == "verify":
+            assert read_dir(cache / "trees" / victim_digest[7:]) == victim_entries
+    print(f"cache {op}: {kills} kills in {runs} runs (full run {duration * 1000:.0f} ms)")
+    assert kills >= target
+    assert_gc_clears_debris(cache)
+    check_cache(cache, known)

@@ -202,6 +202,10 @@ def test_read_only_cache(tmp_path: Path, fs, mode: str) -> None:
     res = run_cli("activate", store, digest, "--mode", mode, "--cache", cache)
     assert_one_line_error(res, "Read-only file system", str(cache))
     assert no_debris(cache / "trees") == [] and no_debris(cache / "lazy") == []
+    # cat needs no cache: the verified file comes through a temp file.
+    res = run_cli("cat", store, digest, "pkg/data.bin", "--cache", cache)
+    assert res.returncode == 0, res
+    assert res.stdout_bytes == (tmp_path / "src" / "pkg" / "data.bin").read_bytes()
     remount(cache, "rw")
     res = run_cli("activate", store, digest, "--mode", mode, "--cache", cache, "--json")
     assert res.returncode == 0, res

@@ -35,8 +35,10 @@ Result<std::string> CatFile(const std::string& store_url,
                             const std::string& ref, const std::string& path);
 // The same file for reading at any size: its blob, verified, in the node
 // cache at `cache_dir` ("" = the default; fetched there, streaming, if
-// missing), opened read-only. The caller owns `fd` (-1 for an empty file);
-// it stays readable even if gc removes the blob afterwards.
+// missing), opened read-only. Where the cache can't be written (a read-only
+// mount), an unnamed temp file in $TMPDIR (else /tmp) holding the verified
+// content instead. The caller owns `fd` (-1 for an empty file); it stays
+// readable even if gc removes the blob afterwards.
 struct OpenedFile {
   int fd = -1;
   uint64_t size = 0;

@@ -265,9 +265,9 @@ Status FetchBlobs(Store& store, const Index& index,
   return cache.AdoptBlobs(verified).WithContext(what);
 }
 
-Result<std::string> ReadBlob(Store& store, const Index& index,
-                             const Digest& blob) {
-  if (blob.size == 0) return std::string();
+Status StreamBlob(Store& store, const Index& index, const Digest& blob,
+                  const ByteSink& sink) {
+  if (blob.size == 0) return Status::OK();
   auto it = index.blobs.find(blob.hash);
   if (it == index.blobs.end()) {
     return Status::Corrupt("index of " + index.tree.ToString() +
@@ -276,21 +276,31 @@ Result<std::string> ReadBlob(Store& store, const Index& index,
   const BlobLocation& loc = it->second;
   std::string what = "blob " + blob.hash.ToString() + " in pack " +
                      loc.pack.ToString() + " of store " + store.url();
-  std::string out;
+  Hasher hasher;
   FrameDecoder dec(loc.frame.codec, loc.size, what);
   LP_RETURN_IF_ERROR(store.GetRange(PackKey(loc.pack), loc.frame.offset,
                                     loc.frame.length, [&](std::string_view b) {
                                       return dec.Feed(b,
                                                       [&](std::string_view o) {
-                                                        out.append(o);
-                                                        return Status::OK();
+                                                        hasher.Update(o);
+                                                        return sink(o);
                                                       });
                                     }));
   LP_RETURN_IF_ERROR(dec.Finish());
-  Digest got = HashBytes(out);
+  Digest got = hasher.Finish();
   if (got.hash != blob.hash || got.size != blob.size) {
     return Status::Corrupt(what + ": content does not match its digest");
   }
+  return Status::OK();
+}
+
+Result<std::string> ReadBlob(Store& store, const Index& index,
+                             const Digest& blob) {
+  std::string out;
+  LP_RETURN_IF_ERROR(StreamBlob(store, index, blob, [&](std::string_view o) {
+    out.append(o);
+    return Status::OK();
+  }));
   return out;
 }
 

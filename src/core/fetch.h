@@ -55,6 +55,11 @@ Status FetchBlobs(Store& store, const Index& index,
                   int threads, const ProgressFn& progress,
                   FetchCounters* counters);
 
+// Decodes one blob into `sink` as it arrives, hashing as it goes; OK only if
+// the whole content matched its digest. The sink sees bytes before they are
+// verified: a caller must not expose them unless this returns OK.
+Status StreamBlob(Store& store, const Index& index, const Digest& blob,
+                  const ByteSink& sink);
 // Reads one blob into memory, verified.
 Result<std::string> ReadBlob(Store& store, const Index& index,
                              const Digest& blob);

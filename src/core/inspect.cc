@@ -1,9 +1,11 @@
 #include "lazypath/inspect.h"
 
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 
 #include "cache/file_lock.h"
 #include "core/fetch.h"
@@ -107,22 +109,56 @@ Result<OpenedFile> OpenFileInTree(const std::string& store_url,
   out.tree = h;
   out.size = e->blob.size;
   if (e->blob.size == 0) return out;
-  LP_ASSIGN_OR_RETURN(NodeCache cache, NodeCache::Open(cache_dir));
-  // Shared with activations, exclusive for gc's blob sweep: the blob can't
-  // be swept between its fetch and the open below.
-  LP_ASSIGN_OR_RETURN(
-      FileLock gc_guard,
-      FileLock::Acquire(cache.GcLockPath(), FileLock::Mode::kShared));
-  if (!cache.HasBlob(e->blob.hash)) {
-    LP_ASSIGN_OR_RETURN(Index idx, FetchIndex(*store, h));
+  auto cache = NodeCache::Open(cache_dir);
+  if (cache.ok() && cache->HasBlob(e->blob.hash)) {
+    std::string blob = cache->BlobPath(e->blob.hash);
+    int fd = ::open(blob.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      out.fd = fd;
+      return out;
+    }
+    // Swept by gc since HasBlob: fetch it below.
+  }
+  LP_ASSIGN_OR_RETURN(Index idx, FetchIndex(*store, h));
+  std::string what = "'" + path + "' of tree " + h.ToString();
+  if (cache.ok() && ::access(cache->TempDir().c_str(), W_OK) == 0) {
+    // Shared with activations, exclusive for gc's blob sweep: the blob
+    // can't be swept between its fetch and the open below.
+    LP_ASSIGN_OR_RETURN(
+        FileLock gc_guard,
+        FileLock::Acquire(cache->GcLockPath(), FileLock::Mode::kShared));
     FetchCounters counters;
     LP_RETURN_IF_ERROR(
-        FetchBlobs(*store, idx, {e->blob.hash}, cache, 1, {}, &counters)
-            .WithContext("'" + path + "' of tree " + h.ToString()));
+        FetchBlobs(*store, idx, {e->blob.hash}, *cache, 1, {}, &counters)
+            .WithContext(what));
+    std::string blob = cache->BlobPath(e->blob.hash);
+    int fd = ::open(blob.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status::FromErrno("open", blob, errno);
+    out.fd = fd;
+    return out;
   }
-  std::string blob = cache.BlobPath(e->blob.hash);
-  int fd = ::open(blob.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno("open", blob, errno);
+  // No writable node cache (a read-only mount, say): an unnamed temp file,
+  // handed over only once its whole content matched the digest.
+  const char* env_tmp = std::getenv("TMPDIR");
+  std::string tmp = env_tmp && *env_tmp ? env_tmp : "/tmp";
+  int fd = ::open(tmp.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::FromErrno("open a temp file in", tmp, errno);
+  Status s = StreamBlob(*store, idx, e->blob, [&](std::string_view b) {
+    while (!b.empty()) {
+      ssize_t n = ::write(fd, b.data(), b.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Status::FromErrno("write a temp file in", tmp, errno);
+      b.remove_prefix(size_t(n));
+    }
+    return Status::OK();
+  });
+  if (s.ok() && ::lseek(fd, 0, SEEK_SET) != 0) {
+    s = Status::FromErrno("seek a temp file in", tmp, errno);
+  }
+  if (!s.ok()) {
+    ::close(fd);
+    return s.WithContext(what);
+  }
   out.fd = fd;
   return out;
 }

@@ -216,6 +216,13 @@ TEST_F(PushActivateTest, OpenFileInTreeReadsThroughTheNodeCache) {
   EXPECT_EQ(empty->size, 0u);
   EXPECT_EQ(OpenFileInTree(store_, "v1", "nope", cache_).status().code(),
             Code::kNotFound);
+  // Where no node cache can be made, the verified content comes in an
+  // unnamed temp file instead (and no cache appears).
+  ASSERT_TRUE(fs::WriteFileAtomic(base_ + "/a-file", "x").ok());
+  auto uncached =
+      OpenFileInTree(store_, "v1", "data/big.csv", base_ + "/a-file/cache");
+  ASSERT_TRUE(uncached.ok()) << uncached.status().ToString();
+  EXPECT_EQ(read_all(uncached->fd), want);
   // The blob is cached: with every pack gone it still opens.
   ASSERT_TRUE(fs::RemoveAll(base_ + "/store/packs").ok());
   auto again = OpenFileInTree(store_, "v1", "data/big.csv", cache_);

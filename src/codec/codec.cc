@@ -67,14 +67,44 @@ Status FrameEncoder::Finish(const ByteSink& sink) {
   }
 }
 
+namespace {
+
+// A zstd context and output buffer. A fetch decodes thousands of small
+// frames one after another on each thread; making a context and a 128 KiB
+// buffer for each was a few percent of a cold activation.
+struct DecodeContext {
+  ZSTD_DCtx* dctx = nullptr;
+  std::vector<char> buf;
+  bool lent = false;  // in use by a live FrameDecoder of this thread
+  DecodeContext() {
+    dctx = ZSTD_createDCtx();
+    // Refuse frames that need an absurd window (a decompression bomb shape).
+    ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, 27);
+    buf.resize(ZSTD_DStreamOutSize());
+  }
+  ~DecodeContext() { ZSTD_freeDCtx(dctx); }
+  DecodeContext(const DecodeContext&) = delete;
+  DecodeContext& operator=(const DecodeContext&) = delete;
+};
+
+// Each thread's reusable context, made on first use.
+DecodeContext& ThreadContext() {
+  thread_local DecodeContext ctx;
+  return ctx;
+}
+
+}  // namespace
+
 struct FrameDecoder::Impl {
   Codec codec;
   uint64_t expected;
   uint64_t produced = 0;
   std::string what;
+  // The thread's context when it was free, else one of our own.
+  DecodeContext* ctx = nullptr;
+  std::unique_ptr<DecodeContext> own;
   ZSTD_DCtx* dctx = nullptr;
   bool frame_done = false;
-  std::vector<char> buf;
 };
 
 FrameDecoder::FrameDecoder(Codec codec, uint64_t expected_size,
@@ -84,15 +114,22 @@ FrameDecoder::FrameDecoder(Codec codec, uint64_t expected_size,
   impl_->expected = expected_size;
   impl_->what = std::move(what);
   if (codec == Codec::kZstd) {
-    impl_->dctx = ZSTD_createDCtx();
-    // Refuse frames that need an absurd window (a decompression bomb shape).
-    ZSTD_DCtx_setParameter(impl_->dctx, ZSTD_d_windowLogMax, 27);
-    impl_->buf.resize(ZSTD_DStreamOutSize());
+    DecodeContext& mine = ThreadContext();
+    if (!mine.lent) {
+      mine.lent = true;
+      // A previous frame may have stopped midway: start clean.
+      ZSTD_DCtx_reset(mine.dctx, ZSTD_reset_session_only);
+      impl_->ctx = &mine;
+    } else {
+      impl_->own = std::make_unique<DecodeContext>();
+      impl_->ctx = impl_->own.get();
+    }
+    impl_->dctx = impl_->ctx->dctx;
   }
 }
 
 FrameDecoder::~FrameDecoder() {
-  if (impl_->dctx) ZSTD_freeDCtx(impl_->dctx);
+  if (impl_->ctx && !impl_->own) impl_->ctx->lent = false;
 }
 
 Status FrameDecoder::Feed(std::string_view in, const ByteSink& out) {
@@ -110,7 +147,7 @@ Status FrameDecoder::Feed(std::string_view in, const ByteSink& out) {
     if (d.frame_done) {
       return Status::Corrupt(d.what + ": bytes after the end of the frame");
     }
-    ZSTD_outBuffer ob{d.buf.data(), d.buf.size(), 0};
+    ZSTD_outBuffer ob{d.ctx->buf.data(), d.ctx->buf.size(), 0};
     size_t r = ZSTD_decompressStream(d.dctx, &ob, &ib);
     if (ZSTD_isError(r)) {
       return Status::Corrupt(d.what + ": zstd: " + ZSTD_getErrorName(r));
@@ -120,12 +157,12 @@ Status FrameDecoder::Feed(std::string_view in, const ByteSink& out) {
                              std::to_string(d.expected) + " bytes");
     }
     d.produced += ob.pos;
-    if (ob.pos) LP_RETURN_IF_ERROR(out({d.buf.data(), ob.pos}));
+    if (ob.pos) LP_RETURN_IF_ERROR(out({d.ctx->buf.data(), ob.pos}));
     if (r == 0) d.frame_done = true;
   }
   // Flush output still buffered inside zstd.
   while (!d.frame_done) {
-    ZSTD_outBuffer ob{d.buf.data(), d.buf.size(), 0};
+    ZSTD_outBuffer ob{d.ctx->buf.data(), d.ctx->buf.size(), 0};
     size_t r = ZSTD_decompressStream(d.dctx, &ob, &ib);
     if (ZSTD_isError(r)) {
       return Status::Corrupt(d.what + ": zstd: " + ZSTD_getErrorName(r));
@@ -135,7 +172,7 @@ Status FrameDecoder::Feed(std::string_view in, const ByteSink& out) {
                              std::to_string(d.expected) + " bytes");
     }
     d.produced += ob.pos;
-    if (ob.pos) LP_RETURN_IF_ERROR(out({d.buf.data(), ob.pos}));
+    if (ob.pos) LP_RETURN_IF_ERROR(out({d.ctx->buf.data(), ob.pos}));
     if (r == 0) d.frame_done = true;
     if (ob.pos < ob.size) break;  // zstd needs more input
   }

@@ -5,7 +5,9 @@
 // stores the bytes as they are; kZstd stores one zstd frame.
 //
 // Thread safety: FrameEncoder/FrameDecoder objects are not thread-safe; use
-// one per thread. The free functions are thread-safe.
+// one per thread. A FrameDecoder borrows its thread's zstd context, so it
+// must be destroyed on the thread that made it. The free functions are
+// thread-safe.
 #ifndef LAZYPATH_CODEC_CODEC_H_
 #define LAZYPATH_CODEC_CODEC_H_
 

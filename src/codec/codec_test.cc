@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace lazypath {
 namespace {
 
@@ -48,6 +50,50 @@ TEST(CodecTest, StreamingEncoderMatchesDecoderFedInPieces) {
   }
   ASSERT_TRUE(dec.Finish().ok());
   EXPECT_EQ(out, data);
+}
+
+// Decoders reuse their thread's zstd context: two alive at once must not
+// share it, and one abandoned midway must not leak state into the next.
+TEST(CodecTest, DecodersOnOneThreadStayIndependent) {
+  std::string a = Sample(300000), b = Sample(200000) + "tail";
+  std::string za = *ZstdCompress(a, 3), zb = *ZstdCompress(b, 3);
+  auto collect = [](std::string& out) {
+    return [&out](std::string_view x) {
+      out.append(x);
+      return Status::OK();
+    };
+  };
+  std::string out_a, out_b;
+  {
+    FrameDecoder da(Codec::kZstd, a.size(), "a");
+    FrameDecoder db(Codec::kZstd, b.size(), "b");
+    for (size_t i = 0; i < std::max(za.size(), zb.size()); i += 777) {
+      if (i < za.size()) {
+        ASSERT_TRUE(
+            da.Feed(std::string_view(za).substr(i, 777), collect(out_a)).ok());
+      }
+      if (i < zb.size()) {
+        ASSERT_TRUE(
+            db.Feed(std::string_view(zb).substr(i, 777), collect(out_b)).ok());
+      }
+    }
+    ASSERT_TRUE(da.Finish().ok());
+    ASSERT_TRUE(db.Finish().ok());
+  }
+  EXPECT_EQ(out_a, a);
+  EXPECT_EQ(out_b, b);
+  {
+    std::string ignored;
+    FrameDecoder half(Codec::kZstd, a.size(), "half");
+    ASSERT_TRUE(half.Feed(std::string_view(za).substr(0, za.size() / 2),
+                          collect(ignored))
+                    .ok());
+  }  // abandoned mid-frame
+  std::string again;
+  FrameDecoder next(Codec::kZstd, b.size(), "next");
+  ASSERT_TRUE(next.Feed(zb, collect(again)).ok());
+  ASSERT_TRUE(next.Finish().ok());
+  EXPECT_EQ(again, b);
 }
 
 TEST(CodecTest, RejectsOutputPastDeclaredSize) {

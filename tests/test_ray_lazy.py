@@ -152,6 +152,42 @@ def test_eager_mode_gives_the_same_result(cluster, pushed):
     assert rel == os.path.relpath(os.path.realpath(eager["file"]), tree)
 
 
+@ray.remote(num_cpus=1)
+def read_assets_task() -> dict:
+    """Imports the package, then asks for a file of the on-demand directory."""
+    import importlib
+    import os
+
+    import lazypath
+
+    app = importlib.import_module(PKG)
+    assets = os.path.join(os.path.dirname(os.path.dirname(app.__file__)), "lp_assets")
+    before = sorted(os.listdir(assets))
+    path = lazypath.materialize(os.path.join(assets, "blob.bin"))
+    with open(path, "rb") as f:
+        size = len(f.read())
+    return {"answer": app.ANSWER, "before": before, "size": size}
+
+
+def test_on_demand_directory_stays_out_until_asked(cluster, tmp_path):
+    src = tmp_path / "src"
+    for rel, content in {**FILES, "lp_assets/blob.bin": "x" * 200_000}.items():
+        p = src / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(content)
+    store = str(tmp_path / "store")
+    digest = lazypath.push(str(src), store, cache_dir=str(tmp_path / "drv"))
+    env = lpray.runtime_env(store, digest, mode="lazy", on_demand=["lp_assets"])
+    assert env["lazypath"]["on_demand"] == ["lp_assets"]
+    root = Path(os.path.realpath(cluster)) / "lazy" / digest.split(":", 1)[1]
+    r = ray.get(read_assets_task.options(runtime_env=env).remote(), timeout=240)
+    # The agent built the root without lp_assets/; the task fetched it by asking.
+    assert r == {"answer": 42, "before": [], "size": 200_000}
+    assert mode_of(root / "lp_assets") == 0o755
+    with pytest.raises(ValueError, match="on_demand"):
+        lpray.runtime_env(store, digest, mode="eager", on_demand=["lp_assets"])
+
+
 def test_serve_deployment_runs_a_lazy_tree(cluster, tmp_path):
     serve = pytest.importorskip("ray.serve")
     # A tree of its own: one the other tests materialised eagerly in this node

@@ -64,6 +64,9 @@ def test_validate_accepts_a_pinned_eager_field():
     LazypathPlugin.validate({"lazypath": {"store": "/s", "ref": D}})
     LazypathPlugin.validate({"lazypath": {"store": "/s", "ref": D, "mode": "eager"}})
     LazypathPlugin.validate({"lazypath": {"store": "/s", "ref": D, "mode": "lazy"}})
+    LazypathPlugin.validate(
+        {"lazypath": {"store": "/s", "ref": D, "mode": "lazy", "on_demand": ["models"]}}
+    )
     LazypathPlugin.validate({"env_vars": {}})  # no field: nothing to do
 
 
@@ -77,6 +80,8 @@ def test_validate_accepts_a_pinned_eager_field():
         ({"store": "/s"}, "exactly one of 'ref' and 'dir'"),
         ({"ref": D}, "needs 'store'"),
         ({"store": "/s", "ref": D, "cache": "/x"}, "unknown key(s) ['cache']"),
+        ({"store": "/s", "ref": D, "on_demand": ["models"]}, "'on_demand' applies to"),
+        ({"store": "/s", "ref": D, "mode": "lazy", "on_demand": "models"}, "a list of directory"),
         ("sha256:x", "must be a dict"),
     ],
 )

@@ -17,7 +17,12 @@
 //     only ever reached by path and must be there when its parent is: one
 //     whose name is not an identifier (dist-info, .libs, "static-files"), or
 //     one with no code (.py, .pyc, .so, .pyd) anywhere beneath it (data/,
-//     templates/, schemas/).
+//     templates/, schemas/);
+//   - except the directories named in LazyOptions::on_demand (big data or
+//     model directories the program may never read): each is an empty
+//     placeholder (0700) until MaterializePath() asks for something in it,
+//     then it comes in full. Which ones stay out is decided by the process
+//     that materialises their parent.
 // A materialised directory has mode 0755. It replaces its placeholder in one
 // atomic rename (RENAME_EXCHANGE), after one syncfs, so no process ever sees
 // a directory half-filled. Blobs of one directory are adjacent in a pack and
@@ -73,6 +78,11 @@ struct LazyOptions {
   std::string cache_dir;  // "" = NodeCache::DefaultDir()
   int threads = 8;
   bool lease = false;  // as ActivateOptions::lease
+  // Directories without code (relative paths) that do not come with their
+  // parent (see above). Open() fails with InvalidArgument for one that holds
+  // code (its packages are fetched when imported anyway); names the tree
+  // does not have are ignored, so one list serves many versions.
+  std::vector<std::string> on_demand;
 };
 
 class LazyTree {
@@ -132,7 +142,8 @@ class LazyTree {
   // Directory -> indices of its own entries; directory -> subdirectories.
   std::map<std::string, std::vector<size_t>, std::less<>> files_;
   std::map<std::string, std::vector<std::string>, std::less<>> subdirs_;
-  std::set<std::string, std::less<>> has_code_;  // dirs with code beneath
+  std::set<std::string, std::less<>> has_code_;   // dirs with code beneath
+  std::set<std::string, std::less<>> on_demand_;  // LazyOptions::on_demand
   mutable std::mutex mu_;  // guards done_, order_, and building
   std::set<std::string, std::less<>> done_;
   std::vector<std::string> order_;

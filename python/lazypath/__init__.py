@@ -181,10 +181,23 @@ def _forget_tree(path: str) -> None:
             del sys.modules[name]
 
 
-def _open_lazy(store, ref: str, cache_dir, threads: int, lease: bool):
+def _on_demand(on_demand) -> list[str]:
+    if on_demand is None:
+        return []
+    if isinstance(on_demand, (str, bytes, os.PathLike)):
+        raise InvalidInputError("on_demand: want a list of directories, not one string")
+    return [os.fspath(d) for d in on_demand]
+
+
+def _open_lazy(store, ref: str, cache_dir, threads: int, lease: bool, on_demand=None):
     """Opens a lazy tree (root materialised); returns it and its ActiveTree."""
     lazy = _core.LazyTree.open(
-        os.fspath(store), ref, cache_dir=_cache(cache_dir), threads=threads, lease=lease
+        os.fspath(store),
+        ref,
+        cache_dir=_cache(cache_dir),
+        threads=threads,
+        lease=lease,
+        on_demand=_on_demand(on_demand),
     )
     stats = lazy.stats()
     return lazy, ActiveTree(
@@ -210,6 +223,7 @@ def activate(
     replace: bool = True,
     progress: ProgressFn | None = None,
     profile: str | None = None,
+    on_demand: Iterable[str] | None = None,
 ) -> ActiveTree:
     """Make the tree `ref` (a tag or "sha256:<hex>") importable in this process.
 
@@ -228,9 +242,15 @@ def activate(
     while the program starts; "record" notes every directory this process
     imports from and saves them as the tree's profile at exit (or when the
     tree is replaced); "off" does neither. See doc/lazy.md.
+
+    Lazy mode only, `on_demand`: directories without code (e.g. ["data",
+    "models"]) that stay out when their parent is materialised, until
+    `lazypath.materialize()` asks for a path in them.
     """
     if mode not in ("eager", "lazy"):
         raise InvalidInputError(f"activation mode '{mode}': want 'eager' or 'lazy'")
+    if on_demand and mode != "lazy":
+        raise InvalidInputError("on_demand applies to mode='lazy' only")
     if profile is None:
         profile = profile_setting()
     if profile not in ("prefetch", "record", "off"):
@@ -238,7 +258,7 @@ def activate(
     finder = None
     prefetch = None
     if mode == "lazy":
-        lazy, tree = _open_lazy(store, ref, cache_dir, threads, lease=True)
+        lazy, tree = _open_lazy(store, ref, cache_dir, threads, lease=True, on_demand=on_demand)
         lease_fd = lazy.take_lease_fd()
         recorder = None
         if profile == "record":
@@ -332,8 +352,12 @@ def pull(store: str, ref: str, **kwargs) -> ActiveTree:
     """Materialise a tree in the node cache without touching sys.path."""
     mode = kwargs.pop("mode", "eager")
     cache_dir = kwargs.pop("cache_dir", None)
+    on_demand = kwargs.pop("on_demand", None)
     if mode == "lazy":
-        return _open_lazy(store, ref, cache_dir, kwargs.get("threads", 8), lease=False)[1]
+        threads = kwargs.get("threads", 8)
+        return _open_lazy(store, ref, cache_dir, threads, lease=False, on_demand=on_demand)[1]
+    if on_demand:
+        raise InvalidInputError("on_demand applies to mode='lazy' only")
     if mode != "eager":
         raise InvalidInputError(f"activation mode '{mode}': want 'eager' or 'lazy'")
     d = _core.activate(

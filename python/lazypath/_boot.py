@@ -9,6 +9,7 @@ tree in the environment:
     LAZYPATH_BOOT_MODE   lazy (or eager)      LAZYPATH_BOOT_CACHE  node cache
     LAZYPATH_BOOT_NAMES  the tree's top-level module names, comma-separated
                          (optional; see below)
+    LAZYPATH_BOOT_ON_DEMAND  lazy mode's on_demand directories, one per line
 
 Python's site module imports the first `sitecustomize` on sys.path, which is
 ours (PYTHONPATH comes before site-packages). boot() activates the tree and
@@ -34,6 +35,7 @@ REF_VAR = "LAZYPATH_BOOT_REF"
 MODE_VAR = "LAZYPATH_BOOT_MODE"
 CACHE_VAR = "LAZYPATH_BOOT_CACHE"
 NAMES_VAR = "LAZYPATH_BOOT_NAMES"
+ON_DEMAND_VAR = "LAZYPATH_BOOT_ON_DEMAND"
 MAX_NAMES = 1000
 
 SITE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_site")
@@ -45,6 +47,7 @@ def env(
     mode: str = "lazy",
     cache_dir: str | None = None,
     root: str | None = None,
+    on_demand: list | None = None,
 ) -> dict:
     """The environment variables that make a new process activate `ref`.
 
@@ -57,6 +60,8 @@ def env(
         names = top_level_names(root)
         if names:
             out[NAMES_VAR] = ",".join(names)
+    if on_demand:
+        out[ON_DEMAND_VAR] = "\n".join(on_demand)
     return out
 
 
@@ -109,8 +114,14 @@ def _activate() -> None:
     try:
         import lazypath
 
+        on_demand = [d for d in (os.environ.get(ON_DEMAND_VAR) or "").split("\n") if d]
         tree = lazypath.activate(
-            store, ref, mode=mode, cache_dir=os.environ.get(CACHE_VAR) or None, replace=False
+            store,
+            ref,
+            mode=mode,
+            cache_dir=os.environ.get(CACHE_VAR) or None,
+            replace=False,
+            on_demand=on_demand or None,
         )
         # activate() put the root first; it takes our place instead, i.e. the
         # place PYTHONPATH gave lazypath/_site (as eager mode's tree would).

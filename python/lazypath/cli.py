@@ -189,6 +189,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="eager: materialise the whole tree; lazy: only the root directory now, "
         "each package's directory when first imported (through lazypath.activate)",
     )
+    p.add_argument(
+        "--on-demand",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="lazy: a directory without code (data, models) that stays out of its "
+        "parent until lazypath.materialize() asks for it (repeatable)",
+    )
     cache_flag(p)
     p.add_argument(
         "--threads", type=_threads, default=8, metavar="N", help="concurrent reads (default 8)"
@@ -561,6 +569,7 @@ def cmd_activate(args: argparse.Namespace) -> int:
                 threads=args.threads,
                 mode=args.mode,
                 progress=progress.callback,
+                on_demand=args.on_demand,
             ),
             progress,
         )

@@ -45,7 +45,7 @@ HOOK_ENV_VAR = "RAY_RUNTIME_ENV_HOOK"
 HOOK = "lazypath.ray.runtime_env_hook"
 URI_SCHEME = "lazypath://"
 MODES = ("eager", "lazy")
-KEYS = {"store", "ref", "dir", "mode", "tag", "exclude"}
+KEYS = {"store", "ref", "dir", "mode", "tag", "exclude", "on_demand"}
 DRIVER_ONLY_KEYS = {"dir", "tag", "exclude"}
 
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
@@ -116,6 +116,15 @@ def check_spec(spec: Any, *, pinned: bool) -> dict:
     exclude = spec.get("exclude", [])
     if isinstance(exclude, str) or not isinstance(exclude, Iterable):
         raise ValueError("lazypath: 'exclude' must be a list of gitignore patterns")
+    on_demand = spec.get("on_demand", [])
+    if (
+        isinstance(on_demand, str)
+        or not isinstance(on_demand, Iterable)
+        or not all(isinstance(d, str) and d for d in on_demand)
+    ):
+        raise ValueError("lazypath: 'on_demand' must be a list of directory paths")
+    if on_demand and mode != "lazy":
+        raise ValueError('lazypath: \'on_demand\' applies to "mode": "lazy" only')
     if pinned:
         hint = (
             f"resolve it on the driver: set {HOOK_ENV_VAR}={HOOK} for ray.init, build the"
@@ -131,6 +140,8 @@ def check_spec(spec: Any, *, pinned: bool) -> dict:
             )
     out = dict(spec)
     out["mode"] = mode
+    if on_demand:
+        out["on_demand"] = list(on_demand)
     return out
 
 
@@ -145,7 +156,8 @@ def resolve_ref(store: str, ref: str) -> str:
 
 
 def pin(spec: Mapping, *, cache_dir: str | None = None) -> dict:
-    """Pushes `dir` or resolves a tag `ref`; returns {"store", "ref": digest, "mode"}."""
+    """Pushes `dir` or resolves a tag `ref`; returns {"store", "ref": digest, "mode"}
+    (and "on_demand" when given)."""
     import lazypath
 
     spec = check_spec(spec, pinned=False)
@@ -160,7 +172,10 @@ def pin(spec: Mapping, *, cache_dir: str | None = None) -> dict:
         )
     else:
         digest = resolve_ref(store, spec["ref"])
-    return {"store": store, "ref": digest, "mode": spec["mode"]}
+    out = {"store": store, "ref": digest, "mode": spec["mode"]}
+    if spec.get("on_demand"):
+        out["on_demand"] = spec["on_demand"]
+    return out
 
 
 def resolve(runtime_env: Mapping[str, Any] | None, *, cache_dir: str | None = None):
@@ -183,6 +198,7 @@ def runtime_env(
     tag: str | None = None,
     exclude: Iterable[str] = (),
     mode: str = "eager",
+    on_demand: Iterable[str] = (),
     base: Mapping[str, Any] | None = None,
     cache_dir: str | None = None,
 ) -> dict:
@@ -205,6 +221,9 @@ def runtime_env(
     exclude = list(exclude)
     if exclude:
         spec["exclude"] = exclude
+    on_demand = list(on_demand)
+    if on_demand:
+        spec["on_demand"] = on_demand
     out = copy.deepcopy(dict(base or {}))
     out[FIELD] = pin(spec, cache_dir=cache_dir)
     return out

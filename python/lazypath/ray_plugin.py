@@ -109,7 +109,13 @@ class LazypathPlugin(RuntimeEnvPlugin):
         return [lpray.digest_uri(value["ref"])]
 
     def _install(
-        self, store: str, digest: str, cache: str, logger: logging.Logger, mode: str = "eager"
+        self,
+        store: str,
+        digest: str,
+        cache: str,
+        logger: logging.Logger,
+        mode: str = "eager",
+        on_demand: list | None = None,
     ) -> str:
         """Materialises `digest` in `cache` (lazy: its root) under a lease held
         by this agent; its path."""
@@ -122,7 +128,11 @@ class LazypathPlugin(RuntimeEnvPlugin):
                 return path
         if mode == "lazy":
             tree = _core.LazyTree.open(
-                lpray.expand_store(store), digest, cache_dir=cache, lease=True
+                lpray.expand_store(store),
+                digest,
+                cache_dir=cache,
+                lease=True,
+                on_demand=list(on_demand or []),
             )
             st = tree.stats()
             d = {
@@ -158,7 +168,12 @@ class LazypathPlugin(RuntimeEnvPlugin):
     def _install_or_explain(self, spec: dict, cache: str, logger: logging.Logger) -> str:
         try:
             return self._install(
-                spec["store"], spec["ref"], cache, logger, spec.get("mode", "eager")
+                spec["store"],
+                spec["ref"],
+                cache,
+                logger,
+                spec.get("mode", "eager"),
+                spec.get("on_demand"),
             )
         except Exception as e:
             # The message reaches the task's RuntimeEnvSetupError; name everything.
@@ -203,7 +218,14 @@ class LazypathPlugin(RuntimeEnvPlugin):
             # Each worker activates the tree itself, from the same node cache
             # (and takes its own lease), before any user code runs.
             context.env_vars.update(
-                _boot.env(lpray.expand_store(spec["store"]), spec["ref"], "lazy", cache, path)
+                _boot.env(
+                    lpray.expand_store(spec["store"]),
+                    spec["ref"],
+                    "lazy",
+                    cache,
+                    path,
+                    on_demand=spec.get("on_demand"),
+                )
             )
             set_pythonpath_in_context(_boot.SITE_DIR, context)
         else:

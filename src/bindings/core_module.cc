@@ -352,15 +352,17 @@ NB_MODULE(_core, m) {
       .def_static(
           "open",
           [](const std::string& store, const std::string& ref,
-             const std::string& cache_dir, int threads, bool lease) {
+             const std::string& cache_dir, int threads, bool lease,
+             const std::vector<std::string>& on_demand) {
             LazyOptions o;
             o.cache_dir = cache_dir;
             o.threads = threads;
             o.lease = lease;
+            o.on_demand = on_demand;
             return RunCore([&] { return LazyTree::Open(store, ref, o); });
           },
           "store"_a, "ref"_a, "cache_dir"_a = "", "threads"_a = 8,
-          "lease"_a = false)
+          "lease"_a = false, "on_demand"_a = std::vector<std::string>{})
       .def_prop_ro("digest",
                    [](const LazyTree& t) { return t.tree().ToString(); })
       .def_prop_ro("root", &LazyTree::root)

@@ -129,6 +129,16 @@ Result<std::unique_ptr<LazyTree>> LazyTree::Open(const std::string& store_url,
       }
     }
   }
+  for (std::string d : options.on_demand) {
+    while (!d.empty() && d.back() == '/') d.pop_back();
+    if (!t->IsDirectory(d) || d.empty()) continue;
+    if (IsModuleName(Base(d)) && t->has_code_.count(d)) {
+      return Status::InvalidArgument(
+          "on-demand directory '" + d + "' of tree " + t->tree_.ToString() +
+          " holds Python code: it is fetched when imported already");
+    }
+    t->on_demand_.insert(d);
+  }
   t->root_ = t->cache_->LazyDir(t->tree_);
   // Every directory materialised already (by earlier processes): nothing
   // is left to do, and no import hook is needed.
@@ -230,7 +240,11 @@ Status LazyTree::Build(const std::string& rel) {
       }
       if (auto s = subdirs_.find(d); s != subdirs_.end()) {
         for (const auto& name : s->second) {
-          stack.emplace_back(Child(d, name), out + "/" + name);
+          if (on_demand_.count(Child(d, name))) {
+            dirs.emplace_back(out + "/" + name, kPlaceholderMode);
+          } else {
+            stack.emplace_back(Child(d, name), out + "/" + name);
+          }
         }
       }
     }
@@ -244,7 +258,11 @@ Status LazyTree::Build(const std::string& rel) {
     for (const auto& name : s->second) {
       std::string sub = Child(rel, name);
       if (!IsModuleName(name) || !has_code_.count(sub)) {
-        add_subtree(sub, name);  // reachable only by path: comes with `rel`
+        if (on_demand_.count(sub)) {
+          dirs.emplace_back(name, kPlaceholderMode);  // until asked for
+        } else {
+          add_subtree(sub, name);  // reachable only by path: comes with `rel`
+        }
         continue;
       }
       dirs.emplace_back(name, kPlaceholderMode);

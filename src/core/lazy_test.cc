@@ -145,3 +145,49 @@ TEST_F(LazyTreeTest, EagerTreeIsUsedAsItIs) {
 
 }  // namespace
 }  // namespace lazypath
+
+namespace lazypath {
+namespace {
+
+// on_demand: a directory without code stays an empty placeholder when its
+// parent is materialised, and comes in full when a path in it is asked for.
+TEST_F(LazyTreeTest, OnDemandDirectoriesWaitForMaterializePath) {
+  LazyOptions o;
+  o.cache_dir = base_ + "/cache";
+  o.on_demand = {"app/data/", "foo-1.0.dist-info", "not/in/tree"};
+  auto opened = LazyTree::Open(store_, digest_, o);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  auto& t = *opened;
+  root_ = t->root();
+  // The root: dist-info held back (not importable, but on demand).
+  EXPECT_EQ(Mode("foo-1.0.dist-info"), 0700u);
+  EXPECT_FALSE(fs::Exists(root_ + "/foo-1.0.dist-info/METADATA"));
+  EXPECT_EQ(t->blobs_fetched(), 2u);  // top.py, app/__init__.py
+  // Importing app brings static-files/ (not listed) but not data/.
+  ASSERT_TRUE(t->MaterializeDir("app").ok());
+  EXPECT_EQ(*fs::ReadFile(root_ + "/app/static-files/s.js"), "js\n");
+  EXPECT_EQ(Mode("app/data"), 0700u);
+  EXPECT_FALSE(fs::Exists(root_ + "/app/data/table.csv"));
+  uint64_t before = t->bytes_fetched();
+  // Asking for one file brings that directory with everything beneath it.
+  ASSERT_TRUE(t->MaterializePath("app/data/table.csv").ok());
+  EXPECT_EQ(Mode("app/data"), 0755u);
+  EXPECT_EQ(*fs::ReadFile(root_ + "/app/data/table.csv"), "a,b\n1,2\n");
+  EXPECT_EQ(*fs::ReadFile(root_ + "/app/data/nested/more.txt"), "more\n");
+  EXPECT_GT(t->bytes_fetched(), before);
+  ASSERT_TRUE(t->MaterializePath("foo-1.0.dist-info").ok());
+  EXPECT_EQ(*fs::ReadFile(root_ + "/foo-1.0.dist-info/METADATA"),
+            "Name: foo\n");
+  // A directory with code is refused: its packages are lazy already.
+  LazyOptions bad = o;
+  bad.cache_dir = base_ + "/cache2";
+  bad.on_demand = {"app/sub"};
+  auto refused = LazyTree::Open(store_, digest_, bad);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(refused.status().ToString().find("'app/sub'"), std::string::npos)
+      << refused.status().ToString();
+}
+
+}  // namespace
+}  // namespace lazypath

@@ -19,6 +19,9 @@ Contestants, interleaved in every run on the same generated tree:
 - lazypath eager: `lazypath.push_report()` into a file:// store, then
   `ray.init(runtime_env={"lazypath": {"store", "ref": digest}})`;
 - lazypath lazy: the same with `"mode": "lazy"`;
+- lazypath lazy, on_demand data/: the same with `"on_demand": ["data"]`, so the
+  tree's top-level data directory (no code; most of the bytes) stays out of the
+  root until something asks for it;
 - Ray working_dir: `ray.init(runtime_env={"working_dir": tree})`;
 - Ray py_modules: `ray.init(runtime_env={"py_modules": [tree/app, tree/data]})`.
 
@@ -56,10 +59,12 @@ import gen_tree  # noqa: E402
 from results import append_section  # noqa: E402
 from run import human_bytes, human_time, render  # noqa: E402
 
-METHODS = ("eager", "lazy", "working_dir", "py_modules")
+METHODS = ("eager", "lazy", "lazy_data", "working_dir", "py_modules")
+LAZYPATH = ("eager", "lazy", "lazy_data")
 NAMES = {
     "eager": "lazypath eager",
     "lazy": "lazypath lazy",
+    "lazy_data": "lazypath lazy, on_demand data/",
     "working_dir": "Ray working_dir",
     "py_modules": "Ray py_modules",
 }
@@ -81,15 +86,16 @@ import ray
 t_import = time.perf_counter()
 method = cfg["method"]
 out = {"uploaded": None}
-if method in ("eager", "lazy"):
+if method in ("eager", "lazy", "lazy_data"):
     import lazypath
     rep = lazypath.push_report(cfg["tree"], cfg["store"], cache_dir=cfg["driver_cache"])
     out["uploaded"] = rep.bytes_uploaded
     out["digest"] = rep.digest
-    env = {
-        "lazypath": {"store": cfg["store"], "ref": rep.digest, "mode": method},
-        "env_vars": {"LAZYPATH_CACHE": cfg["node_cache"]},
-    }
+    mode = "eager" if method == "eager" else "lazy"
+    field = {"store": cfg["store"], "ref": rep.digest, "mode": mode}
+    if method == "lazy_data":
+        field["on_demand"] = ["data"]
+    env = {"lazypath": field, "env_vars": {"LAZYPATH_CACHE": cfg["node_cache"]}}
 elif method == "working_dir":
     env = {"working_dir": cfg["tree"]}
 else:
@@ -261,7 +267,7 @@ class Runner:
         mark = f"{method}-{kind}-{run}-{time.time_ns()}"
         if kind == "cold":
             write_salt(self.tree, f"{method}-{run}-{time.time_ns()}")
-            if method in ("eager", "lazy"):
+            if method in LAZYPATH:
                 self.dirs[method] = self._fresh_lazypath_dirs(method, run)
         dirs = self.dirs.get(method, {})
         cfg = {
@@ -288,7 +294,7 @@ class Runner:
                 f"ray-deploy: {NAMES[method]} {kind}: the task ran old code "
                 f"(saw {result['mark']!r}, expected {mark!r}, from {result['file']})"
             )
-        if method in ("eager", "lazy"):
+        if method in LAZYPATH:
             uploaded = result["uploaded"]
             fetched = self.c.lazypath_fetched(result["digest"], cfg["node_cache"], cfg["store"])
             if result.get("lazy_fetched") is not None:
@@ -371,6 +377,8 @@ def table(r: Runner) -> str:
         base = r.samples.get(("eager", kind), [])
         bt, bu, bf = med(base, "total"), med(base, "uploaded"), med(base, "fetched")
         for method in METHODS:
+            if (method, kind) not in r.samples:
+                continue
             label = "cold (first deploy)" if kind == "cold" else "after a one-file edit"
             s = r.samples[(method, kind)]
             t, u, f = med(s, "total"), med(s, "uploaded"), med(s, "fetched")
@@ -417,7 +425,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="1000 files / 20 MiB, 1 run")
     p.add_argument("--timeout", type=float, default=600, help="seconds a task may take")
     p.add_argument("--write", action="store_true", help="append the table to bench/RESULTS.md")
+    p.add_argument(
+        "--methods",
+        default=",".join(METHODS),
+        help=f"comma-separated subset of {','.join(METHODS)} (ratios need eager)",
+    )
     args = p.parse_args(argv)
+    methods = [m for m in args.methods.split(",") if m]
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        p.error(f"unknown method(s) {unknown}; known: {list(METHODS)}")
     args.files = args.files or (1000 if args.quick else 10000)
     args.mb = args.mb or (20 if args.quick else 200)
     args.runs = max(1, args.runs or (1 if args.quick else 3))
@@ -445,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"the edited module: {runner.module} ({human_bytes(target.stat().st_size)})")
         load0 = os.getloadavg()[0]
         for run in range(args.runs):
-            for method in METHODS:
+            for method in methods:
                 for kind in DEPLOYS:
                     runner.deploy(method, kind, run)
         load1 = os.getloadavg()[0]

@@ -356,7 +356,9 @@ def ratio(other: float | None, base: float | None) -> str:
     if other is None or base is None or base <= 0:
         return "—"
     r = other / base
-    return f"{r:.0f}×" if r >= 100 else f"{r:.1f}×"
+    if r >= 100:
+        return f"{r:.0f}×"
+    return f"{r:.1f}×" if r >= 0.1 else f"{r:.2f}×"
 
 
 def table(r: Runner) -> str:

@@ -153,6 +153,15 @@ def calibrate(worker: Worker, reset, **cmd) -> float:
     return statistics.median(times)
 
 
+def kill_once(worker: Worker, tmp_path: Path, rng: random.Random, duration: float, **cmd) -> bool:
+    """Runs the operation with a SIGKILL after a random share of `duration`
+    (up to 1.2x, so some runs finish); it must be killed or succeed. Returns
+    whether it was killed."""
+    r = worker(**cmd, kill_after=rng.uniform(0, duration * 1.2))
+    assert r["killed"] or r["rc"] == 0, (r, log_tail(tmp_path))
+    return r["killed"]
+
+
 def verify_cache_clean(cache: Path) -> None:
     v = lazypath.cache_verify(str(cache), repair=False)
     assert v["bad_blobs"] == [] and v["trees_invalidated"] == [], v
@@ -187,9 +196,7 @@ def test_kill_push(tmp_path: Path, worker: Worker, seed: int) -> None:
     while kills < KILLS and runs < 4 * KILLS:
         runs += 1
         new_content()
-        r = worker(**cmd, kill_after=rng.uniform(0, duration * 1.2))
-        assert r["killed"] or r["rc"] == 0, (r, log_tail(tmp_path))
-        kills += r["killed"]
+        kills += kill_once(worker, tmp_path, rng, duration, **cmd)
         trees = check_store(store)
         assert set(trees) <= set(known), "a tree nobody pushed"
         # The push again, to completion, then an activation of what it tagged.
@@ -244,9 +251,7 @@ def _activation_kills(tmp_path: Path, worker: Worker, seed: int, op: str) -> Non
             reset()
         # Eager: half through lazypath.pull, the CLI's path (no lease, no hook).
         pull = op == "eager" and rng.random() < 0.5
-        r = worker(**cmd, pull=pull, kill_after=rng.uniform(0, duration * 1.2))
-        assert r["killed"] or r["rc"] == 0, (r, log_tail(tmp_path))
-        kills += r["killed"]
+        kills += kill_once(worker, tmp_path, rng, duration, **cmd, pull=pull)
         check_cache(cache, known)
         verify_cache_clean(cache)
         for t in lazypath.cache_usage(str(cache))["trees"]:
@@ -393,9 +398,7 @@ def test_kill_cache_maintenance(tmp_path: Path, worker: Worker, seed: int, op: s
     while kills < target and runs < 4 * target:
         runs += 1
         reset()
-        r = worker(**cmd, kill_after=rng.uniform(0, duration * 1.2))
-        assert r["killed"] or r["rc"] == 0, (r, log_tail(tmp_path))
-        kills += r["killed"]
+        kills += kill_once(worker, tmp_path, rng, duration, **cmd)
         check_after_kill()
         # The operation again, unkilled, then every version activates.
         r = worker(**cmd)

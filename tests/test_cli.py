@@ -374,6 +374,28 @@ def test_diff_human_and_json(pushed, src, store):
     assert_one_line_error(run_cli("diff", store, "prod", "nope"), "nope")
 
 
+def test_diff_against_a_directory_before_pushing(pushed, src, store, tmp_path):
+    (src / "app" / "main.py").write_text("def run():\n    return 'local'\n")
+    (src / "scratch.log").write_text("noise\n")
+    res = run_cli("diff", store, "prod", "--dir", src, "--exclude", "*.log", "--json")
+    assert res.returncode == 0, res
+    obj = res.json()
+    assert {c["path"]: c["change"] for c in obj["changes"]} == {"app/main.py": "M"}
+    assert obj["blobs_new"] == 1
+    # TO is exactly the tree the push makes; the diff itself uploaded nothing.
+    assert not any(p.name == obj["to"][7:] for p in (store / "trees").iterdir())
+    pushed_now = run_cli("push", src, store, "--exclude", "*.log").stdout.strip()
+    assert pushed_now == obj["to"]
+    human = run_cli("diff", store, "prod", "--dir", src, "--exclude", "*.log")
+    assert human.stdout.splitlines()[0] == f"{pushed} -> {pushed_now} ({src}, not pushed)"
+    assert human.stdout.splitlines()[-1].endswith("to activate DIR")
+    # Exactly one of TO and --dir; --exclude only with --dir.
+    assert run_cli("diff", store, "prod").returncode == 2
+    assert run_cli("diff", store, "prod", "prod", "--dir", src).returncode == 2
+    assert run_cli("diff", store, "prod", "prod", "--exclude", "x").returncode == 2
+    assert_one_line_error(run_cli("diff", store, "prod", "--dir", tmp_path / "nope"), "nope")
+
+
 def test_tag_human_and_json(pushed, store):
     res = run_cli("tag", store, pushed, "staging")
     assert res.returncode == 0, res

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "lazypath/digest.h"
+#include "lazypath/scan.h"
 #include "lazypath/status.h"
 #include "lazypath/store.h"
 #include "lazypath/tree.h"
@@ -57,6 +58,13 @@ struct RefDiff {
 Result<RefDiff> DiffRefs(const std::string& store_url,
                          const std::string& from_ref,
                          const std::string& to_ref);
+// The same with TO the tree a push of directory `dir` would make now
+// (scanned with `scan`, using the node cache's stat cache at `cache_dir`
+// when it can be opened; nothing is uploaded). `to` is that tree's digest.
+Result<RefDiff> DiffRefAgainstDir(const std::string& store_url,
+                                  const std::string& from_ref,
+                                  const std::string& dir, ScanOptions scan,
+                                  const std::string& cache_dir);
 // Points ref `name` at the tree `ref` names, after checking the store holds
 // that tree and its index. Returns the tree's digest. With `expect`, only if
 // ref `name` now names that digest ("sha256:..."), or does not exist

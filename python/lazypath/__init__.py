@@ -151,8 +151,18 @@ def tag(store: str, ref: str, name: str, *, expect: str | None = None) -> str:
     return _core.tag(os.fspath(store), ref, name, expect)
 
 
-def diff(store: str, from_ref: str, to_ref: str) -> dict:
-    """What changed from tree `from_ref` to tree `to_ref` (tags or digests).
+def diff(
+    store: str,
+    from_ref: str,
+    to_ref: str | None = None,
+    *,
+    dir: str | None = None,
+    exclude: Iterable[str] = (),
+    cache_dir: str | None = None,
+) -> dict:
+    """What changed from tree `from_ref` to tree `to_ref` (tags or digests),
+    or, with `dir` instead of `to_ref`, to the tree a push of that directory
+    would make now (with `exclude` as for push; nothing is uploaded).
 
     Returns {"from", "to" (digests), "changes": [{"path", "change" ("A", "D"
     or "M"), "before", "after" (entries as in `lazypath show --json`, or
@@ -160,7 +170,16 @@ def diff(store: str, from_ref: str, to_ref: str) -> dict:
     "bytes_new"}: the last two count the distinct blobs of `to_ref` that
     `from_ref` lacks, what a node holding `from_ref` fetches for `to_ref`.
     """
-    return _core.diff(os.fspath(store), from_ref, to_ref)
+    if (to_ref is None) == (dir is None):
+        raise InvalidInputError("diff: give to_ref or dir, not both")
+    return _core.diff(
+        os.fspath(store),
+        from_ref,
+        to_ref or "",
+        dir=os.fspath(dir) if dir is not None else "",
+        exclude=list(exclude),
+        cache_dir=_cache(cache_dir),
+    )
 
 
 _lock = threading.Lock()

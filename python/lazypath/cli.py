@@ -215,10 +215,23 @@ def build_parser() -> argparse.ArgumentParser:
     json_flag(p)
     p.set_defaults(func=cmd_show)
 
-    p = verb("diff", "list the files that differ from tree FROM to tree TO")
+    p = verb("diff", "list the files that differ from tree FROM to tree TO (or to directory --dir)")
     p.add_argument("store", metavar="STORE")
     p.add_argument("from_ref", metavar="FROM", help="tag or digest")
-    p.add_argument("to_ref", metavar="TO", help="tag or digest")
+    p.add_argument("to_ref", metavar="TO", nargs="?", help="tag or digest")
+    p.add_argument(
+        "--dir",
+        metavar="DIR",
+        help="instead of TO: the tree a push of DIR would make now (nothing is uploaded)",
+    )
+    p.add_argument(
+        "--exclude",
+        metavar="PAT",
+        action="append",
+        default=[],
+        help="with --dir: gitignore pattern to exclude, as for push (repeatable)",
+    )
+    cache_flag(p)
     json_flag(p)
     p.set_defaults(func=cmd_diff)
 
@@ -655,11 +668,25 @@ def _describe(entry: dict | None) -> str:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    d = _run_interruptible(lambda: _core.diff(args.store, args.from_ref, args.to_ref))
+    if (args.to_ref is None) == (args.dir is None):
+        raise UsageError("diff: give TO or --dir DIR, not both")
+    if args.exclude and args.dir is None:
+        raise UsageError("diff: --exclude goes with --dir")
+    d = _run_interruptible(
+        lambda: lazypath.diff(
+            args.store,
+            args.from_ref,
+            args.to_ref,
+            dir=args.dir,
+            exclude=args.exclude,
+            cache_dir=args.cache,
+        )
+    )
     if args.json:
         _print_json({"store": args.store, **d})
         return EXIT_OK
-    _out(f"{d['from']} -> {d['to']}")
+    to_name = "TO" if args.dir is None else "DIR"
+    _out(f"{d['from']} -> {d['to']}" + ("" if args.dir is None else f" ({args.dir}, not pushed)"))
     _out()
     if d["changes"]:
         rows = [
@@ -671,7 +698,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
     _out(
         f"{d['added']} added, {d['removed']} removed, {d['modified']} modified; "
         f"a node holding FROM fetches {d['blobs_new']} new "
-        f"blob{'' if d['blobs_new'] == 1 else 's'} ({human_bytes(d['bytes_new'])}) to activate TO"
+        f"blob{'' if d['blobs_new'] == 1 else 's'} ({human_bytes(d['bytes_new'])}) "
+        f"to activate {to_name}"
     )
     return EXIT_OK
 

@@ -447,29 +447,41 @@ NB_MODULE(_core, m) {
     return nb::bytes(data.data(), data.size());
   });
 
-  m.def("diff", [](const std::string& store, const std::string& from_ref,
-                   const std::string& to_ref) {
-    RefDiff r = RunCore([&] { return DiffRefs(store, from_ref, to_ref); });
-    nb::list changes;
-    for (const auto& c : r.diff.changes) {
-      nb::dict d;
-      d["path"] = c.path;
-      d["change"] = std::string(1, static_cast<char>(c.kind));
-      d["before"] = c.before ? nb::object(EntryDict(*c.before)) : nb::none();
-      d["after"] = c.after ? nb::object(EntryDict(*c.after)) : nb::none();
-      changes.append(d);
-    }
-    nb::dict d;
-    d["from"] = r.from.ToString();
-    d["to"] = r.to.ToString();
-    d["changes"] = changes;
-    d["added"] = r.diff.added;
-    d["removed"] = r.diff.removed;
-    d["modified"] = r.diff.modified;
-    d["blobs_new"] = r.diff.blobs_new;
-    d["bytes_new"] = r.diff.bytes_new;
-    return d;
-  });
+  m.def(
+      "diff",
+      [](const std::string& store, const std::string& from_ref,
+         const std::string& to_ref, const std::string& dir,
+         const std::vector<std::string>& exclude,
+         const std::string& cache_dir) {
+        RefDiff r = RunCore([&]() -> Result<RefDiff> {
+          if (dir.empty()) return DiffRefs(store, from_ref, to_ref);
+          ScanOptions scan;
+          scan.excludes = exclude;
+          return DiffRefAgainstDir(store, from_ref, dir, scan, cache_dir);
+        });
+        nb::list changes;
+        for (const auto& c : r.diff.changes) {
+          nb::dict d;
+          d["path"] = c.path;
+          d["change"] = std::string(1, static_cast<char>(c.kind));
+          d["before"] =
+              c.before ? nb::object(EntryDict(*c.before)) : nb::none();
+          d["after"] = c.after ? nb::object(EntryDict(*c.after)) : nb::none();
+          changes.append(d);
+        }
+        nb::dict d;
+        d["from"] = r.from.ToString();
+        d["to"] = r.to.ToString();
+        d["changes"] = changes;
+        d["added"] = r.diff.added;
+        d["removed"] = r.diff.removed;
+        d["modified"] = r.diff.modified;
+        d["blobs_new"] = r.diff.blobs_new;
+        d["bytes_new"] = r.diff.bytes_new;
+        return d;
+      },
+      "store"_a, "from_ref"_a, "to_ref"_a = "", "dir"_a = "",
+      "exclude"_a = std::vector<std::string>{}, "cache_dir"_a = "");
 
   m.def("open_file", [](const std::string& store, const std::string& ref,
                         const std::string& path, const std::string& cache_dir) {

@@ -177,6 +177,23 @@ Result<RefDiff> DiffRefs(const std::string& store_url,
   return out;
 }
 
+Result<RefDiff> DiffRefAgainstDir(const std::string& store_url,
+                                  const std::string& from_ref,
+                                  const std::string& dir, ScanOptions scan,
+                                  const std::string& cache_dir) {
+  LP_ASSIGN_OR_RETURN(auto store, OpenStore(store_url));
+  RefDiff out;
+  LP_ASSIGN_OR_RETURN(out.from, ResolveRef(*store, from_ref));
+  LP_ASSIGN_OR_RETURN(Tree a, FetchTree(*store, out.from));
+  if (auto cache = NodeCache::Open(cache_dir); cache.ok()) {
+    scan.stat_cache_dir = cache->StatCacheDir();  // as push uses it
+  }
+  LP_ASSIGN_OR_RETURN(ScanResult scanned, ScanDirectory(dir, scan));
+  out.to = scanned.tree.digest().hash;
+  out.diff = DiffTrees(a, scanned.tree);
+  return out;
+}
+
 Result<Hash> TagTree(const std::string& store_url, const std::string& ref,
                      const std::string& name,
                      const std::optional<std::string>& expect) {

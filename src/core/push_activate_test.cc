@@ -188,6 +188,27 @@ TEST_F(PushActivateTest, InspectListsShowsCatsAndTags) {
   EXPECT_FALSE(TagTree(store_, "v1", "../evil").ok());
 }
 
+// DiffRefAgainstDir: the tree a push would make, compared without pushing.
+TEST_F(PushActivateTest, DiffAgainstADirectoryMatchesTheNextPush) {
+  PushOptions po = PushOpts();
+  po.tag = "v1";
+  ASSERT_TRUE(Push(src_, store_, po).ok());
+  Write("pkg1/m2.py", "changed = True\n");
+  Write("pkg9/new.py", "NEW = 1\n");
+  auto d = DiffRefAgainstDir(store_, "v1", src_, ScanOptions{}, cache_);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->diff.modified, 1u);
+  EXPECT_EQ(d->diff.added, 1u);
+  EXPECT_EQ(d->diff.removed, 0u);
+  EXPECT_EQ(d->diff.blobs_new, 2u);
+  auto listed = ListStore(store_);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->trees.size(), 1u);  // nothing was uploaded
+  auto p = Push(src_, store_, PushOpts());
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(d->to, p->tree.hash);
+}
+
 // OpenFileInTree: the verified blob from the node cache, fetched once.
 TEST_F(PushActivateTest, OpenFileInTreeReadsThroughTheNodeCache) {
   PushOptions po = PushOpts();

@@ -117,11 +117,10 @@ def check_spec(spec: Any, *, pinned: bool) -> dict:
     if isinstance(exclude, str) or not isinstance(exclude, Iterable):
         raise ValueError("lazypath: 'exclude' must be a list of gitignore patterns")
     on_demand = spec.get("on_demand", [])
-    if (
-        isinstance(on_demand, str)
-        or not isinstance(on_demand, Iterable)
-        or not all(isinstance(d, str) and d for d in on_demand)
-    ):
+    if isinstance(on_demand, str) or not isinstance(on_demand, Iterable):
+        raise ValueError("lazypath: 'on_demand' must be a list of directory paths")
+    on_demand = list(on_demand)
+    if not all(isinstance(d, str) and d for d in on_demand):
         raise ValueError("lazypath: 'on_demand' must be a list of directory paths")
     if on_demand and mode != "lazy":
         raise ValueError('lazypath: \'on_demand\' applies to "mode": "lazy" only')

@@ -7,7 +7,6 @@ progress display on a pseudo-terminal.
 from __future__ import annotations
 
 import dataclasses
-import filecmp
 import hashlib
 import io
 import json
@@ -15,6 +14,7 @@ import os
 import pty
 import re
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -419,36 +419,48 @@ def test_cat_streams_a_large_file_through_the_node_cache(tmp_path, store, node_c
     size = 96 << 20
     d = tmp_path / "d"
     d.mkdir()
+    want = hashlib.sha256()
     with open(d / "weights.bin", "wb") as f:
         for _ in range(size >> 20):
-            f.write(os.urandom(1 << 20))
-    digest = run_cli("push", d, store, "--cache", tmp_path / "push-cache").stdout.strip()
-    out = tmp_path / "out.bin"
-    # The peak RSS of the cat process, measured by a parent that runs only it.
-    probe = (
-        "import resource, subprocess, sys\n"
-        "with open(sys.argv[1], 'wb') as out:\n"
-        "    rc = subprocess.call([sys.executable, '-m', 'lazypath', 'cat', *sys.argv[2:]],"
-        " stdout=out)\n"
-        "print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
-    )
-    res = subprocess.run(
-        [sys.executable, "-c", probe, out, store, digest, "weights.bin"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    rc, maxrss_kib = res.stdout.split()
-    assert rc == "0", res.stderr
-    assert filecmp.cmp(out, d / "weights.bin", shallow=False)
-    assert int(maxrss_kib) * 1024 < size / 2, maxrss_kib
-    # The verified blob now sits in the node cache: a second cat reads no pack.
-    blob = hashlib.sha256((d / "weights.bin").read_bytes()).hexdigest()
-    assert (node_cache / "blobs" / blob[:2] / blob).stat().st_size == size
-    for p in (store / "packs").iterdir():
-        p.unlink()
-    again = run_cli("cat", store, digest, "weights.bin")
-    assert again.returncode == 0 and len(again.stdout_bytes) == size
+            chunk = os.urandom(1 << 20)
+            want.update(chunk)
+            f.write(chunk)
+    try:
+        digest = run_cli("push", d, store, "--cache", tmp_path / "push-cache").stdout.strip()
+        (d / "weights.bin").unlink()  # disk: the store has it now
+        # The peak RSS of the cat process, measured by a parent that runs only
+        # it and hashes what it writes (no copy on disk).
+        probe = (
+            "import hashlib, resource, subprocess, sys\n"
+            "p = subprocess.Popen([sys.executable, '-m', 'lazypath', 'cat', *sys.argv[1:]],"
+            " stdout=subprocess.PIPE)\n"
+            "h, n = hashlib.sha256(), 0\n"
+            "while chunk := p.stdout.read(1 << 20):\n"
+            "    h.update(chunk)\n"
+            "    n += len(chunk)\n"
+            "rc = p.wait()\n"
+            "print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, n, h.hexdigest())\n"
+        )
+        res = subprocess.run(
+            [sys.executable, "-c", probe, store, digest, "weights.bin"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        rc, maxrss_kib, n, got = res.stdout.split()
+        assert rc == "0", res.stderr
+        assert (int(n), got) == (size, want.hexdigest())
+        assert int(maxrss_kib) * 1024 < size / 2, maxrss_kib
+        # The verified blob now sits in the node cache: a second cat reads no pack.
+        blob = want.hexdigest()
+        assert (node_cache / "blobs" / blob[:2] / blob).stat().st_size == size
+        for p in (store / "packs").iterdir():
+            p.unlink()
+        again = run_cli("cat", store, digest, "weights.bin")
+        assert again.returncode == 0 and len(again.stdout_bytes) == size
+    finally:  # 200 MiB that later tests don't need
+        shutil.rmtree(store, ignore_errors=True)
+        shutil.rmtree(node_cache, ignore_errors=True)
 
 
 def test_cat_into_closed_pipe_is_quiet(tmp_path, store):

@@ -7,38 +7,31 @@
 namespace lazypath {
 namespace {
 
-EnvLookup Env(std::map<std::string, std::string> vars) {
-  return [vars](const char* n) -> std::optional<std::string> {
-    auto it = vars.find(n);
-    if (it == vars.end() || it->second.empty()) return std::nullopt;
-    return it->second;
-  };
-}
-
 TEST(GcsUrlTest, BucketPrefixAndDefaultEndpoint) {
-  auto loc = ParseGcsUrl("gs://my-bucket/team/app/", Env({}));
+  auto loc = ParseGcsUrl("gs://my-bucket/team/app/", MapEnv({}));
   ASSERT_TRUE(loc.ok()) << loc.status().ToString();
   EXPECT_EQ(loc->bucket, "my-bucket");
   EXPECT_EQ(loc->prefix, "team/app");
   EXPECT_EQ(loc->endpoint, "https://storage.googleapis.com");
   EXPECT_FALSE(loc->emulator);
-  auto bare = ParseGcsUrl("gs://b_1.example", Env({}));
+  auto bare = ParseGcsUrl("gs://b_1.example", MapEnv({}));
   ASSERT_TRUE(bare.ok()) << bare.status().ToString();
   EXPECT_EQ(bare->prefix, "");
 }
 
 TEST(GcsUrlTest, EmulatorHostLikeGoogleLibraries) {
   auto loc = ParseGcsUrl("gs://bkt/p",
-                         Env({{"STORAGE_EMULATOR_HOST", "127.0.0.1:9023"}}));
+                         MapEnv({{"STORAGE_EMULATOR_HOST", "127.0.0.1:9023"}}));
   ASSERT_TRUE(loc.ok()) << loc.status().ToString();
   EXPECT_EQ(loc->endpoint, "http://127.0.0.1:9023");
   EXPECT_TRUE(loc->emulator);
   auto https = ParseGcsUrl(
-      "gs://bkt", Env({{"STORAGE_EMULATOR_HOST", "https://gcs.local:4443/"}}));
+      "gs://bkt",
+      MapEnv({{"STORAGE_EMULATOR_HOST", "https://gcs.local:4443/"}}));
   ASSERT_TRUE(https.ok()) << https.status().ToString();
   EXPECT_EQ(https->endpoint, "https://gcs.local:4443");
   for (const char* bad : {"ftp://x:1", "http://u:p@x:1", "http://x:1/path"}) {
-    auto r = ParseGcsUrl("gs://bkt", Env({{"STORAGE_EMULATOR_HOST", bad}}));
+    auto r = ParseGcsUrl("gs://bkt", MapEnv({{"STORAGE_EMULATOR_HOST", bad}}));
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_NE(r.status().message().find("STORAGE_EMULATOR_HOST"),
               std::string::npos);
@@ -50,13 +43,13 @@ TEST(GcsUrlTest, MalformedUrlsAreRefused) {
   for (const char* url :
        {"gs://", "gs:///p", "gs://Bad_Bucket!/x", "gs://bucket/a//b",
         "gs://bucket/../x", "gs://ab", "gs://-bucket", "gs://bucket/x?opt=1"}) {
-    auto r = ParseGcsUrl(url, Env({}));
+    auto r = ParseGcsUrl(url, MapEnv({}));
     ASSERT_FALSE(r.ok()) << url;
     EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
     EXPECT_NE(r.status().message().find("malformed gs URL"), std::string::npos)
         << r.status().message();
   }
-  auto cred = ParseGcsUrl("gs://user:SECRETX@bucket/x", Env({}));
+  auto cred = ParseGcsUrl("gs://user:SECRETX@bucket/x", MapEnv({}));
   ASSERT_FALSE(cred.ok());
   EXPECT_EQ(cred.status().message().find("SECRETX"), std::string::npos);
   EXPECT_NE(cred.status().message().find("credentials in the URL"),
@@ -64,8 +57,8 @@ TEST(GcsUrlTest, MalformedUrlsAreRefused) {
 }
 
 TEST(GcsStoreTest, ObjectNamesArePercentEncodedWhole) {
-  auto store = GcsStore::Open("gs://bkt/team/app",
-                              Env({{"STORAGE_EMULATOR_HOST", "127.0.0.1:1"}}));
+  auto store = GcsStore::Open(
+      "gs://bkt/team/app", MapEnv({{"STORAGE_EMULATOR_HOST", "127.0.0.1:1"}}));
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   auto* gcs = static_cast<GcsStore*>(store->get());
   EXPECT_EQ(gcs->ObjectUrl("refs/a b", "alt=media"),
@@ -145,7 +138,7 @@ TEST(GcsJsonTest, ErrorsAreOneLineWithoutTheBody) {
 TEST(GcsStoreTest, OpenWithAnUnreadableKeyFileNamesIt) {
   auto s = GcsStore::Open(
       "gs://bkt/p",
-      Env({{"GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/key.json"}}));
+      MapEnv({{"GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/key.json"}}));
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.status().message().find("store gs://bkt/p"), std::string::npos);
   EXPECT_NE(s.status().message().find("/nonexistent/key.json: unreadable"),

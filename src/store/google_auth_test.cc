@@ -18,14 +18,6 @@
 namespace lazypath {
 namespace {
 
-EnvLookup Env(std::map<std::string, std::string> vars) {
-  return [vars](const char* n) -> std::optional<std::string> {
-    auto it = vars.find(n);
-    if (it == vars.end() || it->second.empty()) return std::nullopt;
-    return it->second;
-  };
-}
-
 std::string Base64UrlDecode(std::string_view s) {
   std::string out;
   uint32_t acc = 0;
@@ -191,20 +183,20 @@ TEST(TokenErrorTest, ClockSkewAccessDeniedAndOthers) {
 }
 
 TEST(ResolveTest, OrderOfSources) {
-  auto anon = ResolveGoogleCredentials(Env({}), /*emulator=*/true);
+  auto anon = ResolveGoogleCredentials(MapEnv({}), /*emulator=*/true);
   ASSERT_TRUE(anon.ok());
   EXPECT_EQ(*anon, nullptr);
-  auto meta = ResolveGoogleCredentials(Env({}), /*emulator=*/false);
+  auto meta = ResolveGoogleCredentials(MapEnv({}), /*emulator=*/false);
   ASSERT_TRUE(meta.ok() && *meta);
   EXPECT_EQ((*meta)->Describe(), "metadata server metadata.google.internal");
   auto host = ResolveGoogleCredentials(
-      Env({{"GCE_METADATA_HOST", "127.0.0.1:8080"}}), true);
+      MapEnv({{"GCE_METADATA_HOST", "127.0.0.1:8080"}}), true);
   ASSERT_TRUE(host.ok() && *host);
   EXPECT_EQ((*host)->Describe(), "metadata server 127.0.0.1:8080");
   auto tok = ResolveGoogleCredentials(
-      Env({{"GOOGLE_OAUTH_ACCESS_TOKEN", "SECRETTOKEN"},
-           {"GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent"},
-           {"GCE_METADATA_HOST", "127.0.0.1:8080"}}),
+      MapEnv({{"GOOGLE_OAUTH_ACCESS_TOKEN", "SECRETTOKEN"},
+              {"GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent"},
+              {"GCE_METADATA_HOST", "127.0.0.1:8080"}}),
       true);
   ASSERT_TRUE(tok.ok() && *tok);
   EXPECT_EQ((*tok)->Describe(), "GOOGLE_OAUTH_ACCESS_TOKEN");
@@ -213,12 +205,13 @@ TEST(ResolveTest, OrderOfSources) {
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(*t, "SECRETTOKEN");
   auto missing = ResolveGoogleCredentials(
-      Env({{"GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/sa.json"}}), false);
+      MapEnv({{"GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/sa.json"}}),
+      false);
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find("/nonexistent/sa.json"),
             std::string::npos);
   auto bad_tok = ResolveGoogleCredentials(
-      Env({{"GOOGLE_OAUTH_ACCESS_TOKEN", "SECRET\nX"}}), false);
+      MapEnv({{"GOOGLE_OAUTH_ACCESS_TOKEN", "SECRET\nX"}}), false);
   ASSERT_FALSE(bad_tok.ok());
   EXPECT_EQ(bad_tok.status().message().find("SECRET"), std::string::npos);
 }
@@ -232,7 +225,7 @@ TEST(ResolveTest, KeyFileWithABadPrivateKeyFailsAtOpen) {
                   R"("private_key":"-----BEGIN PRIVATE KEY-----\nSECRETV\n"})")
                   .ok());
   auto r = ResolveGoogleCredentials(
-      Env({{"GOOGLE_APPLICATION_CREDENTIALS", path}}), false);
+      MapEnv({{"GOOGLE_APPLICATION_CREDENTIALS", path}}), false);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find(path + ": malformed private_key"),
             std::string::npos)

@@ -24,6 +24,14 @@ EnvLookup ProcessEnv() {
   };
 }
 
+EnvLookup MapEnv(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](const char* n) -> std::optional<std::string> {
+    auto it = vars.find(n);
+    if (it == vars.end() || it->second.empty()) return std::nullopt;
+    return it->second;
+  };
+}
+
 }  // namespace lazypath
 
 namespace lazypath::http {

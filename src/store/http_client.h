@@ -34,6 +34,9 @@ namespace lazypath {
 // one so tests can supply their own environment.
 using EnvLookup = std::function<std::optional<std::string>(const char*)>;
 EnvLookup ProcessEnv();
+// An environment of exactly `vars` (an empty value counts as unset, as in
+// ProcessEnv); tests use it to run a store against a made-up environment.
+EnvLookup MapEnv(std::map<std::string, std::string> vars);
 
 }  // namespace lazypath
 

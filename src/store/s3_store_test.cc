@@ -10,16 +10,8 @@
 namespace lazypath {
 namespace {
 
-EnvLookup Env(std::map<std::string, std::string> vars) {
-  return [vars](const char* n) -> std::optional<std::string> {
-    auto it = vars.find(n);
-    if (it == vars.end() || it->second.empty()) return std::nullopt;
-    return it->second;
-  };
-}
-
 TEST(S3UrlTest, DefaultsToAwsVirtualHost) {
-  auto loc = ParseS3Url("s3://my-bucket/team/app/", Env({}));
+  auto loc = ParseS3Url("s3://my-bucket/team/app/", MapEnv({}));
   ASSERT_TRUE(loc.ok()) << loc.status().ToString();
   EXPECT_EQ(loc->bucket, "my-bucket");
   EXPECT_EQ(loc->prefix, "team/app");
@@ -29,19 +21,19 @@ TEST(S3UrlTest, DefaultsToAwsVirtualHost) {
 }
 
 TEST(S3UrlTest, RegionAndEndpointFromEnv) {
-  auto loc = ParseS3Url("s3://bkt",
-                        Env({{"AWS_DEFAULT_REGION", "eu-west-1"},
-                             {"AWS_ENDPOINT_URL", "http://127.0.0.1:9000/"}}));
+  auto loc = ParseS3Url(
+      "s3://bkt", MapEnv({{"AWS_DEFAULT_REGION", "eu-west-1"},
+                          {"AWS_ENDPOINT_URL", "http://127.0.0.1:9000/"}}));
   ASSERT_TRUE(loc.ok()) << loc.status().ToString();
   EXPECT_EQ(loc->region, "eu-west-1");
   EXPECT_EQ(loc->endpoint, "http://127.0.0.1:9000");
   EXPECT_TRUE(loc->path_style);
   EXPECT_EQ(loc->prefix, "");
   auto s3 =
-      ParseS3Url("s3://bkt", Env({{"AWS_REGION", "ap-south-1"},
-                                  {"AWS_DEFAULT_REGION", "eu-west-1"},
-                                  {"AWS_ENDPOINT_URL", "http://a:1"},
-                                  {"AWS_ENDPOINT_URL_S3", "http://b:2"}}));
+      ParseS3Url("s3://bkt", MapEnv({{"AWS_REGION", "ap-south-1"},
+                                     {"AWS_DEFAULT_REGION", "eu-west-1"},
+                                     {"AWS_ENDPOINT_URL", "http://a:1"},
+                                     {"AWS_ENDPOINT_URL_S3", "http://b:2"}}));
   ASSERT_TRUE(s3.ok());
   EXPECT_EQ(s3->region, "ap-south-1");
   EXPECT_EQ(s3->endpoint, "http://b:2");
@@ -51,7 +43,7 @@ TEST(S3UrlTest, QueryOptionsWin) {
   auto loc = ParseS3Url(
       "s3://bkt/p?endpoint=https%3A%2F%2Fminio.local%3A9000&region=r1&"
       "addressing=virtual",
-      Env({{"AWS_ENDPOINT_URL_S3", "http://x:1"}}));
+      MapEnv({{"AWS_ENDPOINT_URL_S3", "http://x:1"}}));
   ASSERT_TRUE(loc.ok()) << loc.status().ToString();
   EXPECT_EQ(loc->endpoint, "https://minio.local:9000");
   EXPECT_EQ(loc->region, "r1");
@@ -59,7 +51,7 @@ TEST(S3UrlTest, QueryOptionsWin) {
 }
 
 TEST(S3UrlTest, ProfileRegionIsAFallback) {
-  auto loc = ParseS3Url("s3://bkt", Env({}), "eu-north-1");
+  auto loc = ParseS3Url("s3://bkt", MapEnv({}), "eu-north-1");
   ASSERT_TRUE(loc.ok());
   EXPECT_EQ(loc->region, "eu-north-1");
   EXPECT_EQ(loc->endpoint, "https://s3.eu-north-1.amazonaws.com");
@@ -71,52 +63,52 @@ TEST(S3UrlTest, Malformed) {
         "s3://bkt/../x", "s3://bkt?bogus=1", "s3://bkt?addressing=sideways",
         "s3://bkt?endpoint=ftp://h", "s3://bkt?endpoint=http://u:p@h",
         "s3://bkt#frag"}) {
-    auto loc = ParseS3Url(u, Env({}));
+    auto loc = ParseS3Url(u, MapEnv({}));
     EXPECT_EQ(loc.status().code(), Code::kInvalidArgument) << u;
     EXPECT_EQ(loc.status().message().find('\n'), std::string::npos);
   }
 }
 
 TEST(S3UrlTest, CredentialsInUrlAreNotEchoed) {
-  auto loc = ParseS3Url("s3://AKIAX:hunter2@bkt/p", Env({}));
+  auto loc = ParseS3Url("s3://AKIAX:hunter2@bkt/p", MapEnv({}));
   ASSERT_FALSE(loc.ok());
   EXPECT_EQ(loc.status().message().find("hunter2"), std::string::npos);
-  auto ep = ParseS3Url("s3://bkt?endpoint=http://u:hunter2@h", Env({}));
+  auto ep = ParseS3Url("s3://bkt?endpoint=http://u:hunter2@h", MapEnv({}));
   ASSERT_FALSE(ep.ok());
   EXPECT_EQ(ep.status().message().find("hunter2"), std::string::npos);
 }
 
 TEST(S3StoreTest, ObjectUrls) {
   auto path = S3Store::Open("s3://bkt/app",
-                            Env({{"AWS_ENDPOINT_URL", "http://127.0.0.1:9"},
-                                 {"HOME", "/nonexistent"}}));
+                            MapEnv({{"AWS_ENDPOINT_URL", "http://127.0.0.1:9"},
+                                    {"HOME", "/nonexistent"}}));
   ASSERT_TRUE(path.ok()) << path.status().ToString();
   auto* p = static_cast<S3Store*>(path->get());
   EXPECT_EQ(p->url(), "s3://bkt/app");
   EXPECT_EQ(p->ObjectUrl("refs/prod"), "http://127.0.0.1:9/bkt/app/refs/prod");
   EXPECT_EQ(p->ObjectUrl("", "list-type=2"),
             "http://127.0.0.1:9/bkt?list-type=2");
-  auto vh = S3Store::Open("s3://bkt", Env({{"HOME", "/nonexistent"}}));
+  auto vh = S3Store::Open("s3://bkt", MapEnv({{"HOME", "/nonexistent"}}));
   ASSERT_TRUE(vh.ok());
   EXPECT_EQ(static_cast<S3Store*>(vh->get())->ObjectUrl("packs/ab"),
             "https://bkt.s3.us-east-1.amazonaws.com/packs/ab");
 }
 
 TEST(S3CredentialsTest, EnvironmentFirst) {
-  auto c = ResolveS3Credentials(Env({{"AWS_ACCESS_KEY_ID", "AK"},
-                                     {"AWS_SECRET_ACCESS_KEY", "SK"},
-                                     {"AWS_SESSION_TOKEN", "TOK"}}));
+  auto c = ResolveS3Credentials(MapEnv({{"AWS_ACCESS_KEY_ID", "AK"},
+                                        {"AWS_SECRET_ACCESS_KEY", "SK"},
+                                        {"AWS_SESSION_TOKEN", "TOK"}}));
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE(c->has_value());
   EXPECT_EQ((*c)->access_key, "AK");
   EXPECT_EQ((*c)->secret_key, "SK");
   EXPECT_EQ((*c)->session_token, "TOK");
-  auto half = ResolveS3Credentials(Env({{"AWS_ACCESS_KEY_ID", "AK"}}));
+  auto half = ResolveS3Credentials(MapEnv({{"AWS_ACCESS_KEY_ID", "AK"}}));
   EXPECT_EQ(half.status().code(), Code::kInvalidArgument);
 }
 
 TEST(S3CredentialsTest, AnonymousWhenNothing) {
-  auto c = ResolveS3Credentials(Env({{"HOME", "/nonexistent"}}));
+  auto c = ResolveS3Credentials(MapEnv({{"HOME", "/nonexistent"}}));
   ASSERT_TRUE(c.ok());
   EXPECT_FALSE(c->has_value());
 }
@@ -136,32 +128,32 @@ TEST(S3CredentialsTest, SharedFilesAndProfiles) {
   std::map<std::string, std::string> base{
       {"AWS_SHARED_CREDENTIALS_FILE", dir + "/credentials"},
       {"AWS_CONFIG_FILE", dir + "/config"}};
-  auto d = ResolveS3Credentials(Env(base));
+  auto d = ResolveS3Credentials(MapEnv(base));
   ASSERT_TRUE(d.ok() && d->has_value());
   EXPECT_EQ((*d)->access_key, "DEFKEY");
   EXPECT_EQ((*d)->region, "us-west-2");
   auto w = base;
   w["AWS_PROFILE"] = "work";
-  auto wc = ResolveS3Credentials(Env(w));
+  auto wc = ResolveS3Credentials(MapEnv(w));
   ASSERT_TRUE(wc.ok() && wc->has_value());
   EXPECT_EQ((*wc)->secret_key, "WORKSECRET");
   EXPECT_EQ((*wc)->session_token, "WORKTOKEN");
   EXPECT_EQ((*wc)->region, "eu-central-1");
   auto c = base;
   c["AWS_PROFILE"] = "cfgonly";
-  auto cc = ResolveS3Credentials(Env(c));
+  auto cc = ResolveS3Credentials(MapEnv(c));
   ASSERT_TRUE(cc.ok() && cc->has_value());
   EXPECT_EQ((*cc)->access_key, "CFGKEY");
   auto m = base;
   m["AWS_PROFILE"] = "missing";
-  auto mc = ResolveS3Credentials(Env(m));
+  auto mc = ResolveS3Credentials(MapEnv(m));
   EXPECT_EQ(mc.status().code(), Code::kInvalidArgument);
   EXPECT_NE(mc.status().message().find("'missing'"), std::string::npos);
   // Environment keys beat the files.
   auto e = base;
   e["AWS_ACCESS_KEY_ID"] = "ENVKEY";
   e["AWS_SECRET_ACCESS_KEY"] = "ENVSECRET";
-  auto ec = ResolveS3Credentials(Env(e));
+  auto ec = ResolveS3Credentials(MapEnv(e));
   ASSERT_TRUE(ec.ok() && ec->has_value());
   EXPECT_EQ((*ec)->access_key, "ENVKEY");
 }

@@ -220,13 +220,14 @@ def test_kill_push(tmp_path: Path, worker: Worker, seed: int) -> None:
     check_cache(tmp_path / "check-cache", known)
 
 
-def _activation_kills(tmp_path: Path, worker: Worker, seed: int, op: str) -> None:
-    rng = random.Random(seed ^ {"eager": 1, "lazy": 2}[op])
+def pushed_app(tmp_path: Path, salt: str, op: str) -> tuple[Path, Path, Entries, str, dict]:
+    """make_src(salt) pushed to tmp_path/store as ref "crash"; returns the
+    store, the node cache to activate into, the entries, the digest and the
+    worker command that activates it (`op`: eager or lazy) and checks it."""
     src, store, cache = tmp_path / "src", tmp_path / "store", tmp_path / "cache"
-    entries, modules, data = make_src(src, "activation")
+    entries, modules, data = make_src(src, salt)
     digest = lazypath.push(str(src), str(store), tag="crash", cache_dir=str(tmp_path / "pc"))
     assert digest == "sha256:" + tree_hex(entries)
-    known = {digest[7:]: entries}
     cmd = {
         "op": op,
         "store": str(store),
@@ -235,6 +236,13 @@ def _activation_kills(tmp_path: Path, worker: Worker, seed: int, op: str) -> Non
         "modules": modules,
         "data": data,
     }
+    return store, cache, entries, digest, cmd
+
+
+def _activation_kills(tmp_path: Path, worker: Worker, seed: int, op: str) -> None:
+    rng = random.Random(seed ^ {"eager": 1, "lazy": 2}[op])
+    store, cache, entries, digest, cmd = pushed_app(tmp_path, "activation", op)
+    known = {digest[7:]: entries}
 
     def reset() -> None:
         # Mostly: the tree gone but (some) blobs kept; sometimes a cold cache.
@@ -296,18 +304,8 @@ def test_sixteen_activations_some_killed(
     tmp_path: Path, worker: Worker, seed: int, op: str
 ) -> None:
     rng = random.Random(seed ^ 16 ^ len(op))
-    src, store, cache = tmp_path / "src", tmp_path / "store", tmp_path / "cache"
-    entries, modules, data = make_src(src, "swarm")
-    digest = lazypath.push(str(src), str(store), tag="crash", cache_dir=str(tmp_path / "pc"))
+    store, cache, entries, digest, cmd = pushed_app(tmp_path, "swarm", op)
     known = {digest[7:]: entries}
-    cmd = {
-        "op": op,
-        "store": str(store),
-        "ref": "crash",
-        "cache": str(cache),
-        "modules": modules,
-        "data": data,
-    }
     duration = calibrate(worker, lambda: lazypath.cache_clear(str(cache)), **cmd)
     total_kills = 0
     for round_ in range(3):

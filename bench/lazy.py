@@ -213,17 +213,23 @@ class SlowHttpsStore:
         self._httpd.shutdown()
 
 
-def profile_probe(store, ref: str, profile: str, first: str, env: dict) -> dict:
+def run_probe(script: str, args: list[str], env: dict, what: str) -> dict:
+    """Runs `script` in a fresh interpreter; the JSON object on its last line."""
     res = subprocess.run(
-        [sys.executable, "-c", PROFILE_PROBE, str(store), ref, profile, first],
+        [sys.executable, "-c", script, *args],
         capture_output=True,
         text=True,
         env=env,
         timeout=900,
     )
     if res.returncode != 0:
-        raise RuntimeError(f"profile probe ({profile}) failed: {res.stderr[-2000:]}")
+        raise RuntimeError(f"{what} failed: {res.stderr[-2000:]}")
     return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def profile_probe(store, ref: str, profile: str, first: str, env: dict) -> dict:
+    args = [str(store), ref, profile, first]
+    return run_probe(PROFILE_PROBE, args, env, f"profile probe ({profile})")
 
 
 class _Done(Exception):
@@ -231,16 +237,7 @@ class _Done(Exception):
 
 
 def probe(mode: str, where, ref: str, module: str, env: dict) -> dict:
-    res = subprocess.run(
-        [sys.executable, "-c", PROBE, mode, str(where), ref, module],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=900,
-    )
-    if res.returncode != 0:
-        raise RuntimeError(f"{mode} probe failed: {res.stderr[-2000:]}")
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    return run_probe(PROBE, [mode, str(where), ref, module], env, f"{mode} probe")
 
 
 def main(argv=None) -> int:

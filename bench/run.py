@@ -125,9 +125,7 @@ class Lazypath:
         self.digest = ""
 
     def hash(self) -> float:
-        from lazypath import _core
-
-        dt, _ = timed(lambda: _core.scan(str(self.tree)))
+        dt, _ = timed(lambda: self.lp.scan(str(self.tree)))
         self.s["hash"].add(dt)
         return dt
 

@@ -40,16 +40,18 @@ def restore_imports():
     """Undoes what lazypath.activate() does to sys.path / sys.modules in this process."""
     path = list(sys.path)
     modules = set(sys.modules)
-    active = dict(lazypath._active)
+    from lazypath import _activation
+
+    active = dict(_activation._active)
     yield
     sys.path[:] = path
     for name in set(sys.modules) - modules:
         del sys.modules[name]
-    for tree_path, activation in list(lazypath._active.items()):
+    for tree_path, activation in list(_activation._active.items()):
         if active.get(tree_path) is not activation:
             activation.close()  # end the leases and hooks this test took
-    lazypath._active.clear()
-    lazypath._active.update(active)
+    _activation._active.clear()
+    _activation._active.update(active)
     importlib.invalidate_caches()
 
 

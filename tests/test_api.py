@@ -17,11 +17,11 @@ from pathlib import Path
 import lazypath
 import pytest
 from conftest import is_digest, tree_files, write_tree
-from lazypath import _core
 
 
 def entries_by_path(store: Path, ref: str) -> dict:
-    digest, entries = _core.show(str(store), ref)
+    tree = lazypath.show(store, ref)
+    digest, entries = tree.digest, tree.entries
     assert is_digest(digest)
     return {e["path"]: e for e in entries}
 
@@ -256,7 +256,7 @@ def test_stat_cache_skips_rehashing_old_unchanged_files(tmp_path, store):
     assert third.digest != first.digest
     assert third.files_hashed >= 1
     assert lazypath.pull(store, third.digest).path
-    assert _core.cat(str(store), third.digest, "m3.py") == b"N = 9\n"
+    assert lazypath.cat(store, third.digest, "m3.py") == b"N = 9\n"
 
 
 def test_shared_content_is_uploaded_once(tmp_path, store):
@@ -351,17 +351,16 @@ def test_tag_points_a_ref(tmp_path, store):
     da = lazypath.push(a, store, tag="prod")
     db = lazypath.push(b, store)
 
-    refs, trees = _core.list_store(str(store))
-    assert dict(refs) == {"prod": da}
-    assert sorted(trees) == sorted([da, db])
+    listing = lazypath.ls(store)
+    assert listing.refs == {"prod": da}
+    assert sorted(listing.trees) == sorted([da, db])
 
-    assert _core.tag(str(store), db, "prod") == db
-    assert _core.tag(str(store), "prod", "release/v1") == db
-    refs, _ = _core.list_store(str(store))
-    assert dict(refs) == {"prod": db, "release/v1": db}
+    assert lazypath.tag(store, db, "prod") == db
+    assert lazypath.tag(store, "prod", "release/v1") == db
+    assert lazypath.ls(store).refs == {"prod": db, "release/v1": db}
     assert (store / "refs/release/v1").read_text() == db + "\n"
     assert lazypath.pull(store, "prod").digest == db
-    assert _core.cat(str(store), "release/v1", "v.py") == b"V = 'b'\n"
+    assert lazypath.cat(store, "release/v1", "v.py") == b"V = 'b'\n"
 
 
 def test_cat_returns_exact_bytes(tmp_path, store):
@@ -369,11 +368,11 @@ def test_cat_returns_exact_bytes(tmp_path, store):
     src = write_tree(tmp_path / "src", {"data/blob.bin": binary, "empty": b"", "t.txt": "text"})
     os.symlink("data/blob.bin", src / "link")
     digest = lazypath.push(src, store, tag="t")
-    assert _core.cat(str(store), digest, "data/blob.bin") == binary
-    assert _core.cat(str(store), "t", "empty") == b""
-    assert _core.cat(str(store), "t", "link") == binary  # followed inside the tree
+    assert lazypath.cat(store, digest, "data/blob.bin") == binary
+    assert lazypath.cat(store, "t", "empty") == b""
+    assert lazypath.cat(store, "t", "link") == binary  # followed inside the tree
     with pytest.raises(lazypath.NotFoundError, match="missing.py"):
-        _core.cat(str(store), "t", "missing.py")
+        lazypath.cat(store, "t", "missing.py")
 
 
 def test_show_lists_entries_and_sizes(tmp_path, store):
@@ -381,7 +380,8 @@ def test_show_lists_entries_and_sizes(tmp_path, store):
     os.chmod(src / "bin/x", 0o755)
     os.symlink("../a.py", src / "pkg/link.py")
     digest = lazypath.push(src, store)
-    got, entries = _core.show(str(store), digest)
+    tree = lazypath.show(store, digest)
+    got, entries = tree.digest, tree.entries
     assert got == digest
     assert [e["path"] for e in entries] == ["a.py", "bin/x", "pkg/b.py", "pkg/link.py"]
     by = {e["path"]: e for e in entries}

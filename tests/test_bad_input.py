@@ -17,7 +17,6 @@ from pathlib import Path
 import lazypath
 import pytest
 from conftest import assert_one_line_error, dir_snapshot, run_cli, write_tree
-from lazypath import _core
 from lazypath.errors import (
     CorruptError,
     InvalidInputError,
@@ -106,7 +105,7 @@ def test_store_that_does_not_exist(tmp_path, node_cache):
     with pytest.raises(NotFoundError, match="no-store"):
         lazypath.pull(missing, "prod")
     with pytest.raises(NotFoundError, match="no-store"):
-        _core.list_store(str(missing))
+        lazypath.ls(missing)
     assert not missing.exists()  # reads never create a store
     assert cache_files(node_cache) == []
 
@@ -262,7 +261,7 @@ def test_unknown_store_scheme(sample, url, node_cache):
     with pytest.raises(InvalidInputError):
         lazypath.pull(url, "prod")
     with pytest.raises(InvalidInputError):
-        _core.list_store(url)
+        lazypath.ls(url)
     for args in (["push", sample, url], ["activate", url, "prod"], ["ls", url]):
         line = assert_one_line_error(run_cli(*args), "ftp", "scheme")
         assert "s3cret" not in line
@@ -329,7 +328,7 @@ def test_invalid_tag_name(sample, store, name):
 
     digest = lazypath.push(sample, store)
     with pytest.raises(InvalidInputError, match="ref name"):
-        _core.tag(str(store), digest, name)
+        lazypath.tag(store, digest, name)
     assert_one_line_error(run_cli("tag", store, digest, name), "ref name", name)
     assert dir_snapshot(store / "refs") == []
     assert not (store / "escape").exists()

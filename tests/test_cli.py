@@ -6,7 +6,6 @@ progress display on a pseudo-terminal.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import io
 import json
@@ -32,8 +31,8 @@ SAMPLE = {
     "notes.txt": "hello\n",
 }
 VERBS = ["push", "activate", "pull", "ls", "show", "diff", "tag", "cat"]
-PUSH_FIELDS = {f.name for f in dataclasses.fields(lazypath.PushReport)}
-ACTIVATE_FIELDS = {f.name for f in dataclasses.fields(lazypath.ActiveTree)}
+PUSH_FIELDS = set(lazypath.PushReport._fields)
+ACTIVATE_FIELDS = set(lazypath.ActiveTree._fields)
 
 
 @pytest.fixture

@@ -188,13 +188,10 @@ def test_world_writable_entry(tmp_path):
     assert stat.S_IMODE(w.stat().st_mode) == 0o777
 
 
-def test_add_parser_and_run_for_the_main_cli(capsys):
-    import argparse
+def test_the_main_cli_registers_and_runs_the_doctor(capsys):
+    from lazypath.cli import build_parser
 
-    parser = argparse.ArgumentParser(prog="lazypath")
-    sub = parser.add_subparsers(dest="verb")
-    cli.add_parser(sub)
-    args = parser.parse_args(["doctor", "--explain", "os", "--json"])
+    args = build_parser("doctor").parse_args(["doctor", "--explain", "os", "--json"])
     assert args.func is cli.run
     assert cli.run(args) == 0
     assert json.loads(capsys.readouterr().out)["origin"] == "frozen"

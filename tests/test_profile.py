@@ -83,7 +83,7 @@ def test_profile_records_then_push_packs_the_set_first(tmp_path, store, cli, pus
     assert out["digest"] == d1 and out["key"] == "profiles/" + d1.split(":", 1)[1]
     assert out["dirs"] == PROFILED
     assert "app says 42" in res.stderr  # the program's output, kept off --json's stdout
-    assert lazypath._core.read_profile(str(store), "prod") == {"digest": d1, "dirs": PROFILED}
+    assert lazypath.read_profile(store, "prod").to_dict() == {"digest": d1, "dirs": PROFILED}
 
     (src / "app" / "core" / "calc.py").write_text("def twice(x):\n    return x + x\n")
     files = {**FILES, "app/core/calc.py": "def twice(x):\n    return x + x\n"}
@@ -93,7 +93,7 @@ def test_profile_records_then_push_packs_the_set_first(tmp_path, store, cli, pus
     d2 = rep["digest"]
     assert rep["profile"]["source"] == d1 and rep["profile"]["carried"]
     assert rep["profile"]["dirs"] == 3
-    assert lazypath._core.read_profile(str(store), d2)["dirs"] == PROFILED
+    assert lazypath.read_profile(store, d2)["dirs"] == PROFILED
     # The profiled blobs: one pack, back to back from its first frame.
     loc = index(store, d2)
     want = profiled_blobs(files)
@@ -156,7 +156,7 @@ def test_record_during_a_normal_run_with_the_environment(tmp_path, store, pushed
     )
     env = {**os.environ, "LAZYPATH_PROFILE": "record"}
     subprocess.run([sys.executable, "-c", code], env=env, check=True)
-    assert lazypath._core.read_profile(str(store), "prod")["dirs"] == PROFILED
+    assert lazypath.read_profile(store, "prod")["dirs"] == PROFILED
 
 
 def test_prefetch_failure_warns_once_and_imports_still_work(tmp_path, store, pushed):
@@ -187,7 +187,7 @@ def test_profile_off_and_no_profile(tmp_path, store, cli, pushed, restore_import
     res = cli("push", src, store, "--tag", "prod", "--no-profile", "--json")
     assert res.returncode == 0, res
     assert res.json()["profile"]["source"] is None
-    assert lazypath._core.read_profile(str(store), res.json()["digest"]) is None
+    assert lazypath.read_profile(store, res.json()["digest"]) is None
 
 
 def test_profile_cli_errors(tmp_path, store, cli, pushed):
@@ -201,7 +201,7 @@ def test_profile_cli_errors(tmp_path, store, cli, pushed):
     assert_one_line_error(res, "nosuchtag")
     res = cli("push", tmp_path / "src", store, "--profile-from", "prod")
     assert_one_line_error(res, "no profile for prod")
-    assert lazypath._core.read_profile(str(store), "prod") is None
+    assert lazypath.read_profile(store, "prod") is None
 
 
 def test_exit_during_the_prefetch_is_clean(tmp_path, store, cli, pushed):
@@ -219,6 +219,6 @@ def test_exit_during_the_prefetch_is_clean(tmp_path, store, cli, pushed):
             tmp_path
             / f"exit-cache-{i}"
             / "lazy"
-            / lazypath._core.read_profile(str(store), "prod")["digest"].split(":", 1)[1]
+            / lazypath.read_profile(store, "prod")["digest"].split(":", 1)[1]
         )
         assert (root / "app" / "core" / "calc.py").exists()  # the prefetch finished

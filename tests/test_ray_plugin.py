@@ -144,7 +144,7 @@ def test_dir_is_pushed_on_the_driver(tmp_path, store, monkeypatch):
     digest = out["lazypath"]["ref"]
     assert lpray.is_digest(digest) and set(out["lazypath"]) == {"store", "ref", "mode"}
     assert lpray.resolve_ref(str(store), "dev") == digest
-    _, entries = lazypath._core.show(str(store), digest)
+    entries = lazypath.show(store, digest).entries
     assert "junk.log" not in repr(entries)
     assert lpray.runtime_env_hook(None) is None
     assert lpray.runtime_env_hook({"pip": ["x"]}) == {"pip": ["x"]}

@@ -35,11 +35,18 @@ struct ActivateOptions {
   ProgressFn progress;
 };
 
+// Eager: the whole tree is materialised before activation returns. Lazy: the
+// root now, each directory when first needed (lazypath/lazy.h).
+enum class ActivationMode { kEager, kLazy };
+
 struct ActivateResult {
   Hash tree;
-  std::string path;     // the materialised tree in the node cache
-  bool cached = false;  // already in the node cache before this call
-  uint64_t files = 0;   // entries materialised by this call
+  std::string path;  // the materialised tree (lazy: its root) in the node cache
+  ActivationMode mode = ActivationMode::kEager;
+  // Nothing had to be materialised: the tree (lazy: every directory this
+  // call needed) was in the node cache already.
+  bool cached = false;
+  uint64_t files = 0;  // entries materialised by this call (lazy: 0)
   uint64_t blobs_fetched = 0;
   uint64_t bytes_fetched = 0;  // blob bytes (compressed frames) fetched
   uint64_t bytes_read = 0;     // every byte read from the store: ref, tree,

@@ -143,7 +143,7 @@ class NodeCache {
   // the trees that link them (unless leased), so the next activation
   // fetches good copies.
   Result<VerifyReport> Verify(bool repair) const;
-  // LAZYPATH_CACHE_MAX ("20G", "512M", "1T", "4096" bytes); 0 when unset.
+  // LAZYPATH_CACHE_MAX in the grammar of lazypath/size.h; 0 when unset.
   static Result<uint64_t> BudgetFromEnv();
 
  private:

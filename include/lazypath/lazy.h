@@ -56,6 +56,7 @@
 #include <string_view>
 #include <vector>
 
+#include "lazypath/activate.h"
 #include "lazypath/cache.h"
 #include "lazypath/digest.h"
 #include "lazypath/status.h"
@@ -114,6 +115,11 @@ class LazyTree {
   // failure, directories not yet built stay placeholders and are built on
   // demand as usual.
   Result<PrefetchStats> Prefetch();
+
+  // What this activation did so far, as an eager Activate() reports it:
+  // path = root(), mode lazy, files 0, and `cached` when the tree was
+  // complete or no directory had to be materialised.
+  ActivateResult Snapshot() const;
 
   uint64_t blobs_fetched() const { return blobs_fetched_; }
   uint64_t bytes_fetched() const { return bytes_fetched_; }

@@ -45,6 +45,18 @@ struct PushOptions {
   ProgressFn progress;
 };
 
+// How an import profile ordered a push (lazypath/profile.h).
+struct PushProfileUse {
+  // The tree whose profile ordered the packs (if any), how many of its
+  // directories the new tree has, and how many blobs were (re)written first
+  // for them. `carried`: written as the new tree's profile.
+  std::optional<Hash> source;
+  uint64_t dirs = 0;
+  uint64_t blobs_first = 0;
+  bool carried = false;
+  std::string warning;  // a profile that was unusable, and why
+};
+
 struct PushResult {
   Digest tree;
   ScanStats scan;
@@ -59,14 +71,7 @@ struct PushResult {
   // read (the rest were summarised on this machine by earlier pushes).
   uint64_t store_indexes = 0;
   uint64_t indexes_fetched = 0;
-  // The tree whose profile ordered the packs (if any), how many of
-  // its directories the new tree has, and how many blobs were (re)written
-  // first for them. `profile_carried`: written as the new tree's profile.
-  std::optional<Hash> profile_source;
-  uint64_t profile_dirs = 0;
-  uint64_t profile_blobs = 0;
-  bool profile_carried = false;
-  std::string profile_warning;  // a profile that was unusable, and why
+  PushProfileUse profile;
 };
 
 Result<PushResult> Push(const std::string& dir, const std::string& store_url,

@@ -1,7 +1,7 @@
 """The import hook of lazy activation.
 
 A lazily activated tree starts with only its root directory on disk; every
-other directory is a placeholder (see include/lazypath/lazy.h). _LazyFinder
+other directory is a placeholder (see include/lazypath/lazy.h). LazyFinder
 sits first on sys.meta_path and, before Python's own PathFinder searches a
 directory of the tree for a name, asks the core to materialise the directory
 that name would be imported from. It never loads anything itself: it returns
@@ -11,8 +11,8 @@ they do from a plain directory.
 
 Profiles (doc/lazy.md): a ProfileRecorder notes every directory of the tree
 the finder is asked for, in order, and saves the list as the tree's profile;
-Activation runs LazyTree.prefetch() on a background thread, so the profiled
-set arrives while the program starts.
+Prefetch runs LazyTree.prefetch() on a background thread, so the profiled
+set arrives while the program starts. lazypath/_activation.py installs them.
 """
 
 from __future__ import annotations
@@ -184,32 +184,3 @@ class Prefetch:
     def wait(self, timeout: float | None = None) -> bool:
         self._thread.join(timeout)
         return not self._thread.is_alive()
-
-
-class Activation:
-    """What activate() holds for one tree: its lease and, if lazy, its finder,
-    prefetch and profile recorder."""
-
-    def __init__(
-        self,
-        path: str,
-        lease_fd: int,
-        finder: LazyFinder | None = None,
-        prefetch: Prefetch | None = None,
-    ):
-        self.path = path
-        self.lease_fd = lease_fd
-        self.finder = finder
-        self.prefetch = prefetch
-        if finder is not None:
-            sys.meta_path.insert(0, finder)
-
-    def close(self) -> None:
-        if self.finder is not None and self.finder.recorder is not None:
-            self.finder.recorder.save()
-            self.finder.recorder = None
-        if self.finder is not None and self.finder in sys.meta_path:
-            sys.meta_path.remove(self.finder)
-        if self.lease_fd >= 0:
-            os.close(self.lease_fd)
-            self.lease_fd = -1

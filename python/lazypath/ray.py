@@ -48,7 +48,6 @@ MODES = ("eager", "lazy")
 KEYS = {"store", "ref", "dir", "mode", "tag", "exclude", "on_demand"}
 DRIVER_ONLY_KEYS = {"dir", "tag", "exclude"}
 
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -58,7 +57,10 @@ def plugin_env_value(priority: int = PLUGIN_PRIORITY) -> str:
 
 
 def is_digest(ref: str) -> bool:
-    return isinstance(ref, str) and _DIGEST.fullmatch(ref) is not None
+    """Whether `ref` is a tree digest (the core's digest grammar)."""
+    from lazypath import _core
+
+    return _core.is_digest(ref)
 
 
 def digest_uri(digest: str) -> str:
@@ -146,12 +148,11 @@ def check_spec(spec: Any, *, pinned: bool) -> dict:
 
 def resolve_ref(store: str, ref: str) -> str:
     """The digest `ref` (a tag or digest) names in `store`; reads only the ref and tree."""
-    from lazypath import _core
+    import lazypath
 
     if is_digest(ref):
         return ref
-    digest, _entries = _core.show(os.fspath(expand_store(store)), ref)
-    return digest
+    return lazypath.show(os.fspath(expand_store(store)), ref).digest
 
 
 def pin(spec: Mapping, *, cache_dir: str | None = None) -> dict:

@@ -67,9 +67,9 @@ def _cache_dir(runtime_env: Any, context: RuntimeEnvContext | None) -> str:
     if not cache and runtime_env is not None:
         cache = (runtime_env.get("env_vars") or {}).get("LAZYPATH_CACHE") or ""
     if not cache:
-        from lazypath import _core
+        import lazypath
 
-        cache = _core.default_cache_dir()
+        cache = lazypath.default_cache_dir()
     return os.path.abspath(cache)
 
 
@@ -119,51 +119,35 @@ class LazypathPlugin(RuntimeEnvPlugin):
     ) -> str:
         """Materialises `digest` in `cache` (lazy: its root) under a lease held
         by this agent; its path."""
-        from lazypath import _core
+        from lazypath import _activation
 
         key = (digest, cache, mode)
         with self._lock:
             path = self._paths.get(key)
             if path is not None and os.path.isdir(path):
                 return path
-        if mode == "lazy":
-            tree = _core.LazyTree.open(
-                lpray.expand_store(store),
-                digest,
-                cache_dir=cache,
-                lease=True,
-                on_demand=list(on_demand or []),
-            )
-            st = tree.stats()
-            d = {
-                "lease_fd": tree.take_lease_fd(),
-                "path": tree.root,
-                "cached": tree.complete or st["dirs_materialized"] == 0,
-                "blobs_fetched": st["blobs_fetched"],
-                "bytes_fetched": st["bytes_fetched"],
-                "bytes_read": st["bytes_read"],
-            }
-        else:
-            d = _core.activate(lpray.expand_store(store), digest, cache_dir=cache, lease=True)
-        lease_fd = d["lease_fd"]
+        opened = _activation.open_tree(
+            lpray.expand_store(store), digest, mode=mode, cache_dir=cache, on_demand=on_demand
+        )
+        tree, lease_fd = opened.tree, opened.lease_fd
         with self._lock:
             if key in self._leases:
                 os.close(lease_fd)  # a concurrent install of the same tree got there first
             else:
                 self._leases[key] = lease_fd
-            self._paths[key] = d["path"]
+            self._paths[key] = tree.path
         logger.info(
             "lazypath: %s in %s (%s%s; fetched %d blob(s), %d bytes; read %d bytes from %s)",
             digest,
-            d["path"],
-            "cached" if d["cached"] else "materialised",
+            tree.path,
+            "cached" if tree.cached else "materialised",
             ", lazy" if mode == "lazy" else "",
-            d["blobs_fetched"],
-            d["bytes_fetched"],
-            d["bytes_read"],
+            tree.blobs_fetched,
+            tree.bytes_fetched,
+            tree.bytes_read,
             store,
         )
-        return d["path"]
+        return tree.path
 
     def _install_or_explain(self, spec: dict, cache: str, logger: logging.Logger) -> str:
         try:
@@ -246,14 +230,14 @@ class LazypathPlugin(RuntimeEnvPlugin):
         for fd in fds:
             os.close(fd)
         caches = sorted({k[1] for k in keys})
-        from lazypath import _core
+        import lazypath
 
         for cache in caches:
             try:
                 # Like Ray's own py_modules: the files of a URI Ray dropped go.
                 # A tree another process (a job outside Ray, say) still leases
                 # is kept.
-                _core.cache_evict(cache, digest)
+                lazypath.cache_evict(digest, cache_dir=cache)
             except Exception as e:  # never fail Ray's bookkeeping over an eviction
                 logger.warning("lazypath: evicting %s from %s failed: %s", digest, cache, e)
         logger.info("lazypath: released %s in %s", digest, ", ".join(caches) or "no cache")

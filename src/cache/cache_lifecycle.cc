@@ -15,6 +15,7 @@
 
 #include "cache/file_lock.h"
 #include "lazypath/cache.h"
+#include "lazypath/size.h"
 #include "util/fs.h"
 
 namespace lazypath {
@@ -335,27 +336,12 @@ Result<VerifyReport> NodeCache::Verify(bool repair) const {
 Result<uint64_t> NodeCache::BudgetFromEnv() {
   const char* v = std::getenv("LAZYPATH_CACHE_MAX");
   if (v == nullptr || *v == '\0') return uint64_t{0};
-  std::string_view s(v);
-  uint64_t n = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-  std::string_view unit(p, static_cast<size_t>(s.data() + s.size() - p));
-  uint64_t mult = 1;
-  if (unit == "K" || unit == "KiB") {
-    mult = 1ull << 10;
-  } else if (unit == "M" || unit == "MiB") {
-    mult = 1ull << 20;
-  } else if (unit == "G" || unit == "GiB") {
-    mult = 1ull << 30;
-  } else if (unit == "T" || unit == "TiB") {
-    mult = 1ull << 40;
-  } else if (!unit.empty()) {
-    ec = std::errc::invalid_argument;
-  }
-  if (ec != std::errc() || p == s.data() || n > UINT64_MAX / mult) {
-    return Status::InvalidArgument("LAZYPATH_CACHE_MAX='" + std::string(s) +
+  auto n = ParseSize(v);
+  if (!n.ok()) {
+    return Status::InvalidArgument("LAZYPATH_CACHE_MAX='" + std::string(v) +
                                    "': want a size such as 20G, 512M or 4096");
   }
-  return n * mult;
+  return n;
 }
 
 }  // namespace lazypath

@@ -197,6 +197,8 @@ TEST_F(CacheLifecycleTest, BudgetFromEnv) {
   EXPECT_EQ(*NodeCache::BudgetFromEnv(), 20ull << 30);
   ::setenv("LAZYPATH_CACHE_MAX", "512M", 1);
   EXPECT_EQ(*NodeCache::BudgetFromEnv(), 512ull << 20);
+  ::setenv("LAZYPATH_CACHE_MAX", "20g", 1);  // the grammar of --max
+  EXPECT_EQ(*NodeCache::BudgetFromEnv(), 20ull << 30);
   ::setenv("LAZYPATH_CACHE_MAX", "4096", 1);
   EXPECT_EQ(*NodeCache::BudgetFromEnv(), 4096u);
   ::setenv("LAZYPATH_CACHE_MAX", "lots", 1);

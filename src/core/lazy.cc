@@ -51,6 +51,19 @@ uint64_t LazyTree::bytes_read() const {
   return store_ ? store_->stats().bytes_read.load() : 0;
 }
 
+ActivateResult LazyTree::Snapshot() const {
+  ActivateResult r;
+  r.tree = tree_;
+  r.path = root_;
+  r.mode = ActivationMode::kLazy;
+  r.cached = complete_ || dirs_materialized_ == 0;
+  r.blobs_fetched = blobs_fetched_;
+  r.bytes_fetched = bytes_fetched_;
+  r.requests = requests();
+  r.bytes_read = bytes_read();
+  return r;
+}
+
 std::vector<std::string> LazyTree::MaterializedDirs() const {
   std::lock_guard<std::mutex> lock(mu_);
   return order_;

@@ -178,12 +178,12 @@ TEST_F(ProfilePushTest, NextPushPacksProfiledSetFirstAndCarriesIt) {
   Write("e/__init__.py", "E = 1\n");
   PushResult v2 = DoPush("prod");
   ASSERT_NE(v1.tree.hash, v2.tree.hash);
-  ASSERT_TRUE(v2.profile_source.has_value());
-  EXPECT_EQ(*v2.profile_source, v1.tree.hash);
-  EXPECT_EQ(v2.profile_dirs, 3u);  // "gone" is not in the tree
-  EXPECT_TRUE(v2.profile_carried);
+  ASSERT_TRUE(v2.profile.source.has_value());
+  EXPECT_EQ(*v2.profile.source, v1.tree.hash);
+  EXPECT_EQ(v2.profile.dirs, 3u);  // "gone" is not in the tree
+  EXPECT_TRUE(v2.profile.carried);
   // Unchanged profiled blobs are written again, next to the changed one.
-  EXPECT_EQ(v2.profile_blobs,
+  EXPECT_EQ(v2.profile.blobs_first,
             DirectoryBlobs(GetTree(v2.tree.hash), {"", "z", "c"}).size());
 
   std::vector<Digest> blobs;
@@ -222,12 +222,12 @@ TEST_F(ProfilePushTest, PushingTheSameTreeAgainRepacksItsProfiledSet) {
   PushResult again = DoPush("prod");
   EXPECT_EQ(again.tree.hash, v1.tree.hash);
   EXPECT_TRUE(again.tree_existed);
-  EXPECT_FALSE(again.profile_carried);  // its own
-  EXPECT_GT(again.profile_blobs, 0u);
+  EXPECT_FALSE(again.profile.carried);  // its own
+  EXPECT_GT(again.profile.blobs_first, 0u);
   EXPECT_EQ(Ranges(v1.tree.hash, {"z", "c"}).size(), 1u);
   // Once laid out, a further push changes nothing.
   PushResult third = DoPush("prod");
-  EXPECT_EQ(third.profile_blobs, 0u);
+  EXPECT_EQ(third.profile.blobs_first, 0u);
   EXPECT_EQ(third.blobs_uploaded, 0u);
 }
 
@@ -244,7 +244,7 @@ TEST_F(ProfilePushTest, ProfileFromNamesItsRef) {
   Profile(v1.tree.hash, {"z"});
   Write("z/y.py", "Y = 2\n");
   PushResult v2 = DoPush("", true, "prod");
-  EXPECT_TRUE(v2.profile_carried);
+  EXPECT_TRUE(v2.profile.carried);
 }
 
 TEST_F(ProfilePushTest, CorruptTagProfileIsReportedNotFatal) {
@@ -253,9 +253,9 @@ TEST_F(ProfilePushTest, CorruptTagProfileIsReportedNotFatal) {
   ASSERT_TRUE((*s)->Put(ProfileKey(v1.tree.hash), "junk").ok());
   Write("z/y.py", "Y = 3\n");
   PushResult v2 = DoPush("prod");
-  EXPECT_FALSE(v2.profile_source.has_value());
-  EXPECT_NE(v2.profile_warning.find("not valid JSON"), std::string::npos)
-      << v2.profile_warning;
+  EXPECT_FALSE(v2.profile.source.has_value());
+  EXPECT_NE(v2.profile.warning.find("not valid JSON"), std::string::npos)
+      << v2.profile.warning;
 }
 
 TEST_F(ProfilePushTest, ImportRacingThePrefetchGetsItsDirectory) {

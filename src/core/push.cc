@@ -169,14 +169,14 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
   result.tree_existed = has_tree && has_index;
 
   LP_ASSIGN_OR_RETURN(auto profile,
-                      PushProfile(*store, options, &result.profile_warning));
+                      PushProfile(*store, options, &result.profile.warning));
   std::vector<std::string> profiled_dirs;
   std::vector<Digest> profiled_blobs;
   std::map<Hash, size_t> profiled;  // blob -> rank
   if (profile) {
     profiled_dirs = DirsInTree(scanned.tree, profile->dirs);
-    result.profile_source = profile->tree;
-    result.profile_dirs = profiled_dirs.size();
+    result.profile.source = profile->tree;
+    result.profile.dirs = profiled_dirs.size();
     profiled_blobs = DirectoryBlobs(scanned.tree, profiled_dirs);
     for (const auto& b : profiled_blobs) {
       profiled.emplace(b.hash, profiled.size());
@@ -221,7 +221,7 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
       std::string b = e.path.substr(slash + 1);
       fresh.push_back({e.blob.hash, e.blob.size, scanned.sources[i],
                        first ? rank->second : profiled.size(), d, b});
-      if (first) result.profile_blobs++;
+      if (first) result.profile.blobs_first++;
     }
     std::sort(fresh.begin(), fresh.end(),
               [](const NewBlob& a, const NewBlob& b) {
@@ -331,7 +331,7 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
     if (!has_own) {
       LP_RETURN_IF_ERROR(
           WriteProfile(*store, Profile{tree_hash, profiled_dirs}));
-      result.profile_carried = true;
+      result.profile.carried = true;
     }
   }
   if (!options.tag.empty()) {

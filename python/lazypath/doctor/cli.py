@@ -1,8 +1,10 @@
 """`lazypath doctor`: the command-line front of lazypath.doctor.
 
-The main CLI (lazypath/cli.py) calls add_parser(subparsers) to register the
-verb and run(args) to execute it; `python -m lazypath.doctor.cli` runs it
-alone. Exit status: 0 ok, 1 failed (one line on stderr) or a finding reached
+The CLI's verb table (lazypath/cli/__init__.py) calls add_arguments(parser)
+to declare the verb and run(args) to execute it; `python -m
+lazypath.doctor.cli` runs it alone. When this process is exposed to the
+environment it inspects, the CLI first re-runs it isolated
+(lazypath/_isolation.py). Exit status: 0 ok, 1 failed (one line on stderr) or a finding reached
 --fail-on, 2 usage.
 """
 
@@ -31,17 +33,15 @@ exit status: 0 ok; 1 the doctor failed, or a finding reached --fail-on; 2 usage.
 """
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Registers `doctor` on an argparse subparsers object; sets func=run."""
-    p = subparsers.add_parser(
-        "doctor",
-        help="show where every import resolves and what is wrong with sys.path",
-        description="Predict where every top-level `import NAME` resolves (as CPython's finders "
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Declares `lazypath doctor`'s arguments on `p` (lazypath/cli/__init__.py
+    registers the verb)."""
+    p.description = (
+        "Predict where every top-level `import NAME` resolves (as CPython's finders "
         "do), list installed distributions, and report shadowing, duplicates and risky "
-        "sys.path entries.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "sys.path entries."
     )
+    p.epilog = _EPILOG
     p.add_argument("--python", metavar="PY", help="interpreter to examine (default: this one)")
     p.add_argument("--json", action="store_true", help="print the report as JSON (schema 1)")
     p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report")
@@ -73,8 +73,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="with --ray: run the collector inside this runtime_env (a JSON object)",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="show info findings too")
-    p.set_defaults(func=run)
-    return p
 
 
 def _err(msg: str) -> None:
@@ -87,8 +85,6 @@ def _console() -> Console:
 
 def run(args: argparse.Namespace) -> int:
     """Executes `lazypath doctor` for parsed `args`; returns the exit status."""
-    if _tool_exposed():
-        return _run_isolated(args)
     try:
         return _run(args)
     except _Usage as e:
@@ -101,68 +97,6 @@ def run(args: argparse.Namespace) -> int:
 
 class _Usage(Exception):
     pass
-
-
-_CHILD_MARK = "LAZYPATH_DOCTOR_ISOLATED"
-
-
-def _tool_exposed() -> bool:
-    """True when this process's own imports could come from the user's path.
-
-    The environment being diagnosed may shadow the standard library (a json.py
-    on PYTHONPATH, a stat.py in the cwd). The doctor must keep working there
-    and must not import that code itself, so it then re-runs in a child that
-    ignores PYTHON* variables and the cwd (the target still gets them).
-    """
-    if os.environ.get(_CHILD_MARK) == "1":
-        return False
-    if os.environ.get("PYTHONPATH") and not sys.flags.ignore_environment:
-        return True
-    head = sys.path[0] if sys.path else None
-    return head is not None and head in ("", ".", os.getcwd())
-
-
-def _argv(args: argparse.Namespace) -> list:
-    argv = ["doctor"]
-    for flag, value in (
-        ("--python", args.python),
-        ("--html", args.html),
-        ("--explain", args.explain),
-        ("--fail-on", args.fail_on),
-        ("--ray", args.ray),
-        ("--runtime-env", args.runtime_env),
-    ):
-        if value is not None:
-            argv += [flag, value]
-    if args.diff:
-        argv += ["--diff", *args.diff]
-    if args.json:
-        argv.append("--json")
-    if args.verbose:
-        argv.append("--verbose")
-    return argv
-
-
-_CHILD = (
-    "import sys\n"
-    "del sys.path[0]\n"  # '' (the cwd) from -c
-    "from lazypath.doctor.cli import main\n"
-    "sys.exit(main(sys.argv[1:]))\n"
-)
-
-
-def _run_isolated(args: argparse.Namespace) -> int:
-    import subprocess
-
-    env = dict(os.environ)
-    env[_CHILD_MARK] = "1"
-    try:
-        return subprocess.run(
-            [sys.executable, "-E", "-c", _CHILD, *_argv(args)], env=env
-        ).returncode
-    except OSError as e:
-        _err(f"cannot start {sys.executable}: {e.strerror or e}")
-        return EXIT_FAILED
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -254,17 +188,13 @@ def _gate(args: argparse.Namespace, reports: list) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="lazypath")
-    sub = parser.add_subparsers(dest="verb")
-    add_parser(sub)
+    """`python -m lazypath.doctor.cli [ARGS]`: the doctor verb alone."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] != "doctor":
+    if argv[:1] != ["doctor"]:
         argv.insert(0, "doctor")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:
-        return e.code if isinstance(e.code, int) else EXIT_USAGE
-    return run(args)
+    from lazypath.cli import main as cli_main
+
+    return cli_main(argv)
 
 
 if __name__ == "__main__":

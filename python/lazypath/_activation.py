@@ -1,0 +1,315 @@
+"""Activation: the one place that opens a tree and keeps the process's trees.
+
+Every path into a tree goes through open_tree(): lazypath.activate() (then
+sys.path), lazypath.pull() and `lazypath activate` (the node cache only), the
+Ray plugin (which holds the lease for Ray), `lazypath run` and the lazy boot
+of processes we start (lazypath/_boot.py, through activate()). open_tree()
+returns the core's ActiveTree as it is, plus what the caller must keep: the
+lease's file descriptor and, in lazy mode, the core's LazyTree.
+
+The registry of trees this process activated (_active) lives here too: it
+decides what `replace` drops from sys.path, where materialize() looks, and
+which profile recorders save at exit.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+from lazypath.errors import InvalidInputError
+
+MODES = ("eager", "lazy")
+
+
+def _load_core():
+    from lazypath import _core
+
+    return _core
+
+
+def _path(value) -> str:
+    return os.fspath(value) if value else ""
+
+
+def check_mode(mode: str, on_demand) -> list[str]:
+    """Validates mode and on_demand together; returns on_demand as a list."""
+    if mode not in MODES:
+        raise InvalidInputError(f"activation mode '{mode}': want 'eager' or 'lazy'")
+    if on_demand is None:
+        return []
+    if isinstance(on_demand, (str, bytes, os.PathLike)):
+        raise InvalidInputError("on_demand: want a list of directories, not one string")
+    out = [os.fspath(d) for d in on_demand]
+    if out and mode != "lazy":
+        raise InvalidInputError("on_demand applies to mode='lazy' only")
+    return out
+
+
+class OpenTree:
+    """What open_tree() hands back: the tree, its lease, its LazyTree (lazy)."""
+
+    __slots__ = ("tree", "lease_fd", "lazy")
+
+    def __init__(self, tree, lease_fd: int, lazy=None):
+        self.tree = tree  # lazypath.ActiveTree
+        self.lease_fd = lease_fd  # -1 without a lease
+        self.lazy = lazy  # lazypath._core.LazyTree in lazy mode, else None
+
+    def release(self) -> None:
+        if self.lease_fd >= 0:
+            os.close(self.lease_fd)
+            self.lease_fd = -1
+
+
+def open_tree(
+    store,
+    ref: str,
+    *,
+    mode: str = "eager",
+    cache_dir=None,
+    threads: int = 8,
+    lease: bool = True,
+    progress=None,
+    on_demand=None,
+) -> OpenTree:
+    """Materialises tree `ref` in the node cache (lazy: its root) and, with
+    `lease`, holds a lease on it that the caller ends with release().
+
+    Without `lease`, the tree's use is still recorded (for LRU eviction): a
+    lease is taken and dropped at once."""
+    on_demand = check_mode(mode, on_demand)
+    core = _load_core()
+    if mode == "lazy":
+        lazy = core.LazyTree.open(
+            os.fspath(store),
+            ref,
+            cache_dir=_path(cache_dir),
+            threads=threads,
+            lease=True,
+            on_demand=on_demand,
+        )
+        opened = OpenTree(lazy.snapshot(), lazy.take_lease_fd(), lazy)
+    else:
+        tree = core.activate(
+            os.fspath(store),
+            ref,
+            cache_dir=_path(cache_dir),
+            threads=threads,
+            lease=True,
+            progress=progress,
+        )
+        opened = OpenTree(tree, tree._take_lease_fd())
+    if not lease:
+        opened.release()
+    return opened
+
+
+# ---------------------------------------------------------------- the registry
+
+_lock = threading.Lock()
+_active: dict = {}  # tree path -> Activation, for trees this process activated
+_recorders: list = []
+_atexit_registered = False
+
+
+def _forget_tree(path: str) -> None:
+    """Removes an earlier tree from sys.path and the modules loaded from it."""
+    while path in sys.path:
+        sys.path.remove(path)
+    prefix = path.rstrip(os.sep) + os.sep
+    for name, mod in list(sys.modules.items()):
+        origin = getattr(mod, "__file__", None)
+        locations = getattr(getattr(mod, "__spec__", None), "submodule_search_locations", None)
+        paths = [origin] if origin else []
+        paths += list(locations or [])
+        if paths and all(p and p.startswith(prefix) for p in paths):
+            del sys.modules[name]
+
+
+def _save_profiles() -> None:
+    for recorder in _recorders:
+        recorder.save()
+    _recorders.clear()
+
+
+def _record(store: str, tree, lazy):
+    """A ProfileRecorder for a lazy activation with profile="record"."""
+    global _atexit_registered
+    from lazypath._lazy import PROFILE_FILE_ENV_VAR, ProfileRecorder
+
+    if lazy.complete:
+        import warnings
+
+        warnings.warn(
+            f"lazypath: {tree.digest} is complete in the node cache, so there is"
+            " nothing to record; use `lazypath profile` (it records into a fresh cache)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None
+    recorder = ProfileRecorder(store, tree.digest, os.environ.get(PROFILE_FILE_ENV_VAR))
+    _recorders.append(recorder)
+    if not _atexit_registered:
+        import atexit
+
+        atexit.register(_save_profiles)
+        _atexit_registered = True
+    return recorder
+
+
+def activate(
+    store,
+    ref: str,
+    *,
+    mode: str = "eager",
+    cache_dir=None,
+    threads: int = 8,
+    replace: bool = True,
+    progress=None,
+    profile: str | None = None,
+    on_demand=None,
+):
+    """Make the tree `ref` (a tag or "sha256:<hex>") importable in this process.
+
+    The tree is materialised in the node cache (fetching only what the cache
+    lacks) and put first on sys.path. With `replace` (the default), trees
+    this process activated before are taken off sys.path and modules loaded
+    from them are dropped from sys.modules, so the next import loads the new
+    code; objects that already hold the old modules keep them.
+
+    While a tree is active this process holds a lease on it, so cache
+    eviction (`lazypath cache gc`, LAZYPATH_CACHE_MAX) never removes it; the
+    lease ends with the process, or when `replace` drops the tree.
+
+    Lazy mode only, `profile` (default: $LAZYPATH_PROFILE, else "prefetch"):
+    "prefetch" fetches the tree's profiled directories on a background thread
+    while the program starts; "record" notes every directory this process
+    imports from and saves them as the tree's profile at exit (or when the
+    tree is replaced); "off" does neither. See doc/lazy.md.
+
+    Lazy mode only, `on_demand`: directories without code (e.g. ["data",
+    "models"]) that stay out when their parent is materialised, until
+    `lazypath.materialize()` asks for a path in them. Returns an ActiveTree.
+    """
+    check_mode(mode, on_demand)
+    if mode == "lazy":
+        from lazypath._lazy import profile_setting
+
+        if profile is None:
+            profile = profile_setting()
+        if profile not in ("prefetch", "record", "off"):
+            raise InvalidInputError(f"profile '{profile}': want 'prefetch', 'record' or 'off'")
+    elif profile not in (None, "prefetch", "record", "off"):
+        raise InvalidInputError(f"profile '{profile}': want 'prefetch', 'record' or 'off'")
+    opened = open_tree(
+        store,
+        ref,
+        mode=mode,
+        cache_dir=cache_dir,
+        threads=threads,
+        progress=progress,
+        on_demand=on_demand,
+    )
+    tree, lazy = opened.tree, opened.lazy
+    finder = prefetch = None
+    if lazy is not None and not lazy.complete:
+        from lazypath._lazy import LazyFinder, Prefetch
+
+        recorder = _record(os.fspath(store), tree, lazy) if profile == "record" else None
+        finder = LazyFinder(lazy, recorder)
+        if profile == "prefetch":
+            prefetch = Prefetch(lazy, os.fspath(store))
+    elif lazy is not None and profile == "record":
+        _record(os.fspath(store), tree, lazy)
+    import importlib
+
+    with _lock:
+        if replace:
+            for old in [p for p in _active if p != tree.path]:
+                _forget_tree(old)
+                _active.pop(old).close()
+        while tree.path in sys.path:
+            sys.path.remove(tree.path)
+        sys.path.insert(0, tree.path)
+        if tree.path in _active:
+            opened.release()  # already held by an earlier activation
+        else:
+            _active[tree.path] = Activation(tree.path, opened.lease_fd, finder, prefetch)
+        importlib.invalidate_caches()
+    return tree
+
+
+def pull(
+    store,
+    ref: str,
+    *,
+    mode: str = "eager",
+    cache_dir=None,
+    threads: int = 8,
+    progress=None,
+    on_demand=None,
+):
+    """Materialise a tree in the node cache without touching sys.path; its
+    use is recorded for LRU eviction. Returns an ActiveTree."""
+    return open_tree(
+        store,
+        ref,
+        mode=mode,
+        cache_dir=cache_dir,
+        threads=threads,
+        lease=False,
+        progress=progress,
+        on_demand=on_demand,
+    ).tree
+
+
+def prefetch_of(path: str):
+    """The Prefetch of the lazy tree at `path` activated by this process, or None."""
+    with _lock:
+        a = _active.get(path)
+    return a.prefetch if a is not None else None
+
+
+def materialize(path) -> str:
+    """Makes a file or directory of a lazily activated tree usable by path.
+
+    Lazy activation materialises a package's own directory when it is
+    imported; a data file elsewhere (a non-package data/ directory, say) is
+    only there after this call. For a directory, its whole subtree is
+    materialised. Paths inside eagerly activated trees are already complete.
+    Returns the absolute path.
+    """
+    full = os.path.abspath(os.fspath(path))
+    with _lock:
+        activations = list(_active.values())
+    for a in activations:
+        if full == a.path or full.startswith(a.path + os.sep):
+            if a.finder is not None:
+                a.finder.materialize(full)
+            return full
+    raise InvalidInputError(f"{full}: not inside a tree activated by this process")
+
+
+class Activation:
+    """What activate() holds for one tree: its lease and, if lazy, its finder,
+    prefetch and profile recorder."""
+
+    def __init__(self, path: str, lease_fd: int, finder=None, prefetch=None):
+        self.path = path
+        self.lease_fd = lease_fd
+        self.finder = finder
+        self.prefetch = prefetch
+        if finder is not None:
+            sys.meta_path.insert(0, finder)
+
+    def close(self) -> None:
+        if self.finder is not None and self.finder.recorder is not None:
+            self.finder.recorder.save()
+            self.finder.recorder = None
+        if self.finder is not None and self.finder in sys.meta_path:
+            sys.meta_path.remove(self.finder)
+        if self.lease_fd >= 0:
+            os.close(self.lease_fd)
+            self.lease_fd = -1

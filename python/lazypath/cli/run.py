@@ -1,0 +1,104 @@
+"""lazypath run STORE REF -- COMMAND...: run a program with a tree on its path, under a lease.
+
+The tree is activated here (eager: materialised now; lazy: its root, the
+rest on first import inside COMMAND), then this process becomes COMMAND
+(exec), keeping the lease's descriptor open across the exec: the tree stays
+leased exactly as long as COMMAND (and any child that inherits the
+descriptor) runs, so `lazypath cache gc`/`clear` never evicts it under the
+program. Exit status, signals and stdio are COMMAND's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from lazypath.cli._common import (
+    PROG,
+    REF_HELP,
+    STORE_HELP,
+    UsageError,
+    cache_flag,
+    err,
+    progress_display,
+    run_interruptible,
+)
+
+EXIT_NOT_FOUND = 127  # as a shell reports a command it cannot run
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("store", metavar="STORE", help=STORE_HELP)
+    p.add_argument("ref", metavar="REF", help=REF_HELP)
+    p.add_argument(
+        "--mode",
+        choices=["eager", "lazy"],
+        default="eager",
+        help="eager: materialise the whole tree first; lazy: each package when COMMAND "
+        "first imports it",
+    )
+    p.add_argument(
+        "--on-demand",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="lazy: a directory without code that stays out until lazypath.materialize() "
+        "asks for it (repeatable)",
+    )
+    cache_flag(p)
+    p.add_argument(
+        "command",
+        nargs="*",
+        metavar="-- COMMAND",
+        help="the program to run, after '--': e.g. -- python -m app",
+    )
+
+
+def child_env(tree, store: str, mode: str, cache: str | None, on_demand: list) -> dict:
+    """COMMAND's environment: the tree first on PYTHONPATH (lazy: lazypath's
+    boot directory, which activates it before COMMAND's own code runs)."""
+    from lazypath import _boot
+
+    env = dict(os.environ)
+    if mode == "lazy":
+        env.update(_boot.env(store, tree.digest, "lazy", cache, tree.path, on_demand=on_demand))
+        env["PYTHONPATH"] = _boot.pythonpath(env.get("PYTHONPATH"))
+    else:
+        rest = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != tree.path]
+        env["PYTHONPATH"] = os.pathsep.join([tree.path, *rest])
+    if cache:
+        env["LAZYPATH_CACHE"] = os.path.abspath(cache)
+    return env
+
+
+def run(args: argparse.Namespace) -> int:
+    from lazypath import _activation
+
+    command = list(args.command)
+    if not command:
+        raise UsageError("run: give the command to run after '--', e.g. -- python -m app")
+    with progress_display(json_output=False) as progress:
+        opened = run_interruptible(
+            lambda: _activation.open_tree(
+                args.store,
+                args.ref,
+                mode=args.mode,
+                cache_dir=args.cache,
+                progress=progress.callback,
+                on_demand=args.on_demand,
+            ),
+            progress,
+        )
+    env = child_env(opened.tree, args.store, args.mode, args.cache, args.on_demand)
+    if opened.lease_fd >= 0:
+        os.set_inheritable(opened.lease_fd, True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execvpe(command[0], command, env)
+    except OSError as e:
+        opened.release()
+        err(f"{PROG}: error: cannot run {command[0]!r}: {e.strerror or e}")
+        return EXIT_NOT_FOUND
+    return EXIT_NOT_FOUND  # not reached

@@ -77,6 +77,13 @@ struct PushResult {
 Result<PushResult> Push(const std::string& dir, const std::string& store_url,
                         const PushOptions& options);
 
+class NodeCache;
+// How a push to `store_url` scans: `scan` plus the node cache's stat cache,
+// leaving out the node cache and a file store that lie inside the
+// directory. diff --dir scans the same way, so it sees what push would.
+ScanOptions PushScanOptions(ScanOptions scan, const NodeCache& cache,
+                            const std::string& store_url);
+
 }  // namespace lazypath
 
 #endif  // LAZYPATH_PUSH_H_

@@ -38,6 +38,10 @@ struct ScanOptions {
   int threads = 0;        // 0: one per core
   // Directory holding stat caches (one file per scanned root). Empty: none.
   std::string stat_cache_dir;
+  // Absolute, normalised paths the scan leaves out with everything below
+  // them (push: the store and the node cache when they lie inside the
+  // directory, so a push never ships its own store).
+  std::vector<std::string> skip;
   ProgressFn progress;
 };
 

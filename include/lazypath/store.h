@@ -97,6 +97,10 @@ struct StoreOptions {
 
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url,
                                          const StoreOptions& options = {});
+// The local path a file:// URL names: "file:///p" or "file://localhost/p",
+// percent-decoded (%20 is a space). InvalidArgument for anything else
+// (a host, a relative path, a query, a bad or NUL escape).
+Result<std::string> FileUrlPath(std::string_view url);
 
 // Keys of the store layout (doc/format.md).
 std::string TreeKey(const Hash& tree);
@@ -130,7 +134,13 @@ Result<RefState> ReadRefState(Store& store, std::string_view name);
 // WriteRef: the last of two racing writers wins, and both trees are whole.
 Status UpdateRef(Store& store, std::string_view name, const Hash& tree,
                  const RefState& seen);
-// A "sha256:..." string is parsed as a digest; anything else is a ref name.
+// What a REF a user typed names: a full digest ("sha256:<64 hex>") as it
+// is; else the ref of that name, if the store has one; else, for a digest
+// prefix ("sha256:" and at least kMinDigestPrefix hex digits, or the bare
+// hex digits, as git accepts), the one tree whose digest starts with it.
+// NotFound naming REF and the store when nothing matches; InvalidArgument
+// listing the candidates when a prefix matches several trees.
+inline constexpr size_t kMinDigestPrefix = 4;
 Result<Hash> ResolveRef(Store& store, std::string_view ref);
 // The serialized ref document for `tree` ("sha256:<hex>\n") and its parser.
 std::string SerializeRef(const Hash& tree);

@@ -10,7 +10,7 @@ void RegisterActivate(nb::module_& m) {
                               "An activated tree: its directory in the node "
                               "cache (path), its digest, and what activating "
                               "it cost.");
-  tree.Member("path", &ActivateResult::path)
+  tree.Field("path", [](const ActivateResult& r) { return FsPath{r.path}; })
       .Field("digest",
              [](const ActivateResult& r) { return r.tree.ToString(); })
       .Member("cached", &ActivateResult::cached)
@@ -34,9 +34,8 @@ void RegisterActivate(nb::module_& m) {
 
   m.def(
       "activate",
-      [](const std::string& store, const std::string& ref,
-         const std::string& cache_dir, int threads, bool lease,
-         nb::object progress) {
+      [](const FsPath& store, const std::string& ref, const FsPath& cache_dir,
+         int threads, bool lease, nb::object progress) {
         ActivateOptions o;
         o.cache_dir = cache_dir;
         o.threads = threads;

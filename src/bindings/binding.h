@@ -30,6 +30,45 @@
 
 namespace lazypath::binding {
 
+// A file-system path crossing the boundary as the OS has it: from Python,
+// a str (encoded as os.fsencode does, so names that are not UTF-8 survive
+// through surrogateescape), bytes or an os.PathLike; to Python, a str
+// decoded as os.fsdecode does.
+struct FsPath {
+  std::string value;
+  operator const std::string&() const { return value; }  // NOLINT: implicit
+};
+
+}  // namespace lazypath::binding
+
+namespace nanobind::detail {
+
+template <>
+struct type_caster<lazypath::binding::FsPath> {
+  NB_TYPE_CASTER(lazypath::binding::FsPath,
+                 const_name("str | bytes | os.PathLike"))
+  bool from_python(handle src, uint8_t, cleanup_list*) noexcept {
+    PyObject* bytes = nullptr;
+    if (!PyUnicode_FSConverter(src.ptr(), &bytes)) {
+      PyErr_Clear();
+      return false;
+    }
+    value.value.assign(PyBytes_AS_STRING(bytes),
+                       static_cast<size_t>(PyBytes_GET_SIZE(bytes)));
+    Py_DECREF(bytes);
+    return true;
+  }
+  static handle from_cpp(const lazypath::binding::FsPath& p, rv_policy,
+                         cleanup_list*) noexcept {
+    return PyUnicode_DecodeFSDefaultAndSize(
+        p.value.data(), static_cast<Py_ssize_t>(p.value.size()));
+  }
+};
+
+}  // namespace nanobind::detail
+
+namespace lazypath::binding {
+
 namespace nb = nanobind;
 using namespace nanobind::literals;
 

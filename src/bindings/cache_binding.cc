@@ -27,14 +27,14 @@ auto WithCache(const std::string& dir, F f)
 }  // namespace
 
 void RegisterCache(nb::module_& m) {
-  m.def("default_cache_dir", &NodeCache::DefaultDir);
+  m.def("default_cache_dir", [] { return FsPath{NodeCache::DefaultDir()}; });
   m.def("cache_budget_from_env",
         [] { return Unwrap(NodeCache::BudgetFromEnv()); });
 
   Record<CachedTree>(m, "CachedTree", "One tree in the node cache.")
       .Field("digest", [](const CachedTree& t) { return t.tree.ToString(); })
       .Member("lazy", &CachedTree::lazy)
-      .Member("path", &CachedTree::path)
+      .Field("path", [](const CachedTree& t) { return FsPath{t.path}; })
       .Member("files", &CachedTree::files)
       .Member("bytes", &CachedTree::bytes)
       .Member("last_used_ns", &CachedTree::last_used_ns)
@@ -85,7 +85,7 @@ void RegisterCache(nb::module_& m) {
 
   m.def(
       "cache_usage",
-      [](const std::string& cache_dir) {
+      [](const FsPath& cache_dir) {
         return RunCore([&] {
           return WithCache(cache_dir, [](NodeCache& c) { return c.Usage(); });
         });
@@ -93,7 +93,7 @@ void RegisterCache(nb::module_& m) {
       "cache_dir"_a = "");
   m.def(
       "cache_gc",
-      [](const std::string& cache_dir, uint64_t budget, bool wait) {
+      [](const FsPath& cache_dir, uint64_t budget, bool wait) {
         return RunCore([&] {
           return WithCache(cache_dir,
                            [&](NodeCache& c) { return c.Gc(budget, wait); });
@@ -102,7 +102,7 @@ void RegisterCache(nb::module_& m) {
       "cache_dir"_a, "budget"_a, "wait"_a = true);
   m.def(
       "cache_evict",
-      [](const std::string& cache_dir, const std::string& digest) {
+      [](const FsPath& cache_dir, const std::string& digest) {
         Hash h = Unwrap(Hash::Parse(digest));
         EvictReport r;
         r.tree = h;
@@ -115,7 +115,7 @@ void RegisterCache(nb::module_& m) {
       "cache_dir"_a, "digest"_a);
   m.def(
       "cache_verify",
-      [](const std::string& cache_dir, bool repair) {
+      [](const FsPath& cache_dir, bool repair) {
         return RunCore([&] {
           return WithCache(cache_dir,
                            [&](NodeCache& c) { return c.Verify(repair); });

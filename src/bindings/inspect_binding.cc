@@ -60,13 +60,13 @@ void RegisterInspect(nb::module_& m) {
 
   m.def(
       "list_store",
-      [](const std::string& store) {
+      [](const FsPath& store) {
         return RunCore([&] { return ListStore(store); });
       },
       "store"_a);
   m.def(
       "show",
-      [](const std::string& store, const std::string& ref) {
+      [](const FsPath& store, const std::string& ref) {
         return RunCore([&]() -> Result<TreeListing> {
           LP_ASSIGN_OR_RETURN(auto shown, ShowTree(store, ref));
           return TreeListing{shown.first, std::move(shown.second)};
@@ -75,28 +75,26 @@ void RegisterInspect(nb::module_& m) {
       "store"_a, "ref"_a);
   m.def(
       "cat",
-      [](const std::string& store, const std::string& ref,
-         const std::string& path) {
+      [](const FsPath& store, const std::string& ref, const std::string& path) {
         std::string data = RunCore([&] { return CatFile(store, ref, path); });
         return nb::bytes(data.data(), data.size());
       },
       "store"_a, "ref"_a, "path"_a);
   m.def(
       "open_file",
-      [](const std::string& store, const std::string& ref,
-         const std::string& path, const std::string& cache_dir) {
+      [](const FsPath& store, const std::string& ref, const std::string& path,
+         const FsPath& cache_dir) {
         return RunCore(
             [&] { return OpenFileInTree(store, ref, path, cache_dir); });
       },
       "store"_a, "ref"_a, "path"_a, "cache_dir"_a = "");
   m.def(
       "diff",
-      [](const std::string& store, const std::string& from_ref,
-         const std::string& to_ref, const std::string& dir,
-         const std::vector<std::string>& exclude,
-         const std::string& cache_dir) {
+      [](const FsPath& store, const std::string& from_ref,
+         const std::string& to_ref, const FsPath& dir,
+         const std::vector<std::string>& exclude, const FsPath& cache_dir) {
         return RunCore([&]() -> Result<RefDiff> {
-          if (dir.empty()) return DiffRefs(store, from_ref, to_ref);
+          if (dir.value.empty()) return DiffRefs(store, from_ref, to_ref);
           ScanOptions scan;
           scan.excludes = exclude;
           return DiffRefAgainstDir(store, from_ref, dir, scan, cache_dir);
@@ -106,8 +104,8 @@ void RegisterInspect(nb::module_& m) {
       "exclude"_a = std::vector<std::string>{}, "cache_dir"_a = "");
   m.def(
       "tag",
-      [](const std::string& store, const std::string& ref,
-         const std::string& name, std::optional<std::string> expect) {
+      [](const FsPath& store, const std::string& ref, const std::string& name,
+         std::optional<std::string> expect) {
         return RunCore([&] { return TagTree(store, ref, name, expect); })
             .ToString();
       },

@@ -20,8 +20,8 @@ void RegisterLazy(nb::module_& m) {
   nb::class_<LazyTree>(m, "LazyTree")
       .def_static(
           "open",
-          [](const std::string& store, const std::string& ref,
-             const std::string& cache_dir, int threads, bool lease,
+          [](const FsPath& store, const std::string& ref,
+             const FsPath& cache_dir, int threads, bool lease,
              const std::vector<std::string>& on_demand) {
             LazyOptions o;
             o.cache_dir = cache_dir;
@@ -34,7 +34,7 @@ void RegisterLazy(nb::module_& m) {
           "lease"_a = false, "on_demand"_a = std::vector<std::string>{})
       .def_prop_ro("digest",
                    [](const LazyTree& t) { return t.tree().ToString(); })
-      .def_prop_ro("root", &LazyTree::root)
+      .def_prop_ro("root", [](const LazyTree& t) { return FsPath{t.root()}; })
       .def_prop_ro("complete", &LazyTree::complete)
       .def("take_lease_fd", &LazyTree::TakeLeaseFd)
       .def("is_directory", &LazyTree::IsDirectory)

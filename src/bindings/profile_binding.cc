@@ -20,7 +20,7 @@ void RegisterProfile(nb::module_& m) {
       "digest"_a, "The store key of tree `digest`'s profile.");
   m.def(
       "write_profile",
-      [](const std::string& store, const std::string& digest,
+      [](const FsPath& store, const std::string& digest,
          const std::vector<std::string>& dirs) {
         RunCoreStatus([&]() -> Status {
           Profile p;
@@ -33,7 +33,7 @@ void RegisterProfile(nb::module_& m) {
       "store"_a, "digest"_a, "dirs"_a);
   m.def(
       "read_profile",
-      [](const std::string& store, const std::string& ref) {
+      [](const FsPath& store, const std::string& ref) {
         return RunCore([&]() -> Result<std::optional<Profile>> {
           LP_ASSIGN_OR_RETURN(auto s, OpenStore(store));
           LP_ASSIGN_OR_RETURN(Hash tree, ResolveRef(*s, ref));

@@ -42,11 +42,11 @@ void RegisterPush(nb::module_& m) {
 
   m.def(
       "push",
-      [](const std::string& dir, const std::string& store,
-         const std::string& tag, const std::vector<std::string>& excludes,
-         bool default_excludes, bool gitignore, const std::string& cache_dir,
-         int level, int threads, nb::object progress,
-         const std::string& profile_from, bool use_profile) {
+      [](const FsPath& dir, const FsPath& store, const std::string& tag,
+         const std::vector<std::string>& excludes, bool default_excludes,
+         bool gitignore, const FsPath& cache_dir, int level, int threads,
+         nb::object progress, const std::string& profile_from,
+         bool use_profile) {
         PushOptions o;
         o.tag = tag;
         o.profile_from = profile_from;

@@ -22,7 +22,7 @@ void RegisterScan(nb::module_& m) {
 
   m.def(
       "scan",
-      [](const std::string& dir, const std::vector<std::string>& excludes,
+      [](const FsPath& dir, const std::vector<std::string>& excludes,
          bool default_excludes, bool gitignore) {
         ScanOptions o;
         o.excludes = excludes;

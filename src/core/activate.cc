@@ -26,11 +26,11 @@ Result<ActivateResult> Activate(const std::string& store_url,
     LP_ASSIGN_OR_RETURN(store, OpenStore(store_url));
     return Status::OK();
   };
-  if (ref.rfind("sha256:", 0) == 0) {
-    LP_ASSIGN_OR_RETURN(result.tree, Hash::Parse(ref));
+  if (auto full = Hash::Parse(ref); full.ok()) {
+    result.tree = *full;  // a cached tree then needs no store traffic
   } else {
     LP_RETURN_IF_ERROR(open_store());
-    LP_ASSIGN_OR_RETURN(result.tree, ReadRef(*store, ref));
+    LP_ASSIGN_OR_RETURN(result.tree, ResolveRef(*store, ref));
   }
   result.path = cache.TreeDir(result.tree);
   // The lease comes first: once held, no Gc can evict the tree under us.

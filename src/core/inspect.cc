@@ -10,6 +10,7 @@
 #include "cache/file_lock.h"
 #include "core/fetch.h"
 #include "lazypath/cache.h"
+#include "lazypath/push.h"
 
 namespace lazypath {
 
@@ -186,7 +187,7 @@ Result<RefDiff> DiffRefAgainstDir(const std::string& store_url,
   LP_ASSIGN_OR_RETURN(out.from, ResolveRef(*store, from_ref));
   LP_ASSIGN_OR_RETURN(Tree a, FetchTree(*store, out.from));
   if (auto cache = NodeCache::Open(cache_dir); cache.ok()) {
-    scan.stat_cache_dir = cache->StatCacheDir();  // as push uses it
+    scan = PushScanOptions(scan, *cache, store_url);  // as push scans
   }
   LP_ASSIGN_OR_RETURN(ScanResult scanned, ScanDirectory(dir, scan));
   out.to = scanned.tree.digest().hash;

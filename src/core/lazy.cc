@@ -77,11 +77,11 @@ Result<std::unique_ptr<LazyTree>> LazyTree::Open(const std::string& store_url,
   t->threads_ = options.threads;
   LP_ASSIGN_OR_RETURN(NodeCache cache, NodeCache::Open(options.cache_dir));
   t->cache_ = std::make_unique<NodeCache>(std::move(cache));
-  if (ref.rfind("sha256:", 0) == 0) {
-    LP_ASSIGN_OR_RETURN(t->tree_, Hash::Parse(ref));
+  if (auto full = Hash::Parse(ref); full.ok()) {
+    t->tree_ = *full;  // a cached tree then needs no store traffic
   } else {
     LP_ASSIGN_OR_RETURN(t->store_, OpenStore(store_url));
-    LP_ASSIGN_OR_RETURN(t->tree_, ReadRef(*t->store_, ref));
+    LP_ASSIGN_OR_RETURN(t->tree_, ResolveRef(*t->store_, ref));
   }
   if (options.lease) {
     LP_ASSIGN_OR_RETURN(t->lease_fd_, t->cache_->AcquireLease(t->tree_));

@@ -131,12 +131,27 @@ bool Contiguous(const std::vector<Digest>& blobs,
 
 }  // namespace
 
+ScanOptions PushScanOptions(ScanOptions scan, const NodeCache& cache,
+                            const std::string& store_url) {
+  scan.stat_cache_dir = cache.StatCacheDir();
+  // A file store or the node cache inside the directory is never shipped.
+  scan.skip.push_back(cache.dir());
+  std::string root = store_url;
+  if (store_url.find("://") != std::string::npos) {
+    auto path = FileUrlPath(store_url);
+    root = path.ok() ? *path : "";
+  }
+  if (!root.empty()) {
+    if (auto abs = fs::Absolute(root); abs.ok()) scan.skip.push_back(*abs);
+  }
+  return scan;
+}
+
 Result<PushResult> Push(const std::string& dir, const std::string& store_url,
                         const PushOptions& options) {
   if (!options.tag.empty()) LP_RETURN_IF_ERROR(ValidateRefName(options.tag));
   LP_ASSIGN_OR_RETURN(NodeCache cache, NodeCache::Open(options.cache_dir));
-  ScanOptions scan_opts = options.scan;
-  scan_opts.stat_cache_dir = cache.StatCacheDir();
+  ScanOptions scan_opts = PushScanOptions(options.scan, cache, store_url);
   scan_opts.progress = options.progress;
   LP_ASSIGN_OR_RETURN(ScanResult scanned, ScanDirectory(dir, scan_opts));
 

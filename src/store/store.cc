@@ -135,9 +135,92 @@ Status UpdateRef(Store& store, std::string_view name, const Hash& tree,
                           "); " + tree.ToString() + " was not tagged");
 }
 
+namespace {
+
+// The hex digits of a digest prefix: "sha256:" and 4-63 lowercase hex
+// digits, or 4-64 bare ones; empty when `ref` is neither.
+std::string_view HexPrefix(std::string_view ref) {
+  bool tagged = ref.substr(0, 7) == "sha256:";
+  std::string_view hex = tagged ? ref.substr(7) : ref;
+  if (hex.size() < kMinDigestPrefix || hex.size() > 64) return {};
+  for (char c : hex) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return {};
+  }
+  return hex;
+}
+
+}  // namespace
+
 Result<Hash> ResolveRef(Store& store, std::string_view ref) {
-  if (ref.substr(0, 7) == "sha256:") return Hash::Parse(ref);
-  return ReadRef(store, ref);
+  if (auto full = Hash::Parse(ref); full.ok()) return full;
+  std::string_view hex = HexPrefix(ref);
+  if (hex.empty()) {
+    if (ref.substr(0, 7) == "sha256:") return Hash::Parse(ref);  // its error
+    return ReadRef(store, ref);
+  }
+  if (ValidateRefName(ref).ok()) {  // a ref named like hex digits wins
+    auto named = ReadRef(store, ref);
+    if (named.ok() || named.status().code() != Code::kNotFound) return named;
+  }
+  LP_ASSIGN_OR_RETURN(auto keys,
+                      store.List(std::string(kTreePrefix) + std::string(hex)));
+  std::vector<Hash> found;
+  for (const auto& key : keys) {
+    auto h = Hash::FromHex(std::string_view(key).substr(kTreePrefix.size()));
+    if (h.ok()) found.push_back(*h);
+  }
+  if (found.size() == 1) return found[0];
+  if (found.empty()) {
+    return Status::NotFound("no ref or tree '" + std::string(ref) +
+                            "' in store " + store.url());
+  }
+  std::string list;
+  for (size_t i = 0; i < found.size() && i < 5; ++i) {
+    list += (i ? ", " : "") + found[i].ToString();
+  }
+  if (found.size() > 5) {
+    list += ", ... (" + std::to_string(found.size()) + " trees)";
+  }
+  return Status::InvalidArgument("digest prefix '" + std::string(ref) +
+                                 "' is ambiguous in store " + store.url() +
+                                 ": " + list);
+}
+
+Result<std::string> FileUrlPath(std::string_view url) {
+  auto bad = [&](std::string_view why) {
+    return Status::InvalidArgument(std::string(url) + ": malformed file URL (" +
+                                   std::string(why) +
+                                   "; want file:///absolute/path)");
+  };
+  if (url.substr(0, 7) != "file://") return bad("not file://");
+  std::string_view rest = url.substr(7);
+  // RFC 8089: an empty authority or "localhost" names this machine.
+  if (rest.substr(0, 9) == "localhost") rest.remove_prefix(9);
+  if (rest.empty() || rest[0] != '/') return bad("no absolute path");
+  if (rest.find_first_of("?#") != std::string_view::npos) {
+    return bad("a query or fragment");
+  }
+  std::string path;
+  for (size_t i = 0; i < rest.size(); ++i) {
+    if (rest[i] != '%') {
+      path += rest[i];
+      continue;
+    }
+    auto hex = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      return -1;
+    };
+    int hi = i + 2 < rest.size() ? hex(rest[i + 1]) : -1;
+    int lo = i + 2 < rest.size() ? hex(rest[i + 2]) : -1;
+    if (hi < 0 || lo < 0) return bad("'%' not followed by two hex digits");
+    char c = static_cast<char>(hi * 16 + lo);
+    if (c == '\0') return bad("an encoded NUL byte");
+    path += c;
+    i += 2;
+  }
+  return path;
 }
 
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url,
@@ -149,11 +232,7 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& url,
   }
   std::string scheme = url.substr(0, colon);
   if (scheme == "file") {
-    std::string path = url.substr(colon + 3);
-    if (path.empty() || path[0] != '/') {
-      return Status::InvalidArgument(
-          url + ": malformed file URL (want file:///absolute/path)");
-    }
+    LP_ASSIGN_OR_RETURN(std::string path, FileUrlPath(url));
     return FileStore::Open(url, path, options.create);
   }
   if (scheme == "s3") return S3Store::Open(url, ProcessEnv());

@@ -42,6 +42,10 @@ struct Walker {
     for (const auto& name : names) {
       std::string child_rel = rel.empty() ? name : rel + "/" + name;
       std::string child_abs = fs::Join(abs, name);
+      if (std::find(opt.skip.begin(), opt.skip.end(), child_abs) !=
+          opt.skip.end()) {
+        continue;
+      }
       struct stat st;
       if (::lstat(child_abs.c_str(), &st) != 0) {
         return Status::FromErrno("stat", child_abs, errno);

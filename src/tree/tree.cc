@@ -319,6 +319,11 @@ Status Tree::Validate() const {
     } else if (!e.target.empty()) {
       return Status::Corrupt("tree path '" + e.path +
                              "': a file with a link target");
+    } else if (e.blob.size == 0 && e.blob.hash != EmptyHash()) {
+      // Materialised without fetching anything: a digest other than the
+      // empty blob's would never be checked.
+      return Status::Corrupt("tree path '" + e.path +
+                             "': size 0 but not the empty blob's digest");
     }
   }
   // A path that is also a parent of another path ("a" and "a/b") collides.

@@ -26,9 +26,24 @@ Fd::~Fd() {
 }
 
 Result<Fd> OpenRead(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+  // writer forever. It changes nothing for the regular files we accept.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return Status::FromErrno("open", path, errno);
-  return Fd(fd);
+  Fd guard(fd);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return Status::FromErrno("stat", path, errno);
+  if (!S_ISREG(st.st_mode)) {
+    const char* what = S_ISDIR(st.st_mode)    ? "a directory"
+                       : S_ISFIFO(st.st_mode) ? "a FIFO"
+                       : S_ISSOCK(st.st_mode) ? "a socket"
+                       : S_ISCHR(st.st_mode)  ? "a character device"
+                       : S_ISBLK(st.st_mode)  ? "a block device"
+                                              : "not a regular file";
+    return Status::Unsupported(path + ": is " + what +
+                               ", not a regular file; refusing to read it");
+  }
+  return guard;
 }
 
 Result<std::string> ReadFile(const std::string& path, uint64_t max_size) {

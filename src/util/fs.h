@@ -38,6 +38,8 @@ class Fd {
   int fd_ = -1;
 };
 
+// Opens a regular file for reading. Anything else (a FIFO, a device, a
+// directory) is refused at once with Unsupported, never waited on.
 Result<Fd> OpenRead(const std::string& path);
 // Reads a whole file. Fails with Corrupt when it is larger than `max_size`.
 Result<std::string> ReadFile(const std::string& path,

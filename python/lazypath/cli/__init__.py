@@ -167,6 +167,13 @@ def main(argv=None) -> int:
         if _isolation.exposed():
             return _isolation.rerun(argv)
     _guard_path()
+    # Paths need not be UTF-8 (a directory named b"caf\xe9"): print them as
+    # the OS gave them, never fail on them.
+    for stream, errors in ((sys.stdout, "surrogateescape"), (sys.stderr, "backslashreplace")):
+        try:
+            stream.reconfigure(errors=errors)
+        except (AttributeError, ValueError):  # replaced or closed streams
+            pass
     from lazypath.cli._common import (
         EXIT_CONFLICT,
         EXIT_FAILED,

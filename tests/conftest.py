@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 from typing import Union
 
-import lazypath
 import pytest
 
 Content = Union[str, bytes]

@@ -12,6 +12,7 @@
 #include <array>
 #include <compare>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -63,8 +64,11 @@ class Hasher {
 };
 
 Digest HashBytes(std::string_view data);
-// Streams the file at `path` through SHA-256 in 1 MiB chunks.
-Result<Digest> HashFile(const std::string& path);
+// Streams the file at `path` through SHA-256 in 1 MiB chunks (one reused
+// buffer per thread). `on_bytes`, if set, is called after each chunk with
+// its size, so a caller can show progress inside a large file.
+Result<Digest> HashFile(const std::string& path,
+                        const std::function<void(uint64_t)>& on_bytes = {});
 
 }  // namespace lazypath
 

@@ -30,12 +30,15 @@ class Progress {
   Progress& operator=(const Progress&) = delete;
   // Thread-safe.
   void Add(uint64_t n);
+  // Grows the total, for a phase whose size becomes known as it goes (the
+  // upload of packs as each is written). Thread-safe.
+  void AddTotal(uint64_t n);
 
  private:
   void Report(bool force);
   const ProgressFn& fn_;
   std::string phase_;
-  uint64_t total_;
+  std::atomic<uint64_t> total_;
   std::string unit_;
   std::atomic<uint64_t> done_{0};
   std::mutex mu_;

@@ -58,12 +58,21 @@ def _stream_is_terminal(stream) -> bool:
 
 
 def should_show(json_output: bool) -> bool:
-    """Progress is drawn only for humans: stdout a terminal, no --json.
+    """Progress is drawn only for humans: on stderr, when stderr is a
+    terminal, and never with --json.
 
-    stderr must be a terminal too, since that is where the bars are drawn;
-    redirecting it (2>log) must not fill the log with redraws.
+    stdout may be captured (D=$(lazypath push ...)): the bars don't go there.
+    Redirecting stderr (2>log) must not fill the log with redraws.
     """
-    return not json_output and _stream_is_terminal(sys.stdout) and _stream_is_terminal(sys.stderr)
+    return not json_output and _stream_is_terminal(sys.stderr)
+
+
+# The order the core's phases happen in; bars are drawn in this order, even
+# when a later phase reports first.
+_PHASE_ORDER = ("scan", "hash", "pack", "upload", "fetch")
+# Below this width the rate and time-left columns are left out, so a bar
+# never wraps onto a second line.
+_NARROW = 80
 
 
 class ProgressDisplay:
@@ -92,16 +101,18 @@ class ProgressDisplay:
 
     def start(self) -> None:
         console = self._console or Console(stderr=True)
+        columns = [TextColumn("{task.description:<10}"), BarColumn(bar_width=None)]
+        columns += [TaskProgressColumn(), _AmountColumn()]
+        if console.width >= _NARROW:
+            columns += [_RateColumn(), TimeRemainingColumn()]
+        else:
+            columns[1] = BarColumn(bar_width=max(4, console.width - 42))
         self._progress = Progress(
-            TextColumn("{task.description:<10}"),
-            BarColumn(),
-            TaskProgressColumn(),
-            _AmountColumn(),
-            _RateColumn(),
-            TimeRemainingColumn(),
+            *columns,
             console=console,
             transient=True,
             refresh_per_second=10,
+            expand=False,
         )
         self._progress.start()
 
@@ -133,13 +144,40 @@ class ProgressDisplay:
             task = self._tasks.get(phase)
             known = total if total > 0 else None
             if task is None:
-                # A new phase means the earlier ones are over: fill their bars.
-                for t in progress.tasks:
-                    if not t.finished:
-                        progress.update(t.id, total=t.completed, completed=t.completed)
+                rank = _rank(phase)
+                # A later phase means the earlier ones of unknown size (the
+                # scan's count) are over: fill their bars.
+                by_id = {t.id: t for t in progress.tasks}
+                for name, tid in self._tasks.items():
+                    t = by_id[tid]
+                    if _rank(name) < rank and t.total is None:
+                        progress.update(tid, total=t.completed, completed=t.completed)
                 task = progress.add_task(_PHASE_LABELS.get(phase, phase), total=known, unit=unit)
                 self._tasks[phase] = task
+                self._reorder(progress)
+                task = self._tasks[phase]  # re-added if it moved
             progress.update(task, completed=done, total=known)
+
+    def _reorder(self, progress) -> None:
+        """Keeps the bars in _PHASE_ORDER: rich draws tasks in the order they
+        were added, so the bars after a phase that reported late are added
+        again behind it."""
+        order = sorted(self._tasks, key=_rank)
+        if list(self._tasks) == order:
+            return
+        by_id = {t.id: t for t in progress.tasks}
+        first_wrong = next(i for i, name in enumerate(order) if list(self._tasks)[i] != name)
+        for name in order[first_wrong:]:
+            old = by_id[self._tasks[name]]
+            progress.remove_task(old.id)
+            self._tasks[name] = progress.add_task(
+                old.description, total=old.total, completed=old.completed, **old.fields
+            )
+        self._tasks = {name: self._tasks[name] for name in order}
+
+
+def _rank(phase: str) -> int:
+    return _PHASE_ORDER.index(phase) if phase in _PHASE_ORDER else len(_PHASE_ORDER)
 
 
 def _format_amount(value: float, unit: str) -> str:

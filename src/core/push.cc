@@ -29,12 +29,13 @@ namespace {
 
 // Reports the store's outgoing body bytes as the "upload" phase, sampled
 // every 100 ms on its own thread while it lives (only when someone listens).
+// The phase starts with the first pack handed over (Expect), and its total
+// grows by each pack's size, so it never shows 0 of 0 bytes.
 class UploadProgress {
  public:
   UploadProgress(const ProgressFn& fn, StoreStats& stats)
-      : stats_(stats), start_(stats.bytes_sent.load()) {
+      : fn_(fn), stats_(stats), start_(stats.bytes_sent.load()) {
     if (!fn) return;
-    progress_.emplace(fn, "upload", 0, "bytes");
     thread_ = std::thread([this] {
       std::unique_lock<std::mutex> lock(mu_);
       while (!cv_.wait_for(lock, std::chrono::milliseconds(100),
@@ -56,12 +57,25 @@ class UploadProgress {
   UploadProgress(const UploadProgress&) = delete;
   UploadProgress& operator=(const UploadProgress&) = delete;
 
+  // `bytes` more are about to be uploaded.
+  void Expect(uint64_t bytes) {
+    if (!fn_) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!progress_) {
+      progress_.emplace(fn_, "upload", bytes, "bytes");
+    } else {
+      progress_->AddTotal(bytes);
+    }
+  }
+
  private:
-  void Sample() {
+  void Sample() {  // REQUIRES: mu_ held, or the thread joined
+    if (!progress_) return;
     uint64_t now = stats_.bytes_sent.load() - start_;
     if (now > reported_) progress_->Add(now - reported_);
     reported_ = now;
   }
+  const ProgressFn& fn_;
   StoreStats& stats_;
   const uint64_t start_;
   uint64_t reported_ = 0;
@@ -254,6 +268,7 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
       if (!writer) return Status::OK();
       LP_ASSIGN_OR_RETURN(Digest pd, writer->Finish());
       writer.reset();
+      upload_progress.Expect(pd.size);
       Status s = store->PutFile(PackKey(pd.hash), pack_tmp);
       ::unlink(pack_tmp.c_str());
       LP_RETURN_IF_ERROR(s);
@@ -286,13 +301,13 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
         status = ensure_writer();
         if (!status.ok()) break;
         auto ref = writer->AddFile(fresh[i].source,
-                                   Digest{fresh[i].hash, fresh[i].size});
+                                   Digest{fresh[i].hash, fresh[i].size},
+                                   [&](uint64_t n) { pack_progress.Add(n); });
         if (!ref.ok()) {
           status = ref.status();
           break;
         }
         in_pack.emplace_back(fresh[i].hash, *ref);
-        pack_progress.Add(fresh[i].size);
         ++i;
         continue;
       }
@@ -335,7 +350,10 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
     // Index, then tree: a reader that finds the tree finds its index. (A
     // tree the store had gets a new index; the packs the old one names
     // stay, so a reader holding it is unaffected.)
-    LP_RETURN_IF_ERROR(store->Put(IndexKey(tree_hash), index.Serialize()));
+    std::string index_bytes = index.Serialize();
+    upload_progress.Expect(index_bytes.size() +
+                           (result.tree_existed ? 0 : tree_bytes.size()));
+    LP_RETURN_IF_ERROR(store->Put(IndexKey(tree_hash), index_bytes));
     if (!result.tree_existed) {
       LP_RETURN_IF_ERROR(store->Put(TreeKey(tree_hash), tree_bytes));
     }

@@ -108,18 +108,22 @@ Digest HashBytes(std::string_view data) {
   return h.Finish();
 }
 
-Result<Digest> HashFile(const std::string& path) {
+Result<Digest> HashFile(const std::string& path,
+                        const std::function<void(uint64_t)>& on_bytes) {
   LP_ASSIGN_OR_RETURN(fs::Fd fd, fs::OpenRead(path));
   Hasher h;
-  std::vector<char> buf(1 << 20);
+  // One buffer per thread, not one allocated and zero-filled per file.
+  constexpr size_t kBufBytes = 1 << 20;
+  thread_local std::unique_ptr<char[]> buf(new char[kBufBytes]);
   for (;;) {
-    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    ssize_t n = ::read(fd.get(), buf.get(), kBufBytes);
     if (n < 0) {
       if (errno == EINTR) continue;
       return Status::FromErrno("read", path, errno);
     }
     if (n == 0) break;
-    h.Update(std::string_view(buf.data(), static_cast<size_t>(n)));
+    h.Update(std::string_view(buf.get(), static_cast<size_t>(n)));
+    if (on_bytes) on_bytes(static_cast<uint64_t>(n));
   }
   return h.Finish();
 }

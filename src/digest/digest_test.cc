@@ -1,9 +1,11 @@
 #include "lazypath/digest.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
+#include <vector>
 
 namespace lazypath {
 namespace {
@@ -56,6 +58,33 @@ TEST(DigestTest, HashFileStreamsAndMatches) {
   auto missing = HashFile(path);
   EXPECT_EQ(missing.status().code(), Code::kNotFound);
   EXPECT_NE(missing.status().message().find(path), std::string::npos);
+}
+
+}  // namespace
+}  // namespace lazypath
+
+namespace lazypath {
+namespace {
+
+TEST(HashFileTest, ReportsEachChunkOfALargeFile) {
+  std::string dir = ::testing::TempDir();
+  std::string path = dir + "/hashfile-progress-" + std::to_string(::getpid());
+  std::string data(5 * (1 << 20) + 123, 'x');
+  {
+    FILE* f = std::fopen(path.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    ASSERT_EQ(std::fwrite(data.data(), 1, data.size(), f), data.size());
+    std::fclose(f);
+  }
+  std::vector<uint64_t> steps;
+  auto d = HashFile(path, [&](uint64_t n) { steps.push_back(n); });
+  ::unlink(path.c_str());
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(*d, HashBytes(data));
+  ASSERT_GE(steps.size(), 6u);  // 1 MiB at a time, not once at the end
+  uint64_t sum = 0;
+  for (uint64_t n : steps) sum += n;
+  EXPECT_EQ(sum, data.size());
 }
 
 }  // namespace

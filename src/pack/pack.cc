@@ -58,8 +58,9 @@ Result<FrameRef> PackWriter::AddEncoded(const EncodedBlob& blob) {
   return ref;
 }
 
-Result<FrameRef> PackWriter::AddFile(const std::string& source,
-                                     const Digest& expected) {
+Result<FrameRef> PackWriter::AddFile(
+    const std::string& source, const Digest& expected,
+    const std::function<void(uint64_t)>& on_bytes) {
   FrameRef ref{size_, 0, Codec::kZstd};
   LP_ASSIGN_OR_RETURN(fs::Fd in, fs::OpenRead(source));
   FrameEncoder enc(level_);
@@ -76,6 +77,7 @@ Result<FrameRef> PackWriter::AddFile(const std::string& source,
     std::string_view chunk(buf.data(), static_cast<size_t>(n));
     check.Update(chunk);
     LP_RETURN_IF_ERROR(enc.Write(chunk, sink));
+    if (on_bytes) on_bytes(chunk.size());
   }
   LP_RETURN_IF_ERROR(enc.Finish(sink));
   if (check.Finish() != expected) return Changed(source);

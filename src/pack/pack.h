@@ -14,6 +14,7 @@
 #define LAZYPATH_PACK_PACK_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "codec/codec.h"
@@ -55,7 +56,9 @@ class PackWriter {
   // Appends an already encoded blob.
   Result<FrameRef> AddEncoded(const EncodedBlob& blob);
   // Streams `source` into one zstd frame, verifying it against `expected`.
-  Result<FrameRef> AddFile(const std::string& source, const Digest& expected);
+  // `on_bytes`, if set, gets the size of each chunk read (for progress).
+  Result<FrameRef> AddFile(const std::string& source, const Digest& expected,
+                           const std::function<void(uint64_t)>& on_bytes = {});
   uint64_t size() const { return size_; }
   // Fsyncs and closes the file; returns the pack's digest.
   Result<Digest> Finish();

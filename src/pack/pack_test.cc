@@ -91,8 +91,14 @@ TEST_F(PackWriterTest, WritesFramesThatDecodeBack) {
   ASSERT_TRUE(enc.ok());
   EXPECT_EQ(enc->codec, Codec::kNone);  // too small for zstd to help
   auto ra = w->AddEncoded(*enc);
-  auto rb = w->AddFile(b, HashBytes(text));
+  std::vector<uint64_t> steps;  // progress inside the large file
+  auto rb =
+      w->AddFile(b, HashBytes(text), [&](uint64_t n) { steps.push_back(n); });
   ASSERT_TRUE(ra.ok() && rb.ok());
+  ASSERT_GE(steps.size(), 9u);
+  uint64_t sum = 0;
+  for (uint64_t n : steps) sum += n;
+  EXPECT_EQ(sum, text.size());
   auto pd = w->Finish();
   ASSERT_TRUE(pd.ok());
   auto pack = fs::ReadFile(dir_ + "/p.pack");

@@ -172,10 +172,9 @@ Result<ScanResult> ScanDirectory(const std::string& dir,
     LP_RETURN_IF_ERROR(
         ParallelFor(to_hash.size(), options.threads, [&](size_t k) -> Status {
           size_t i = to_hash[k];
-          auto d = HashFile(w.sources[i]);
+          auto d = HashFile(w.sources[i], [&](uint64_t n) { progress.Add(n); });
           if (!d.ok()) return d.status();
           w.entries[i].blob = *d;
-          progress.Add(d->size);
           return Status::OK();
         }));
   }

@@ -19,6 +19,11 @@ void Progress::Add(uint64_t n) {
   Report(false);
 }
 
+void Progress::AddTotal(uint64_t n) {
+  total_.fetch_add(n, std::memory_order_relaxed);
+  Report(false);
+}
+
 void Progress::Report(bool force) {
   if (!fn_) return;
   auto now = std::chrono::steady_clock::now();
@@ -30,7 +35,7 @@ void Progress::Report(bool force) {
     if (now - last_ < std::chrono::milliseconds(100)) return;
   }
   last_ = now;
-  fn_(phase_, done_.load(), total_, unit_);
+  fn_(phase_, done_.load(), total_.load(), unit_);
 }
 
 }  // namespace lazypath

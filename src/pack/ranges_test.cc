@@ -1,4 +1,4 @@
-#include "core/fetch.h"
+#include "pack/ranges.h"
 
 #include <gtest/gtest.h>
 

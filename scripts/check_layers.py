@@ -49,7 +49,7 @@ PUBLIC_HEADERS: dict[str, str] = {
     "scan.h": "tree",
     "tree_diff.h": "tree",
     "store.h": "store",
-    "cache.h": "cache",
+    "node_cache.h": "cache",
     "push.h": "core",
     "activate.h": "core",
     "lazy.h": "core",

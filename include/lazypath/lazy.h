@@ -56,8 +56,8 @@
 #include <string_view>
 #include <vector>
 
-#include "lazypath/cache.h"
 #include "lazypath/digest.h"
+#include "lazypath/node_cache.h"
 #include "lazypath/status.h"
 #include "lazypath/store.h"
 #include "lazypath/tree.h"

@@ -18,9 +18,9 @@
 #include <string_view>
 
 #include "lazypath/activate.h"
-#include "lazypath/cache.h"
 #include "lazypath/inspect.h"
 #include "lazypath/lazy.h"
+#include "lazypath/node_cache.h"
 #include "lazypath/profile.h"
 #include "lazypath/push.h"
 #include "lazypath/scan.h"

@@ -14,7 +14,7 @@
 #include <set>
 
 #include "cache/file_lock.h"
-#include "lazypath/cache.h"
+#include "lazypath/node_cache.h"
 #include "util/fs.h"
 
 namespace lazypath {

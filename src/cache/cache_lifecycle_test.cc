@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "lazypath/cache.h"
+#include "lazypath/node_cache.h"
 #include "util/fs.h"
 
 namespace lazypath {

@@ -1,3 +1,5 @@
+#include "lazypath/node_cache.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -6,7 +8,6 @@
 #include <cstdlib>
 #include <set>
 
-#include "lazypath/cache.h"
 #include "util/dir_writer.h"
 #include "util/fs.h"
 

@@ -5,7 +5,7 @@
 
 #include "cache/file_lock.h"
 #include "core/fetch.h"
-#include "lazypath/cache.h"
+#include "lazypath/node_cache.h"
 #include "lazypath/store.h"
 #include "util/fs.h"
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "lazypath/cache.h"
+#include "lazypath/node_cache.h"
 #include "lazypath/progress.h"
 #include "lazypath/store.h"
 #include "lazypath/tree.h"

@@ -9,7 +9,7 @@
 
 #include "cache/file_lock.h"
 #include "core/fetch.h"
-#include "lazypath/cache.h"
+#include "lazypath/node_cache.h"
 
 namespace lazypath {
 

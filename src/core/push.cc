@@ -14,7 +14,7 @@
 
 #include "core/fetch.h"
 #include "core/known_blobs.h"
-#include "lazypath/cache.h"
+#include "lazypath/node_cache.h"
 #include "lazypath/profile.h"
 #include "lazypath/progress.h"
 #include "lazypath/store.h"

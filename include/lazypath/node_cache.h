@@ -15,8 +15,8 @@
 // Nothing enters blobs/ or trees/ before it is complete and verified; both are
 // filled only by rename(2) from tmp/. Thread- and process-safe: any number of
 // processes may use one cache directory at once.
-#ifndef LAZYPATH_CACHE_H_
-#define LAZYPATH_CACHE_H_
+#ifndef LAZYPATH_NODE_CACHE_H_
+#define LAZYPATH_NODE_CACHE_H_
 
 #include <cstdint>
 #include <string>
@@ -160,4 +160,4 @@ class NodeCache {
 
 }  // namespace lazypath
 
-#endif  // LAZYPATH_CACHE_H_
+#endif  // LAZYPATH_NODE_CACHE_H_

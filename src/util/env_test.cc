@@ -6,10 +6,12 @@
 
 #include <cerrno>
 #include <cstring>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "util/fault_env.h"
 #include "util/fs.h"
 
 namespace lazypath {
@@ -220,6 +222,70 @@ TEST(EnvWrapperTest, ForwardsEveryCall) {
       "statvfs v",
   };
   EXPECT_EQ(target.calls, want);
+}
+
+TEST_F(EnvTest, FaultInjectionFailsOnlyTheNthCall) {
+  FaultInjectionEnv env;
+  env.FailNth(2, ENOSPC);
+  EXPECT_TRUE(env.Mkdir(P("a"), 0755).ok());
+  Status second = env.Mkdir(P("b"), 0755);
+  EXPECT_TRUE(Names(second, P("b"), ENOSPC));
+  EXPECT_NE(second.message().find("(injected)"), std::string::npos);
+  EXPECT_FALSE(fs::Exists(P("b")));  // not passed on
+  EXPECT_TRUE(env.Mkdir(P("c"), 0755).ok());
+  EXPECT_TRUE(env.injected());
+  EXPECT_EQ(env.injected_path(), P("b"));
+  EXPECT_EQ(env.injected_op(), FaultInjectionEnv::Op::kMkdir);
+  EXPECT_EQ(env.calls(), 3u);
+  env.Disarm();
+  EXPECT_FALSE(env.injected());
+  EXPECT_TRUE(env.Mkdir(P("d"), 0755).ok());
+  EXPECT_EQ(env.calls(), 1u);
+}
+
+TEST_F(EnvTest, FaultInjectionCanPickOneKindOfCall) {
+  FaultInjectionEnv env;
+  env.FailNth(2, EXDEV, FaultInjectionEnv::Op::kRename);
+  ASSERT_TRUE(env.Mkdir(P("a"), 0755).ok());  // not a rename: not counted
+  ASSERT_TRUE(env.Rename(P("a"), P("b")).ok());
+  ASSERT_TRUE(env.Mkdir(P("c"), 0755).ok());
+  EXPECT_TRUE(Names(env.Rename(P("b"), P("d")), P("d"), EXDEV));
+  EXPECT_TRUE(fs::Exists(P("b")));
+  EXPECT_EQ(env.calls(), 2u);
+  EXPECT_TRUE(env.Rename(P("b"), P("d")).ok());
+}
+
+// The loop every fault test runs, here over WriteFileAtomic: fail each of
+// its calls in turn, then check it leaves the old content or the new and no
+// temp file.
+TEST_F(EnvTest, FailingEachCallOfWriteFileAtomicLeavesNoHalfFile) {
+  FaultInjectionEnv env;
+  std::set<std::string> failed_calls;
+  uint64_t n = 1;
+  for (;; ++n) {
+    ASSERT_TRUE(fs::WriteFileAtomic(P("f"), "old").ok());
+    env.FailNth(n);
+    Status s = fs::WriteFileAtomic(P("f"), "new content", 0644, &env);
+    if (!env.injected()) {
+      ASSERT_TRUE(s.ok()) << s.ToString();
+      break;
+    }
+    failed_calls.insert(FaultInjectionEnv::OpName(env.injected_op()));
+    ASSERT_FALSE(s.ok()) << "call " << n << " failed unnoticed";
+    EXPECT_NE(s.message().find(env.injected_path()), std::string::npos)
+        << s.ToString();
+    // The old content or the new (when only the directory's fsync failed,
+    // after the rename), never a mix.
+    std::string content = *fs::ReadFile(P("f"));
+    EXPECT_TRUE(content == "old" || content == "new content")
+        << "after call " << n << ": " << content;
+    EXPECT_EQ(*fs::ListDir(dir_), std::vector<std::string>{"f"});
+  }
+  EXPECT_EQ(*fs::ReadFile(P("f")), "new content");
+  // create, write, chmod, fsync, rename, open and fsync of the directory.
+  EXPECT_EQ(n, 8u);
+  EXPECT_EQ(failed_calls, (std::set<std::string>{"open", "write", "chmod",
+                                                 "fsync", "rename"}));
 }
 
 }  // namespace

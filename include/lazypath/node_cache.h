@@ -15,6 +15,10 @@
 // Nothing enters blobs/ or trees/ before it is complete and verified; both are
 // filled only by rename(2) from tmp/. Thread- and process-safe: any number of
 // processes may use one cache directory at once.
+//
+// Every file-system call that creates, writes, renames or removes something
+// in the cache goes through the cache's Env (src/util/env.h), so a test can
+// make any one of them fail (util/fault_env.h).
 #ifndef LAZYPATH_NODE_CACHE_H_
 #define LAZYPATH_NODE_CACHE_H_
 
@@ -29,6 +33,8 @@
 #include "lazypath/tree.h"
 
 namespace lazypath {
+
+class Env;
 
 struct CachedTree {
   Hash tree;
@@ -72,9 +78,13 @@ class NodeCache {
   // $LAZYPATH_CACHE, else $XDG_CACHE_HOME/lazypath, else ~/.cache/lazypath.
   static std::string DefaultDir();
   // Opens (creating its layout) the cache at `dir`, or DefaultDir() if empty.
-  static Result<NodeCache> Open(const std::string& dir);
+  // Its file-system calls go through `env`, which must outlive the cache;
+  // nullptr means Env::Default() (this public header does not include
+  // src/util/env.h).
+  static Result<NodeCache> Open(const std::string& dir, Env* env = nullptr);
 
   const std::string& dir() const { return dir_; }
+  Env* env() const { return env_; }  // never null
   std::string TreeDir(const Hash& tree) const;
   bool HasTree(const Hash& tree) const;
   std::string BlobPath(const Hash& blob) const;
@@ -147,7 +157,7 @@ class NodeCache {
   static Result<uint64_t> BudgetFromEnv();
 
  private:
-  explicit NodeCache(std::string dir) : dir_(std::move(dir)) {}
+  NodeCache(std::string dir, Env* env) : dir_(std::move(dir)), env_(env) {}
   Result<std::string> ExecutableBlob(const Hash& blob) const;
   // Renames trees/<hex> (or lazy/<hex>) away and deletes it; drops the
   // metadata with the last copy. False if it wasn't there. REQUIRES: the
@@ -156,6 +166,7 @@ class NodeCache {
   // Removes blobs no tree links; returns the bytes of those left.
   Result<uint64_t> SweepBlobs(GcReport* report) const;
   std::string dir_;
+  Env* env_;
 };
 
 }  // namespace lazypath

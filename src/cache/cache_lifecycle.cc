@@ -15,6 +15,7 @@
 
 #include "cache/file_lock.h"
 #include "lazypath/node_cache.h"
+#include "util/env.h"
 #include "util/fs.h"
 
 namespace lazypath {
@@ -83,17 +84,17 @@ std::string NodeCache::GcLockPath() const { return fs::Join(dir_, "locks/gc"); }
 
 Result<int> NodeCache::AcquireLease(const Hash& tree) const {
   std::string dir = fs::Join(dir_, "leases");
-  LP_RETURN_IF_ERROR(fs::MakeDirs(dir));
+  LP_RETURN_IF_ERROR(fs::MakeDirs(dir, 0755, env_));
   std::string path = fs::Join(dir, tree.hex());
-  auto lock = FileLock::Acquire(path, FileLock::Mode::kShared);
+  auto lock = FileLock::Acquire(path, FileLock::Mode::kShared, env_);
   if (!lock.ok()) {
     // A read-only cache (an image's, a read-only volume) can't evict
     // anything, so its trees need no lease: hand back a descriptor that
     // holds nothing, and let the activation go on.
-    struct statvfs vfs;
-    if (::statvfs(dir.c_str(), &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) {
-      int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (fd >= 0) return fd;
+    auto vfs = env_->StatVfs(dir);
+    if (vfs.ok() && (vfs->f_flag & ST_RDONLY)) {
+      auto fd = env_->Open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fd.ok()) return fd->release();
     }
     return lock.status();
   }
@@ -124,7 +125,8 @@ Result<CacheUsage> NodeCache::Usage() const {
       if (::stat(lease.c_str(), &st) == 0) {
         t.last_used_ns =
             int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
-        auto probe = FileLock::TryAcquire(lease, FileLock::Mode::kExclusive);
+        auto probe =
+            FileLock::TryAcquire(lease, FileLock::Mode::kExclusive, env_);
         t.in_use = probe.ok() && !probe->has_value();
       } else if (::stat(t.path.c_str(), &st) == 0) {
         // Never leased (activated by another tool): its publication time.
@@ -158,11 +160,12 @@ Result<GcReport> NodeCache::Gc(uint64_t budget_bytes, bool wait) const {
   if (wait) {
     LP_ASSIGN_OR_RETURN(
         FileLock l,
-        FileLock::Acquire(GcLockPath(), FileLock::Mode::kExclusive));
+        FileLock::Acquire(GcLockPath(), FileLock::Mode::kExclusive, env_));
     gc_lock.emplace(std::move(l));
   } else {
-    LP_ASSIGN_OR_RETURN(gc_lock, FileLock::TryAcquire(
-                                     GcLockPath(), FileLock::Mode::kExclusive));
+    LP_ASSIGN_OR_RETURN(
+        gc_lock,
+        FileLock::TryAcquire(GcLockPath(), FileLock::Mode::kExclusive, env_));
     if (!gc_lock) return r;
   }
   // Debris of processes that died mid-write: anything in tmp/, and the
@@ -190,7 +193,7 @@ Result<GcReport> NodeCache::Gc(uint64_t budget_bytes, bool wait) const {
     pid_t owner = TempOwner(name);
     bool mine = owner == ::getpid();
     if (!mine && !ProcessAlive(owner) && age > 600ll * 1'000'000'000) {
-      if (fs::RemoveAll(p).ok()) r.tmp_removed++;
+      if (fs::RemoveAll(p, env_).ok()) r.tmp_removed++;
     }
   }
   LP_ASSIGN_OR_RETURN(uint64_t total, SweepBlobs(&r));
@@ -200,7 +203,8 @@ Result<GcReport> NodeCache::Gc(uint64_t budget_bytes, bool wait) const {
       if (total <= budget_bytes) break;
       std::string lease = fs::Join(dir_, "leases/" + t.tree.hex());
       LP_ASSIGN_OR_RETURN(
-          auto excl, FileLock::TryAcquire(lease, FileLock::Mode::kExclusive));
+          auto excl,
+          FileLock::TryAcquire(lease, FileLock::Mode::kExclusive, env_));
       if (!excl) {
         r.trees_in_use.push_back(t.tree);
         continue;
@@ -218,14 +222,14 @@ bool NodeCache::Unpublish(const Hash& tree, bool lazy) const {
   // Unpublish by rename (atomic for readers), then delete at leisure.
   std::string path = lazy ? LazyDir(tree) : TreeDir(tree);
   std::string doomed = fs::TempName(fs::Join(TempDir(), "evict"));
-  if (::rename(path.c_str(), doomed.c_str()) != 0) return false;
-  (void)fs::RemoveAll(doomed);
+  if (!env_->Rename(path, doomed).ok()) return false;
+  (void)fs::RemoveAll(doomed, env_);
   // The tree's metadata goes with its last materialised copy. The lease
   // file stays: a process may already have it open and be waiting for the
   // lock, and a new file at the same path would not be locked by it.
   if (!fs::Exists(lazy ? TreeDir(tree) : LazyDir(tree))) {
     for (const char* suffix : {".tree", ".index"}) {
-      ::unlink(fs::Join(dir_, "meta/" + tree.hex() + suffix).c_str());
+      (void)env_->Unlink(fs::Join(dir_, "meta/" + tree.hex() + suffix));
     }
   }
   return true;
@@ -235,7 +239,7 @@ Result<uint64_t> NodeCache::SweepBlobs(GcReport* r) const {
   LP_ASSIGN_OR_RETURN(auto blobs, ListBlobs(fs::Join(dir_, "blobs")));
   uint64_t total = 0;
   for (const auto& b : blobs) {
-    if (b.links == 1 && ::unlink(b.path.c_str()) == 0) {
+    if (b.links == 1 && env_->Unlink(b.path).ok()) {
       r->blobs_removed++;
       r->bytes_freed += b.size;
     } else {
@@ -248,10 +252,10 @@ Result<uint64_t> NodeCache::SweepBlobs(GcReport* r) const {
 Result<bool> NodeCache::Evict(const Hash& tree, GcReport* r) const {
   LP_ASSIGN_OR_RETURN(
       FileLock gc_lock,
-      FileLock::Acquire(GcLockPath(), FileLock::Mode::kExclusive));
+      FileLock::Acquire(GcLockPath(), FileLock::Mode::kExclusive, env_));
   LP_ASSIGN_OR_RETURN(
       auto excl, FileLock::TryAcquire(fs::Join(dir_, "leases/" + tree.hex()),
-                                      FileLock::Mode::kExclusive));
+                                      FileLock::Mode::kExclusive, env_));
   if (!excl) {
     r->trees_in_use.push_back(tree);
     return false;
@@ -271,7 +275,7 @@ Result<VerifyReport> NodeCache::Verify(bool repair) const {
   if (repair) {
     LP_ASSIGN_OR_RETURN(
         FileLock l,
-        FileLock::Acquire(GcLockPath(), FileLock::Mode::kExclusive));
+        FileLock::Acquire(GcLockPath(), FileLock::Mode::kExclusive, env_));
     gc_lock.emplace(std::move(l));
   }
   LP_ASSIGN_OR_RETURN(auto blobs, ListBlobs(fs::Join(dir_, "blobs")));
@@ -317,18 +321,19 @@ Result<VerifyReport> NodeCache::Verify(bool repair) const {
     if (!affected) continue;
     std::string lease = fs::Join(dir_, "leases/" + name);
     LP_ASSIGN_OR_RETURN(
-        auto excl, FileLock::TryAcquire(lease, FileLock::Mode::kExclusive));
+        auto excl,
+        FileLock::TryAcquire(lease, FileLock::Mode::kExclusive, env_));
     if (!excl) {
       r.trees_in_use.push_back(ct.tree);
       continue;
     }
     std::string doomed = fs::TempName(fs::Join(TempDir(), "bad"));
-    if (::rename(ct.path.c_str(), doomed.c_str()) == 0) {
-      (void)fs::RemoveAll(doomed);
+    if (env_->Rename(ct.path, doomed).ok()) {
+      (void)fs::RemoveAll(doomed, env_);
       r.trees_invalidated.push_back(ct.tree);
     }
   }
-  for (const auto& p : bad_paths) ::unlink(p.c_str());
+  for (const auto& p : bad_paths) (void)env_->Unlink(p);
   return r;
 }
 

@@ -64,6 +64,7 @@
 
 namespace lazypath {
 
+class Env;  // src/util/env.h
 class Index;
 
 struct PrefetchStats {
@@ -83,6 +84,8 @@ struct LazyOptions {
   // code (its packages are fetched when imported anyway); names the tree
   // does not have are ignored, so one list serves many versions.
   std::vector<std::string> on_demand;
+  // The node cache's file-system calls (NodeCache::Open); nullptr: default.
+  Env* env = nullptr;
 };
 
 class LazyTree {

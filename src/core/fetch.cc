@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "codec/codec.h"
+#include "util/env.h"
 #include "util/fs.h"
 #include "util/parallel.h"
 
@@ -95,7 +96,7 @@ class RangeSink {
   ~RangeSink() {
     if (fd_.valid()) {
       fd_ = fs::Fd();
-      ::unlink(tmp_.c_str());
+      (void)cache_.env()->Unlink(tmp_);
     }
   }
 
@@ -117,7 +118,7 @@ class RangeSink {
       LP_RETURN_IF_ERROR(
           decoder_->Feed(data.substr(0, take), [&](std::string_view out) {
             hasher_->Update(out);
-            return fs::WriteAll(fd_.get(), out, tmp_);
+            return cache_.env()->Write(fd_.get(), out, tmp_);
           }));
       data.remove_prefix(take);
       pos_ += take;
@@ -142,10 +143,9 @@ class RangeSink {
 
   Status Begin(const Hash& h, const BlobLocation& loc) {
     tmp_ = fs::TempName(fs::Join(cache_.TempDir(), h.hex().substr(0, 16)));
-    int fd =
-        ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) return Status::FromErrno("create", tmp_, errno);
-    fd_ = fs::Fd(fd);
+    LP_ASSIGN_OR_RETURN(
+        fd_, cache_.env()->Open(tmp_, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                                0600));
     decoder_.emplace(loc.frame.codec, loc.size, What(h));
     hasher_ = std::make_unique<Hasher>();
     return Status::OK();
@@ -225,7 +225,7 @@ Status FetchBlobs(Store& store, const Index& index,
   std::string what =
       "fetch tree " + index.tree.ToString() + " into " + cache.dir();
   if (!s.ok()) {
-    for (const auto& v : verified) ::unlink(v.first.c_str());
+    for (const auto& v : verified) (void)cache.env()->Unlink(v.first);
     return s.WithContext(what);
   }
   return cache.AdoptBlobs(verified).WithContext(what);

@@ -134,7 +134,8 @@ bool Contiguous(const std::vector<Digest>& blobs,
 Result<PushResult> Push(const std::string& dir, const std::string& store_url,
                         const PushOptions& options) {
   if (!options.tag.empty()) LP_RETURN_IF_ERROR(ValidateRefName(options.tag));
-  LP_ASSIGN_OR_RETURN(NodeCache cache, NodeCache::Open(options.cache_dir));
+  LP_ASSIGN_OR_RETURN(NodeCache cache,
+                      NodeCache::Open(options.cache_dir, options.env));
   ScanOptions scan_opts = options.scan;
   scan_opts.stat_cache_dir = cache.StatCacheDir();
   scan_opts.progress = options.progress;
@@ -192,7 +193,8 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
     LP_ASSIGN_OR_RETURN(
         KnownBlobsResult kb,
         KnownBlobs(*store, cache.StoreSummaryDir(),
-                   std::max(8, DefaultThreads())));  // waits on the network
+                   std::max(8, DefaultThreads()),  // waits on the network
+                   cache.env()));
     known = std::move(kb.blobs);
     result.store_indexes = kb.indexes;
     result.indexes_fetched = kb.indexes_fetched;
@@ -240,7 +242,7 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
       LP_ASSIGN_OR_RETURN(Digest pd, writer->Finish());
       writer.reset();
       Status s = store->PutFile(PackKey(pd.hash), pack_tmp);
-      ::unlink(pack_tmp.c_str());
+      (void)cache.env()->Unlink(pack_tmp);
       LP_RETURN_IF_ERROR(s);
       result.packs_uploaded++;
       for (auto& [h, frame] : in_pack) {
@@ -312,7 +314,7 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
     }
     if (status.ok()) status = flush();
     if (!status.ok()) {
-      if (writer) ::unlink(pack_tmp.c_str());
+      if (writer) (void)cache.env()->Unlink(pack_tmp);
       return status;
     }
     for (const auto& b : fresh) index.blobs[b.hash].size = b.size;

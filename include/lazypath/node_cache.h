@@ -64,6 +64,14 @@ struct GcReport {
   uint64_t blob_bytes_after = 0;
 };
 
+struct EvictReport {
+  bool evicted = false;  // removed (false: in use, or not cached)
+  bool in_use = false;   // a live process leases the tree: kept
+  uint64_t blobs_removed = 0;
+  uint64_t bytes_freed = 0;
+  uint64_t blob_bytes_after = 0;  // the blob cache's size (when evicted)
+};
+
 struct VerifyReport {
   uint64_t blobs_checked = 0;
   uint64_t bytes_checked = 0;
@@ -146,9 +154,9 @@ class NodeCache {
   // an empty report at once if another Gc or an activation holds the lock.
   Result<GcReport> Gc(uint64_t budget_bytes, bool wait = true) const;
   // Removes tree `tree` (eager and lazy copies) unless a live process holds
-  // its lease, then the blobs no remaining tree links. Returns whether it was
-  // evicted (false: in use, or not cached); `report` gets what was freed.
-  Result<bool> Evict(const Hash& tree, GcReport* report) const;
+  // its lease, then the blobs no remaining tree links. Reports whether it
+  // was evicted (not when in use, or not cached) and what was freed.
+  Result<EvictReport> Evict(const Hash& tree) const;
   // Re-hashes every blob. With `repair`, removes bad blobs and unpublishes
   // the trees that link them (unless leased), so the next activation
   // fetches good copies.
@@ -163,8 +171,12 @@ class NodeCache {
   // metadata with the last copy. False if it wasn't there. REQUIRES: the
   // tree's lease held exclusively.
   bool Unpublish(const Hash& tree, bool lazy) const;
-  // Removes blobs no tree links; returns the bytes of those left.
-  Result<uint64_t> SweepBlobs(GcReport* report) const;
+  struct BlobSweep {
+    uint64_t removed = 0, bytes_freed = 0;
+    uint64_t bytes_left = 0;  // of the blobs that stay
+  };
+  // Removes blobs no tree links.
+  Result<BlobSweep> SweepBlobs() const;
   std::string dir_;
   Env* env_;
 };

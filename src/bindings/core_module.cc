@@ -309,16 +309,15 @@ NB_MODULE(_core, m) {
   m.def(
       "cache_evict",
       [](const std::string& cache_dir, const std::string& digest) {
-        GcReport g;
-        bool evicted = RunCore([&]() -> Result<bool> {
+        EvictReport g = RunCore([&]() -> Result<EvictReport> {
           LP_ASSIGN_OR_RETURN(Hash h, Hash::Parse(digest));
           LP_ASSIGN_OR_RETURN(NodeCache c, NodeCache::Open(cache_dir));
-          return c.Evict(h, &g);
+          return c.Evict(h);
         });
         nb::dict d;
         d["digest"] = digest;
-        d["evicted"] = evicted;
-        d["in_use"] = !g.trees_in_use.empty();
+        d["evicted"] = g.evicted;
+        d["in_use"] = g.in_use;
         d["blobs_removed"] = g.blobs_removed;
         d["bytes_freed"] = g.bytes_freed;
         return d;

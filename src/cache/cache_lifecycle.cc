@@ -196,7 +196,13 @@ Result<GcReport> NodeCache::Gc(uint64_t budget_bytes, bool wait) const {
       if (fs::RemoveAll(p, env_).ok()) r.tmp_removed++;
     }
   }
-  LP_ASSIGN_OR_RETURN(uint64_t total, SweepBlobs(&r));
+  LP_ASSIGN_OR_RETURN(BlobSweep swept, SweepBlobs());
+  auto count = [&r](const BlobSweep& s) {
+    r.blobs_removed += s.removed;
+    r.bytes_freed += s.bytes_freed;
+    return s.bytes_left;
+  };
+  uint64_t total = count(swept);
   if (total > budget_bytes) {
     LP_ASSIGN_OR_RETURN(CacheUsage u, Usage());
     for (const CachedTree& t : u.trees) {
@@ -211,7 +217,8 @@ Result<GcReport> NodeCache::Gc(uint64_t budget_bytes, bool wait) const {
       }
       if (!Unpublish(t.tree, t.lazy)) continue;
       r.trees_evicted.push_back(t.tree);
-      LP_ASSIGN_OR_RETURN(total, SweepBlobs(&r));
+      LP_ASSIGN_OR_RETURN(swept, SweepBlobs());
+      total = count(swept);
     }
   }
   r.blob_bytes_after = total;
@@ -235,21 +242,22 @@ bool NodeCache::Unpublish(const Hash& tree, bool lazy) const {
   return true;
 }
 
-Result<uint64_t> NodeCache::SweepBlobs(GcReport* r) const {
+Result<NodeCache::BlobSweep> NodeCache::SweepBlobs() const {
   LP_ASSIGN_OR_RETURN(auto blobs, ListBlobs(fs::Join(dir_, "blobs")));
-  uint64_t total = 0;
+  BlobSweep s;
   for (const auto& b : blobs) {
     if (b.links == 1 && env_->Unlink(b.path).ok()) {
-      r->blobs_removed++;
-      r->bytes_freed += b.size;
+      s.removed++;
+      s.bytes_freed += b.size;
     } else {
-      total += b.size;
+      s.bytes_left += b.size;
     }
   }
-  return total;
+  return s;
 }
 
-Result<bool> NodeCache::Evict(const Hash& tree, GcReport* r) const {
+Result<EvictReport> NodeCache::Evict(const Hash& tree) const {
+  EvictReport r;
   LP_ASSIGN_OR_RETURN(
       FileLock gc_lock,
       FileLock::Acquire(GcLockPath(), FileLock::Mode::kExclusive, env_));
@@ -257,15 +265,17 @@ Result<bool> NodeCache::Evict(const Hash& tree, GcReport* r) const {
       auto excl, FileLock::TryAcquire(fs::Join(dir_, "leases/" + tree.hex()),
                                       FileLock::Mode::kExclusive, env_));
   if (!excl) {
-    r->trees_in_use.push_back(tree);
-    return false;
+    r.in_use = true;
+    return r;
   }
-  bool evicted = false;
-  for (bool lazy : {false, true}) evicted = Unpublish(tree, lazy) || evicted;
-  if (!evicted) return false;
-  r->trees_evicted.push_back(tree);
-  LP_ASSIGN_OR_RETURN(r->blob_bytes_after, SweepBlobs(r));
-  return true;
+  for (bool lazy : {false, true})
+    r.evicted = Unpublish(tree, lazy) || r.evicted;
+  if (!r.evicted) return r;
+  LP_ASSIGN_OR_RETURN(BlobSweep swept, SweepBlobs());
+  r.blobs_removed = swept.removed;
+  r.bytes_freed = swept.bytes_freed;
+  r.blob_bytes_after = swept.bytes_left;
+  return r;
 }
 
 Result<VerifyReport> NodeCache::Verify(bool repair) const {

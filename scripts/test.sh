@@ -21,7 +21,8 @@ cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLAZYPATH_SANITIZE=O
 cmake --build build/asan -j "$JOBS"
 ctest --test-dir build/asan --output-on-failure -j "$JOBS"
 
-log "lint: ruff and clang-format"
+log "lint: layers, ruff and clang-format"
+python3 scripts/check_layers.py
 .venv/bin/ruff check python tests bench scripts examples doc
 if command -v clang-format >/dev/null; then
   git ls-files '*.cc' '*.h' | xargs clang-format --dry-run --Werror

@@ -23,6 +23,8 @@
 
 namespace lazypath {
 
+class Env;  // src/util/env.h
+
 struct ActivateOptions {
   std::string cache_dir;  // "" = NodeCache::DefaultDir()
   int threads = 8;        // concurrent range reads
@@ -33,6 +35,8 @@ struct ActivateOptions {
   // blob cache fits. 0: LAZYPATH_CACHE_MAX, or no limit when unset.
   uint64_t budget_bytes = 0;
   ProgressFn progress;
+  // The node cache's file-system calls (NodeCache::Open); nullptr: default.
+  Env* env = nullptr;
 };
 
 // Eager: the whole tree is materialised before activation returns. Lazy: the

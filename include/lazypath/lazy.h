@@ -57,14 +57,15 @@
 #include <vector>
 
 #include "lazypath/activate.h"
-#include "lazypath/cache.h"
 #include "lazypath/digest.h"
+#include "lazypath/node_cache.h"
 #include "lazypath/status.h"
 #include "lazypath/store.h"
 #include "lazypath/tree.h"
 
 namespace lazypath {
 
+class Env;  // src/util/env.h
 class Index;
 
 struct PrefetchStats {
@@ -84,6 +85,8 @@ struct LazyOptions {
   // code (its packages are fetched when imported anyway); names the tree
   // does not have are ignored, so one list serves many versions.
   std::vector<std::string> on_demand;
+  // The node cache's file-system calls (NodeCache::Open); nullptr: default.
+  Env* env = nullptr;
 };
 
 class LazyTree {

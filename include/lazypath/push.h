@@ -33,6 +33,8 @@
 
 namespace lazypath {
 
+class Env;  // src/util/env.h
+
 struct PushOptions {
   ScanOptions scan;       // scan.progress is ignored; `progress` covers it
   std::string tag;        // ref to point at the tree; empty: none
@@ -43,6 +45,8 @@ struct PushOptions {
   std::string profile_from;
   bool use_profile = true;  // false: ignore profiles entirely
   ProgressFn progress;
+  // The node cache's file-system calls (NodeCache::Open); nullptr: default.
+  Env* env = nullptr;
 };
 
 // How an import profile ordered a push (lazypath/profile.h).

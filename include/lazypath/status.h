@@ -54,22 +54,28 @@ class Status {
   static Status Conflict(std::string msg) {
     return Status(Code::kConflict, std::move(msg));
   }
-  // An IoError for a failed system call on `path`, with strerror(errnum).
+  // An IoError (NotFound for ENOENT) for a failed system call on `path`:
+  // "<path>: <what>: <strerror(errnum)>". Keeps `errnum` (sys_errno()).
   static Status FromErrno(std::string_view what, std::string_view path,
                           int errnum);
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
   const std::string& message() const { return msg_; }
+  // The errno of the failed system call a FromErrno status reports (kept by
+  // WithContext), so that a caller can branch on it; 0 for any other status.
+  int sys_errno() const { return errno_; }
   // "not found: <message>" etc.; "OK" for success.
   std::string ToString() const;
   // The same status with "<context>: " put in front of the message.
   Status WithContext(std::string_view context) const;
 
  private:
-  Status(Code code, std::string msg) : code_(code), msg_(std::move(msg)) {}
+  Status(Code code, std::string msg, int errnum = 0)
+      : code_(code), msg_(std::move(msg)), errno_(errnum) {}
   Code code_ = Code::kOk;
   std::string msg_;
+  int errno_ = 0;
 };
 
 // A T or a non-OK Status. REQUIRES: a Result built from a Status is not OK.

@@ -217,7 +217,7 @@ void RegisterDigest(nb::module_& m);    // lazypath/digest.h
 void RegisterSize(nb::module_& m);      // lazypath/size.h
 void RegisterTree(nb::module_& m);      // lazypath/tree.h, tree_diff.h
 void RegisterScan(nb::module_& m);      // lazypath/scan.h
-void RegisterCache(nb::module_& m);     // lazypath/cache.h
+void RegisterCache(nb::module_& m);     // lazypath/node_cache.h
 void RegisterPush(nb::module_& m);      // lazypath/push.h
 void RegisterActivate(nb::module_& m);  // lazypath/activate.h
 void RegisterLazy(nb::module_& m);      // lazypath/lazy.h

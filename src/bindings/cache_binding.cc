@@ -1,18 +1,17 @@
-// lazypath/cache.h: the node cache's usage, gc, eviction and verification.
+// lazypath/node_cache.h: the node cache's usage, gc, eviction and verification.
 #include <utility>
 
 #include "bindings/binding.h"
-#include "lazypath/cache.h"
+#include "lazypath/node_cache.h"
 
 namespace lazypath::binding {
 
 namespace {
 
-// What one eviction did (NodeCache::Evict).
-struct EvictReport {
+// What one eviction did (NodeCache::Evict), and of which tree.
+struct Eviction {
   Hash tree;
-  bool evicted = false;
-  GcReport gc;
+  EvictReport report;
 };
 
 // Runs `f(cache)` on the cache at `dir`, or returns why it can't be opened.
@@ -60,15 +59,14 @@ void RegisterCache(nb::module_& m) {
       .Member("tmp_removed", &GcReport::tmp_removed)
       .Member("blob_bytes_after", &GcReport::blob_bytes_after)
       .Done();
-  Record<EvictReport>(m, "EvictReport", "What evicting one tree did.")
-      .Field("digest", [](const EvictReport& r) { return r.tree.ToString(); })
-      .Member("evicted", &EvictReport::evicted)
-      .Field("in_use",
-             [](const EvictReport& r) { return !r.gc.trees_in_use.empty(); })
+  Record<Eviction>(m, "EvictReport", "What evicting one tree did.")
+      .Field("digest", [](const Eviction& e) { return e.tree.ToString(); })
+      .Field("evicted", [](const Eviction& e) { return e.report.evicted; })
+      .Field("in_use", [](const Eviction& e) { return e.report.in_use; })
       .Field("blobs_removed",
-             [](const EvictReport& r) { return r.gc.blobs_removed; })
+             [](const Eviction& e) { return e.report.blobs_removed; })
       .Field("bytes_freed",
-             [](const EvictReport& r) { return r.gc.bytes_freed; })
+             [](const Eviction& e) { return e.report.bytes_freed; })
       .Done();
   Record<VerifyReport>(m, "VerifyReport", "What cache verify found and did.")
       .Member("blobs_checked", &VerifyReport::blobs_checked)
@@ -104,13 +102,12 @@ void RegisterCache(nb::module_& m) {
       "cache_evict",
       [](const FsPath& cache_dir, const std::string& digest) {
         Hash h = Unwrap(Hash::Parse(digest));
-        EvictReport r;
-        r.tree = h;
-        r.evicted = RunCore([&] {
-          return WithCache(cache_dir,
-                           [&](NodeCache& c) { return c.Evict(h, &r.gc); });
+        Eviction e;
+        e.tree = h;
+        e.report = RunCore([&] {
+          return WithCache(cache_dir, [&](NodeCache& c) { return c.Evict(h); });
         });
-        return r;
+        return e;
       },
       "cache_dir"_a, "digest"_a);
   m.def(

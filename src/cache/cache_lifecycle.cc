@@ -14,8 +14,9 @@
 #include <set>
 
 #include "cache/file_lock.h"
-#include "lazypath/cache.h"
+#include "lazypath/node_cache.h"
 #include "lazypath/size.h"
+#include "util/env.h"
 #include "util/fs.h"
 
 namespace lazypath {
@@ -84,17 +85,17 @@ std::string NodeCache::GcLockPath() const { return fs::Join(dir_, "locks/gc"); }
 
 Result<int> NodeCache::AcquireLease(const Hash& tree) const {
   std::string dir = fs::Join(dir_, "leases");
-  LP_RETURN_IF_ERROR(fs::MakeDirs(dir));
+  LP_RETURN_IF_ERROR(fs::MakeDirs(dir, 0755, env_));
   std::string path = fs::Join(dir, tree.hex());
-  auto lock = FileLock::Acquire(path, FileLock::Mode::kShared);
+  auto lock = FileLock::Acquire(path, FileLock::Mode::kShared, env_);
   if (!lock.ok()) {
     // A read-only cache (an image's, a read-only volume) can't evict
     // anything, so its trees need no lease: hand back a descriptor that
     // holds nothing, and let the activation go on.
-    struct statvfs vfs;
-    if (::statvfs(dir.c_str(), &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) {
-      int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (fd >= 0) return fd;
+    auto vfs = env_->StatVfs(dir);
+    if (vfs.ok() && (vfs->f_flag & ST_RDONLY)) {
+      auto fd = env_->Open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fd.ok()) return fd->release();
     }
     return lock.status();
   }
@@ -125,7 +126,8 @@ Result<CacheUsage> NodeCache::Usage() const {
       if (::stat(lease.c_str(), &st) == 0) {
         t.last_used_ns =
             int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
-        auto probe = FileLock::TryAcquire(lease, FileLock::Mode::kExclusive);
+        auto probe =
+            FileLock::TryAcquire(lease, FileLock::Mode::kExclusive, env_);
         t.in_use = probe.ok() && !probe->has_value();
       } else if (::stat(t.path.c_str(), &st) == 0) {
         // Never leased (activated by another tool): its publication time.
@@ -159,11 +161,12 @@ Result<GcReport> NodeCache::Gc(uint64_t budget_bytes, bool wait) const {
   if (wait) {
     LP_ASSIGN_OR_RETURN(
         FileLock l,
-        FileLock::Acquire(GcLockPath(), FileLock::Mode::kExclusive));
+        FileLock::Acquire(GcLockPath(), FileLock::Mode::kExclusive, env_));
     gc_lock.emplace(std::move(l));
   } else {
-    LP_ASSIGN_OR_RETURN(gc_lock, FileLock::TryAcquire(
-                                     GcLockPath(), FileLock::Mode::kExclusive));
+    LP_ASSIGN_OR_RETURN(
+        gc_lock,
+        FileLock::TryAcquire(GcLockPath(), FileLock::Mode::kExclusive, env_));
     if (!gc_lock) return r;
   }
   // Debris of processes that died mid-write: anything in tmp/, and the
@@ -191,24 +194,32 @@ Result<GcReport> NodeCache::Gc(uint64_t budget_bytes, bool wait) const {
     pid_t owner = TempOwner(name);
     bool mine = owner == ::getpid();
     if (!mine && !ProcessAlive(owner) && age > 600ll * 1'000'000'000) {
-      if (fs::RemoveAll(p).ok()) r.tmp_removed++;
+      if (fs::RemoveAll(p, env_).ok()) r.tmp_removed++;
     }
   }
-  LP_ASSIGN_OR_RETURN(uint64_t total, SweepBlobs(&r));
+  LP_ASSIGN_OR_RETURN(BlobSweep swept, SweepBlobs());
+  auto count = [&r](const BlobSweep& s) {
+    r.blobs_removed += s.removed;
+    r.bytes_freed += s.bytes_freed;
+    return s.bytes_left;
+  };
+  uint64_t total = count(swept);
   if (total > budget_bytes) {
     LP_ASSIGN_OR_RETURN(CacheUsage u, Usage());
     for (const CachedTree& t : u.trees) {
       if (total <= budget_bytes) break;
       std::string lease = fs::Join(dir_, "leases/" + t.tree.hex());
       LP_ASSIGN_OR_RETURN(
-          auto excl, FileLock::TryAcquire(lease, FileLock::Mode::kExclusive));
+          auto excl,
+          FileLock::TryAcquire(lease, FileLock::Mode::kExclusive, env_));
       if (!excl) {
         r.trees_in_use.push_back(t.tree);
         continue;
       }
       if (!Unpublish(t.tree, t.lazy)) continue;
       r.trees_evicted.push_back(t.tree);
-      LP_ASSIGN_OR_RETURN(total, SweepBlobs(&r));
+      LP_ASSIGN_OR_RETURN(swept, SweepBlobs());
+      total = count(swept);
     }
   }
   r.blob_bytes_after = total;
@@ -219,50 +230,53 @@ bool NodeCache::Unpublish(const Hash& tree, bool lazy) const {
   // Unpublish by rename (atomic for readers), then delete at leisure.
   std::string path = lazy ? LazyDir(tree) : TreeDir(tree);
   std::string doomed = fs::TempName(fs::Join(TempDir(), "evict"));
-  if (::rename(path.c_str(), doomed.c_str()) != 0) return false;
-  (void)fs::RemoveAll(doomed);
+  if (!env_->Rename(path, doomed).ok()) return false;
+  (void)fs::RemoveAll(doomed, env_);
   // The tree's metadata goes with its last materialised copy. The lease
   // file stays: a process may already have it open and be waiting for the
   // lock, and a new file at the same path would not be locked by it.
   if (!fs::Exists(lazy ? TreeDir(tree) : LazyDir(tree))) {
     for (const char* suffix : {".tree", ".index"}) {
-      ::unlink(fs::Join(dir_, "meta/" + tree.hex() + suffix).c_str());
+      (void)env_->Unlink(fs::Join(dir_, "meta/" + tree.hex() + suffix));
     }
   }
   return true;
 }
 
-Result<uint64_t> NodeCache::SweepBlobs(GcReport* r) const {
+Result<NodeCache::BlobSweep> NodeCache::SweepBlobs() const {
   LP_ASSIGN_OR_RETURN(auto blobs, ListBlobs(fs::Join(dir_, "blobs")));
-  uint64_t total = 0;
+  BlobSweep s;
   for (const auto& b : blobs) {
-    if (b.links == 1 && ::unlink(b.path.c_str()) == 0) {
-      r->blobs_removed++;
-      r->bytes_freed += b.size;
+    if (b.links == 1 && env_->Unlink(b.path).ok()) {
+      s.removed++;
+      s.bytes_freed += b.size;
     } else {
-      total += b.size;
+      s.bytes_left += b.size;
     }
   }
-  return total;
+  return s;
 }
 
-Result<bool> NodeCache::Evict(const Hash& tree, GcReport* r) const {
+Result<EvictReport> NodeCache::Evict(const Hash& tree) const {
+  EvictReport r;
   LP_ASSIGN_OR_RETURN(
       FileLock gc_lock,
-      FileLock::Acquire(GcLockPath(), FileLock::Mode::kExclusive));
+      FileLock::Acquire(GcLockPath(), FileLock::Mode::kExclusive, env_));
   LP_ASSIGN_OR_RETURN(
       auto excl, FileLock::TryAcquire(fs::Join(dir_, "leases/" + tree.hex()),
-                                      FileLock::Mode::kExclusive));
+                                      FileLock::Mode::kExclusive, env_));
   if (!excl) {
-    r->trees_in_use.push_back(tree);
-    return false;
+    r.in_use = true;
+    return r;
   }
-  bool evicted = false;
-  for (bool lazy : {false, true}) evicted = Unpublish(tree, lazy) || evicted;
-  if (!evicted) return false;
-  r->trees_evicted.push_back(tree);
-  LP_ASSIGN_OR_RETURN(r->blob_bytes_after, SweepBlobs(r));
-  return true;
+  for (bool lazy : {false, true})
+    r.evicted = Unpublish(tree, lazy) || r.evicted;
+  if (!r.evicted) return r;
+  LP_ASSIGN_OR_RETURN(BlobSweep swept, SweepBlobs());
+  r.blobs_removed = swept.removed;
+  r.bytes_freed = swept.bytes_freed;
+  r.blob_bytes_after = swept.bytes_left;
+  return r;
 }
 
 Result<VerifyReport> NodeCache::Verify(bool repair) const {
@@ -272,7 +286,7 @@ Result<VerifyReport> NodeCache::Verify(bool repair) const {
   if (repair) {
     LP_ASSIGN_OR_RETURN(
         FileLock l,
-        FileLock::Acquire(GcLockPath(), FileLock::Mode::kExclusive));
+        FileLock::Acquire(GcLockPath(), FileLock::Mode::kExclusive, env_));
     gc_lock.emplace(std::move(l));
   }
   LP_ASSIGN_OR_RETURN(auto blobs, ListBlobs(fs::Join(dir_, "blobs")));
@@ -318,18 +332,19 @@ Result<VerifyReport> NodeCache::Verify(bool repair) const {
     if (!affected) continue;
     std::string lease = fs::Join(dir_, "leases/" + name);
     LP_ASSIGN_OR_RETURN(
-        auto excl, FileLock::TryAcquire(lease, FileLock::Mode::kExclusive));
+        auto excl,
+        FileLock::TryAcquire(lease, FileLock::Mode::kExclusive, env_));
     if (!excl) {
       r.trees_in_use.push_back(ct.tree);
       continue;
     }
     std::string doomed = fs::TempName(fs::Join(TempDir(), "bad"));
-    if (::rename(ct.path.c_str(), doomed.c_str()) == 0) {
-      (void)fs::RemoveAll(doomed);
+    if (env_->Rename(ct.path, doomed).ok()) {
+      (void)fs::RemoveAll(doomed, env_);
       r.trees_invalidated.push_back(ct.tree);
     }
   }
-  for (const auto& p : bad_paths) ::unlink(p.c_str());
+  for (const auto& p : bad_paths) (void)env_->Unlink(p);
   return r;
 }
 

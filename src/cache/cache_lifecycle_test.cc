@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "lazypath/cache.h"
+#include "lazypath/node_cache.h"
 #include "util/fs.h"
 
 namespace lazypath {
@@ -100,23 +100,26 @@ TEST_F(CacheLifecycleTest, EvictRemovesOneTreeUnlessLeased) {
   Hash a = MakeTree("a", 3, 1000);
   Hash b = MakeTree("b", 3, 1000);
   int lease = *cache_->AcquireLease(a);
-  GcReport kept;
-  auto r = cache_->Evict(a, &kept);
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_FALSE(*r);
-  EXPECT_EQ(kept.trees_in_use, std::vector<Hash>{a});
+  auto kept = cache_->Evict(a);
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  EXPECT_FALSE(kept->evicted);
+  EXPECT_TRUE(kept->in_use);
+  EXPECT_EQ(kept->blobs_removed, 0u);
   EXPECT_TRUE(cache_->HasTree(a));
   ::close(lease);
-  GcReport gone;
-  ASSERT_TRUE(*cache_->Evict(a, &gone));
-  EXPECT_EQ(gone.trees_evicted, std::vector<Hash>{a});
-  EXPECT_EQ(gone.blobs_removed, 3u);  // a's blobs; b's stay
+  auto gone = cache_->Evict(a);
+  ASSERT_TRUE(gone.ok());
+  EXPECT_TRUE(gone->evicted);
+  EXPECT_FALSE(gone->in_use);
+  EXPECT_EQ(gone->blobs_removed, 3u);       // a's blobs; b's stay
+  EXPECT_EQ(gone->bytes_freed, 3 * 1002u);  // 1000 bytes + "a0" etc.
+  EXPECT_EQ(gone->blob_bytes_after, cache_->Usage()->blob_bytes);
   EXPECT_FALSE(cache_->HasTree(a));
   EXPECT_TRUE(cache_->HasTree(b));
   EXPECT_EQ(cache_->Usage()->blobs, 3u);
-  GcReport none;
-  EXPECT_FALSE(*cache_->Evict(a, &none));  // not cached any more
-  EXPECT_FALSE(*cache_->Evict(HashBytes("never").hash, &none));
+  EXPECT_FALSE(cache_->Evict(a)->evicted);  // not cached any more
+  EXPECT_FALSE(cache_->Evict(a)->in_use);
+  EXPECT_FALSE(cache_->Evict(HashBytes("never").hash)->evicted);
 }
 
 TEST_F(CacheLifecycleTest, GcRemovesDebrisOfDeadProcessesOnly) {

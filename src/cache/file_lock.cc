@@ -7,10 +7,20 @@
 
 namespace lazypath {
 
-Result<FileLock> FileLock::Acquire(const std::string& path, Mode mode) {
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-  if (fd < 0) return Status::FromErrno("open lock", path, errno);
-  fs::Fd guard(fd);
+namespace {
+Result<fs::Fd> OpenLockFile(const std::string& path, Env* env) {
+  auto fd = env->Open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (!fd.ok()) {
+    return Status::FromErrno("open lock", path, fd.status().sys_errno());
+  }
+  return fd;
+}
+}  // namespace
+
+Result<FileLock> FileLock::Acquire(const std::string& path, Mode mode,
+                                   Env* env) {
+  LP_ASSIGN_OR_RETURN(fs::Fd guard, OpenLockFile(path, env));
+  int fd = guard.get();
   int op = mode == Mode::kExclusive ? LOCK_EX : LOCK_SH;
   while (::flock(fd, op) != 0) {
     if (errno != EINTR) return Status::FromErrno("lock", path, errno);
@@ -19,10 +29,9 @@ Result<FileLock> FileLock::Acquire(const std::string& path, Mode mode) {
 }
 
 Result<std::optional<FileLock>> FileLock::TryAcquire(const std::string& path,
-                                                     Mode mode) {
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-  if (fd < 0) return Status::FromErrno("open lock", path, errno);
-  fs::Fd guard(fd);
+                                                     Mode mode, Env* env) {
+  LP_ASSIGN_OR_RETURN(fs::Fd guard, OpenLockFile(path, env));
+  int fd = guard.get();
   int op = (mode == Mode::kExclusive ? LOCK_EX : LOCK_SH) | LOCK_NB;
   while (::flock(fd, op) != 0) {
     if (errno == EWOULDBLOCK) return std::optional<FileLock>();

@@ -1,3 +1,5 @@
+#include "lazypath/node_cache.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -6,8 +8,8 @@
 #include <cstdlib>
 #include <set>
 
-#include "lazypath/cache.h"
 #include "util/dir_writer.h"
+#include "util/env.h"
 #include "util/fs.h"
 
 namespace lazypath {
@@ -16,17 +18,16 @@ namespace {
 // Links `from` at `name` in `dir_fd`, falling back to a copy where hardlinks
 // can't be made (another file system, a link-count limit, a file system
 // without links). linkat(2) never follows a symlink at `name` (EEXIST).
-Status LinkOrCopy(const std::string& from, int dir_fd, const std::string& name,
-                  int mode, const std::string& shown) {
-  if (::linkat(AT_FDCWD, from.c_str(), dir_fd, name.c_str(), 0) == 0) {
-    return Status::OK();
-  }
-  int err = errno;
+Status LinkOrCopy(Env* env, const std::string& from, int dir_fd,
+                  const std::string& name, int mode, const std::string& shown) {
+  Status s = env->LinkAt(AT_FDCWD, from, dir_fd, name, 0, shown);
+  if (s.ok()) return s;
+  int err = s.sys_errno();
   if (err == EXDEV || err == EMLINK || err == EPERM || err == ENOTSUP ||
       err == EOPNOTSUPP) {
-    return fs::CopyFileAt(from, dir_fd, name, mode, shown);
+    return fs::CopyFileAt(from, dir_fd, name, mode, shown, env);
   }
-  return Status::FromErrno("link " + from, shown, err);
+  return s;
 }
 }  // namespace
 
@@ -41,15 +42,16 @@ std::string NodeCache::DefaultDir() {
   return "/tmp/lazypath-cache";
 }
 
-Result<NodeCache> NodeCache::Open(const std::string& dir) {
+Result<NodeCache> NodeCache::Open(const std::string& dir, Env* env) {
+  if (env == nullptr) env = Env::Default();
   LP_ASSIGN_OR_RETURN(std::string abs,
                       fs::Absolute(dir.empty() ? DefaultDir() : dir));
   for (const char* sub :
        {"blobs", "trees", "lazy", "meta", "locks", "leases", "tmp"}) {
-    Status s = fs::MakeDirs(fs::Join(abs, sub));
+    Status s = fs::MakeDirs(fs::Join(abs, sub), 0755, env);
     if (!s.ok()) return s.WithContext("node cache " + abs);
   }
-  return NodeCache(abs);
+  return NodeCache(abs, env);
 }
 
 std::string NodeCache::TreeDir(const Hash& tree) const {
@@ -97,17 +99,13 @@ Status NodeCache::AdoptBlobs(
     const auto& [tmp, blob] = verified[i];
     std::string dest = BlobPath(blob);
     std::string shard = fs::Dirname(dest);
-    if (shards.insert(shard).second) s = fs::MakeDirs(shard);
-    if (s.ok() && ::chmod(tmp.c_str(), 0444) != 0) {
-      s = Status::FromErrno("chmod", tmp, errno);
-    }
-    if (s.ok() && ::rename(tmp.c_str(), dest.c_str()) != 0) {
-      s = Status::FromErrno("rename " + tmp, dest, errno);
-    }
+    if (shards.insert(shard).second) s = fs::MakeDirs(shard, 0755, env_);
+    if (s.ok()) s = env_->Chmod(tmp, 0444);
+    if (s.ok()) s = env_->Rename(tmp, dest);
   }
   if (!s.ok()) {
     for (size_t k = i > 0 ? i - 1 : 0; k < verified.size(); ++k) {
-      ::unlink(verified[k].first.c_str());
+      (void)env_->Unlink(verified[k].first);
     }
   }
   return s;
@@ -116,23 +114,25 @@ Status NodeCache::AdoptBlobs(
 Status NodeCache::PutMeta(const Hash& tree, std::string_view suffix,
                           std::string_view bytes) const {
   return fs::WriteFileAtomic(
-      fs::Join(dir_, "meta/" + tree.hex() + std::string(suffix)), bytes, 0444);
+      fs::Join(dir_, "meta/" + tree.hex() + std::string(suffix)), bytes, 0444,
+      env_);
 }
 
 Result<std::string> NodeCache::GetMeta(const Hash& tree,
                                        std::string_view suffix) const {
   return fs::ReadFile(
-      fs::Join(dir_, "meta/" + tree.hex() + std::string(suffix)));
+      fs::Join(dir_, "meta/" + tree.hex() + std::string(suffix)), UINT64_MAX,
+      env_);
 }
 
 Result<std::string> NodeCache::ExecutableBlob(const Hash& blob) const {
   std::string x = BlobPath(blob) + ".x";
   if (fs::Exists(x)) return x;
   std::string tmp = fs::TempName(fs::Join(TempDir(), blob.hex() + ".x"));
-  Status s = fs::CopyFile(BlobPath(blob), tmp, 0555);
-  if (s.ok()) s = fs::RenameDurable(tmp, x);
+  Status s = fs::CopyFile(BlobPath(blob), tmp, 0555, env_);
+  if (s.ok()) s = fs::RenameDurable(tmp, x, env_);
   if (!s.ok()) {
-    ::unlink(tmp.c_str());
+    (void)env_->Unlink(tmp);
     return s;
   }
   return x;
@@ -142,52 +142,48 @@ Status NodeCache::PlaceEntry(const TreeEntry& e, int dir_fd,
                              const std::string& name,
                              const std::string& dest) const {
   if (e.kind == EntryKind::kSymlink) {
-    if (::symlinkat(e.target.c_str(), dir_fd, name.c_str()) != 0) {
-      return Status::FromErrno("symlink", dest, errno);
-    }
-    return Status::OK();
+    return env_->SymlinkAt(e.target, dir_fd, name, dest);
   }
   bool exec = e.kind == EntryKind::kExecutable;
   int mode = exec ? 0555 : 0444;
   if (e.blob.size == 0) {
-    int fd =
-        ::openat(dir_fd, name.c_str(),
-                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-    if (fd < 0) return Status::FromErrno("create", dest, errno);
-    ::fchmod(fd, static_cast<mode_t>(mode));
-    ::close(fd);
+    LP_ASSIGN_OR_RETURN(
+        fs::Fd fd,
+        env_->OpenAt(dir_fd, name,
+                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                     static_cast<mode_t>(mode), dest));
+    // Best effort: the file already has `mode` less the umask.
+    (void)env_->Fchmod(fd.get(), static_cast<mode_t>(mode), dest);
     return Status::OK();
   }
   std::string src = BlobPath(e.blob.hash);
   if (exec) {
     LP_ASSIGN_OR_RETURN(src, ExecutableBlob(e.blob.hash));
   }
-  return LinkOrCopy(src, dir_fd, name, mode, dest);
+  return LinkOrCopy(env_, src, dir_fd, name, mode, dest);
 }
 
 Status NodeCache::SyncFileSystem(const std::string& path) const {
-  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno("open", path, errno);
-  fs::Fd guard(fd);
-  if (::syncfs(fd) != 0) return Status::FromErrno("syncfs", path, errno);
-  return Status::OK();
+  auto fd = env_->Open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (!fd.ok()) {
+    return Status::FromErrno("open", path, fd.status().sys_errno());
+  }
+  return env_->SyncFs(fd->get(), path);
 }
 
 Status NodeCache::Materialize(const Tree& tree, const Hash& digest) const {
   std::string stage =
       fs::TempName(fs::Join(TempDir(), "tree-" + digest.hex().substr(0, 16)));
-  if (::mkdir(stage.c_str(), 0755) != 0) {
-    return Status::FromErrno("mkdir", stage, errno);
-  }
+  LP_RETURN_IF_ERROR(env_->Mkdir(stage, 0755));
   auto fail = [&](Status s) {
-    (void)fs::RemoveAll(stage);
+    (void)fs::RemoveAll(stage, env_);
     return s.WithContext("materialise " + digest.ToString());
   };
   // Paths were validated (no '..', no absolute, no entry that is also a
   // parent) and the staging directory is new; still, every write goes
   // through DirWriter, which follows no symlink, so even a validator bug
   // cannot write outside the stage.
-  auto writer = fs::DirWriter::Open(stage);
+  auto writer = fs::DirWriter::Open(stage, env_);
   if (!writer.ok()) return fail(writer.status());
   std::set<std::string, std::less<>> made_dirs;
   for (const TreeEntry& e : tree.entries()) {
@@ -213,15 +209,17 @@ Status NodeCache::Materialize(const Tree& tree, const Hash& digest) const {
   Status s = SyncFileSystem(stage);
   if (!s.ok()) return fail(s);
   std::string dest = TreeDir(digest);
-  if (::rename(stage.c_str(), dest.c_str()) != 0) {
-    int err = errno;
+  s = env_->Rename(stage, dest);
+  if (!s.ok()) {
+    int err = s.sys_errno();
     if ((err == EEXIST || err == ENOTEMPTY) && HasTree(digest)) {
-      (void)fs::RemoveAll(stage);  // published by someone else: same content
+      // Published by someone else: the same content.
+      (void)fs::RemoveAll(stage, env_);
       return Status::OK();
     }
     return fail(Status::FromErrno("publish " + stage, dest, err));
   }
-  return fs::FsyncDir(fs::Dirname(dest));
+  return fs::FsyncDir(fs::Dirname(dest), env_);
 }
 
 }  // namespace lazypath

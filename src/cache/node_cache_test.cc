@@ -1,3 +1,5 @@
+#include "lazypath/node_cache.h"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -5,7 +7,6 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "lazypath/cache.h"
 #include "util/fs.h"
 
 namespace lazypath {

@@ -5,7 +5,7 @@
 
 #include "cache/file_lock.h"
 #include "core/fetch.h"
-#include "lazypath/cache.h"
+#include "lazypath/node_cache.h"
 #include "lazypath/store.h"
 #include "util/fs.h"
 
@@ -14,7 +14,8 @@ namespace lazypath {
 Result<ActivateResult> Activate(const std::string& store_url,
                                 const std::string& ref,
                                 const ActivateOptions& options) {
-  LP_ASSIGN_OR_RETURN(NodeCache cache, NodeCache::Open(options.cache_dir));
+  LP_ASSIGN_OR_RETURN(NodeCache cache,
+                      NodeCache::Open(options.cache_dir, options.env));
   uint64_t budget = options.budget_bytes;
   if (budget == 0) {
     LP_ASSIGN_OR_RETURN(budget, NodeCache::BudgetFromEnv());
@@ -51,9 +52,10 @@ Result<ActivateResult> Activate(const std::string& store_url,
   if (cache.HasTree(result.tree)) return finish(true);
 
   // One process builds a tree; the others wait here and find it published.
-  LP_ASSIGN_OR_RETURN(FileLock lock,
-                      FileLock::Acquire(cache.LockPath(result.tree),
-                                        FileLock::Mode::kExclusive));
+  LP_ASSIGN_OR_RETURN(
+      FileLock lock,
+      FileLock::Acquire(cache.LockPath(result.tree), FileLock::Mode::kExclusive,
+                        cache.env()));
   if (cache.HasTree(result.tree)) return finish(true);
 
   LP_RETURN_IF_ERROR(open_store());
@@ -61,8 +63,9 @@ Result<ActivateResult> Activate(const std::string& store_url,
   // blob sweep out until the tree is published.
   std::optional<FileLock> gc_guard;
   {
-    LP_ASSIGN_OR_RETURN(FileLock g, FileLock::Acquire(cache.GcLockPath(),
-                                                      FileLock::Mode::kShared));
+    LP_ASSIGN_OR_RETURN(
+        FileLock g, FileLock::Acquire(cache.GcLockPath(),
+                                      FileLock::Mode::kShared, cache.env()));
     gc_guard.emplace(std::move(g));
   }
   Tree tree;

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "codec/codec.h"
+#include "util/env.h"
 #include "util/fs.h"
 #include "util/parallel.h"
 
@@ -76,40 +77,6 @@ Status CheckIndexAgainstTree(const Index& index, const Tree& tree,
   return Status::OK();
 }
 
-Result<std::vector<BlobRange>> PlanRanges(
-    std::vector<std::pair<Hash, BlobLocation>> blobs, const std::string& what) {
-  std::sort(blobs.begin(), blobs.end(), [](const auto& a, const auto& b) {
-    if (a.second.pack != b.second.pack) return a.second.pack < b.second.pack;
-    return a.second.frame.offset < b.second.frame.offset;
-  });
-  std::vector<BlobRange> out;
-  for (auto& [h, loc] : blobs) {
-    uint64_t end = loc.frame.offset + loc.frame.length;
-    if (!out.empty() && out.back().pack == loc.pack) {
-      BlobRange& r = out.back();
-      uint64_t r_end = r.offset + r.length;
-      if (loc.frame.offset < r_end) {
-        return Status::Corrupt(what + ": frames of " + h.ToString() +
-                               " and another blob overlap in pack " +
-                               loc.pack.ToString());
-      }
-      if (loc.frame.offset - r_end <= kCoalesceGapBytes &&
-          end - r.offset <= kMaxRangeBytes) {
-        r.length = end - r.offset;
-        r.blobs.emplace_back(h, loc);
-        continue;
-      }
-    }
-    BlobRange r;
-    r.pack = loc.pack;
-    r.offset = loc.frame.offset;
-    r.length = loc.frame.length;
-    r.blobs.emplace_back(h, loc);
-    out.push_back(std::move(r));
-  }
-  return out;
-}
-
 namespace {
 
 // Decodes the frames of one range as its bytes stream in, writing each blob
@@ -129,7 +96,7 @@ class RangeSink {
   ~RangeSink() {
     if (fd_.valid()) {
       fd_ = fs::Fd();
-      ::unlink(tmp_.c_str());
+      (void)cache_.env()->Unlink(tmp_);
     }
   }
 
@@ -151,7 +118,7 @@ class RangeSink {
       LP_RETURN_IF_ERROR(
           decoder_->Feed(data.substr(0, take), [&](std::string_view out) {
             hasher_->Update(out);
-            return fs::WriteAll(fd_.get(), out, tmp_);
+            return cache_.env()->Write(fd_.get(), out, tmp_);
           }));
       data.remove_prefix(take);
       pos_ += take;
@@ -176,10 +143,9 @@ class RangeSink {
 
   Status Begin(const Hash& h, const BlobLocation& loc) {
     tmp_ = fs::TempName(fs::Join(cache_.TempDir(), h.hex().substr(0, 16)));
-    int fd =
-        ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) return Status::FromErrno("create", tmp_, errno);
-    fd_ = fs::Fd(fd);
+    LP_ASSIGN_OR_RETURN(
+        fd_, cache_.env()->Open(tmp_, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                                0600));
     decoder_.emplace(loc.frame.codec, loc.size, What(h));
     hasher_ = std::make_unique<Hasher>();
     return Status::OK();
@@ -259,7 +225,7 @@ Status FetchBlobs(Store& store, const Index& index,
   std::string what =
       "fetch tree " + index.tree.ToString() + " into " + cache.dir();
   if (!s.ok()) {
-    for (const auto& v : verified) ::unlink(v.first.c_str());
+    for (const auto& v : verified) (void)cache.env()->Unlink(v.first);
     return s.WithContext(what);
   }
   return cache.AdoptBlobs(verified).WithContext(what);

@@ -1,9 +1,9 @@
 // Fetching verified objects from a store: trees, indexes and blobs.
 //
 // Blobs are fetched with coalesced range reads (adjacent frames of one pack in
-// one request), decoded, hashed and written to the node cache's temp area;
-// only a blob whose size and digest match enters the cache. Errors name the
-// blob, the pack and the store.
+// one request, planned by PlanRanges in pack/ranges.h), decoded, hashed and
+// written to the node cache's temp area; only a blob whose size and digest
+// match enters the cache. Errors name the blob, the pack and the store.
 //
 // Thread safety: all functions may be called concurrently.
 #ifndef LAZYPATH_CORE_FETCH_H_
@@ -12,11 +12,12 @@
 #include <string>
 #include <vector>
 
-#include "lazypath/cache.h"
+#include "lazypath/node_cache.h"
 #include "lazypath/progress.h"
 #include "lazypath/store.h"
 #include "lazypath/tree.h"
 #include "pack/index.h"
+#include "pack/ranges.h"
 
 namespace lazypath {
 
@@ -28,21 +29,6 @@ Result<Index> FetchIndex(Store& store, const Hash& tree);
 // the tree on the size of every blob it locates.
 Status CheckIndexAgainstTree(const Index& index, const Tree& tree,
                              const std::string& store_url);
-
-// Two frames closer than this are read in one request.
-inline constexpr uint64_t kCoalesceGapBytes = 256 << 10;
-// A coalesced request stops growing past this size.
-inline constexpr uint64_t kMaxRangeBytes = 32ull << 20;
-
-struct BlobRange {
-  Hash pack;
-  uint64_t offset = 0, length = 0;
-  std::vector<std::pair<Hash, BlobLocation>> blobs;  // by offset
-};
-// Groups blob locations into coalesced ranges. Fails with Corrupt when two
-// frames overlap.
-Result<std::vector<BlobRange>> PlanRanges(
-    std::vector<std::pair<Hash, BlobLocation>> blobs, const std::string& what);
 
 // Fetches `blobs` (located by `index`) into `cache`. Counts what it moved
 // into `*counters`, which is required.

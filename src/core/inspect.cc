@@ -9,8 +9,9 @@
 
 #include "cache/file_lock.h"
 #include "core/fetch.h"
-#include "lazypath/cache.h"
+#include "lazypath/node_cache.h"
 #include "lazypath/push.h"
+#include "util/env.h"
 
 namespace lazypath {
 
@@ -111,11 +112,11 @@ Result<OpenedFile> OpenFileInTree(const std::string& store_url,
   out.size = e->blob.size;
   if (e->blob.size == 0) return out;
   auto cache = NodeCache::Open(cache_dir);
+  Env* env = cache.ok() ? cache->env() : Env::Default();
   if (cache.ok() && cache->HasBlob(e->blob.hash)) {
     std::string blob = cache->BlobPath(e->blob.hash);
-    int fd = ::open(blob.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      out.fd = fd;
+    if (auto fd = env->Open(blob, O_RDONLY | O_CLOEXEC); fd.ok()) {
+      out.fd = fd->release();
       return out;
     }
     // Swept by gc since HasBlob: fetch it below.
@@ -127,40 +128,35 @@ Result<OpenedFile> OpenFileInTree(const std::string& store_url,
     // can't be swept between its fetch and the open below.
     LP_ASSIGN_OR_RETURN(
         FileLock gc_guard,
-        FileLock::Acquire(cache->GcLockPath(), FileLock::Mode::kShared));
+        FileLock::Acquire(cache->GcLockPath(), FileLock::Mode::kShared, env));
     FetchCounters counters;
     LP_RETURN_IF_ERROR(
         FetchBlobs(*store, idx, {e->blob.hash}, *cache, 1, {}, &counters)
             .WithContext(what));
     std::string blob = cache->BlobPath(e->blob.hash);
-    int fd = ::open(blob.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return Status::FromErrno("open", blob, errno);
-    out.fd = fd;
+    LP_ASSIGN_OR_RETURN(fs::Fd fd, env->Open(blob, O_RDONLY | O_CLOEXEC));
+    out.fd = fd.release();
     return out;
   }
   // No writable node cache (a read-only mount, say): an unnamed temp file,
   // handed over only once its whole content matched the digest.
   const char* env_tmp = std::getenv("TMPDIR");
   std::string tmp = env_tmp && *env_tmp ? env_tmp : "/tmp";
-  int fd = ::open(tmp.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::FromErrno("open a temp file in", tmp, errno);
+  auto fd = env->Open(tmp, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (!fd.ok()) {
+    return Status::FromErrno("open a temp file in", tmp,
+                             fd.status().sys_errno());
+  }
   Status s = StreamBlob(*store, idx, e->blob, [&](std::string_view b) {
-    while (!b.empty()) {
-      ssize_t n = ::write(fd, b.data(), b.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return Status::FromErrno("write a temp file in", tmp, errno);
-      b.remove_prefix(size_t(n));
-    }
-    return Status::OK();
+    Status w = env->Write(fd->get(), b, tmp);
+    if (w.ok()) return w;
+    return Status::FromErrno("write a temp file in", tmp, w.sys_errno());
   });
-  if (s.ok() && ::lseek(fd, 0, SEEK_SET) != 0) {
+  if (s.ok() && ::lseek(fd->get(), 0, SEEK_SET) != 0) {
     s = Status::FromErrno("seek a temp file in", tmp, errno);
   }
-  if (!s.ok()) {
-    ::close(fd);
-    return s.WithContext(what);
-  }
-  out.fd = fd;
+  if (!s.ok()) return s.WithContext(what);
+  out.fd = fd->release();
   return out;
 }
 

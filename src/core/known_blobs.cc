@@ -90,8 +90,8 @@ std::string StoreSummaryPath(const std::string& summary_dir,
 }
 
 Result<KnownBlobsResult> KnownBlobs(Store& store,
-                                    const std::string& summary_dir,
-                                    int threads) {
+                                    const std::string& summary_dir, int threads,
+                                    Env* env) {
   KnownBlobsResult r;
   const std::string& url = store.url();
   LP_ASSIGN_OR_RETURN(auto keys, store.List(std::string(kIndexPrefix)));
@@ -103,7 +103,7 @@ Result<KnownBlobsResult> KnownBlobs(Store& store,
   std::string path;
   if (!summary_dir.empty()) {
     path = StoreSummaryPath(summary_dir, url);
-    if (auto bytes = fs::ReadFile(path, kMaxSummaryBytes); bytes.ok()) {
+    if (auto bytes = fs::ReadFile(path, kMaxSummaryBytes, env); bytes.ok()) {
       if (auto s = ParseSummary(*bytes, url, path)) summary = std::move(*s);
     }
   }
@@ -155,8 +155,9 @@ Result<KnownBlobsResult> KnownBlobs(Store& store,
   summary.covered = std::move(covered);
   if (!path.empty() && r.indexes_fetched + r.locations_dropped > 0) {
     // Best effort: a cache we cannot write costs reads, not the push.
-    if (fs::MakeDirs(summary_dir).ok()) {
-      (void)fs::WriteFileAtomic(path, SerializeSummary(summary, url));
+    if (fs::MakeDirs(summary_dir, 0755, env).ok()) {
+      (void)fs::WriteFileAtomic(path, SerializeSummary(summary, url), 0644,
+                                env);
     }
   }
   r.blobs = std::move(summary.blobs);

@@ -32,6 +32,7 @@
 #include "lazypath/status.h"
 #include "lazypath/store.h"
 #include "pack/index.h"
+#include "util/env.h"
 
 namespace lazypath {
 
@@ -43,10 +44,11 @@ struct KnownBlobsResult {
   uint64_t locations_dropped = 0;  // their pack is no longer in the store
 };
 
-// `summary_dir` empty: no summary, every index is read.
+// `summary_dir` empty: no summary, every index is read. The summary is
+// read and written through `env`.
 Result<KnownBlobsResult> KnownBlobs(Store& store,
-                                    const std::string& summary_dir,
-                                    int threads);
+                                    const std::string& summary_dir, int threads,
+                                    Env* env = Env::Default());
 
 // The summary file for `store_url` under `summary_dir`.
 std::string StoreSummaryPath(const std::string& summary_dir,

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "lazypath/activate.h"
-#include "lazypath/cache.h"
+#include "lazypath/node_cache.h"
 #include "lazypath/push.h"
 #include "util/fs.h"
 

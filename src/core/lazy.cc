@@ -14,6 +14,7 @@
 #include "lazypath/profile.h"
 #include "pack/index.h"
 #include "util/dir_writer.h"
+#include "util/env.h"
 #include "util/fs.h"
 #include "util/python_name.h"
 
@@ -75,7 +76,8 @@ Result<std::unique_ptr<LazyTree>> LazyTree::Open(const std::string& store_url,
   std::unique_ptr<LazyTree> t(new LazyTree());
   t->store_url_ = store_url;
   t->threads_ = options.threads;
-  LP_ASSIGN_OR_RETURN(NodeCache cache, NodeCache::Open(options.cache_dir));
+  LP_ASSIGN_OR_RETURN(NodeCache cache,
+                      NodeCache::Open(options.cache_dir, options.env));
   t->cache_ = std::make_unique<NodeCache>(std::move(cache));
   if (auto full = Hash::Parse(ref); full.ok()) {
     t->tree_ = *full;  // a cached tree then needs no store traffic
@@ -227,10 +229,11 @@ Result<bool> LazyTree::MaterializeDir(std::string_view rel_view) {
 }
 
 Status LazyTree::Build(const std::string& rel) {
+  Env* env = cache_->env();
   // One process at a time builds directories of this tree.
   LP_ASSIGN_OR_RETURN(FileLock lock,
                       FileLock::Acquire(cache_->LockPath(tree_) + ".lazy",
-                                        FileLock::Mode::kExclusive));
+                                        FileLock::Mode::kExclusive, env));
   if (IsDone(rel)) {
     done_.insert(rel);
     return Status::OK();
@@ -291,7 +294,7 @@ Status LazyTree::Build(const std::string& rel) {
   // Fetch what the blob cache lacks, keeping gc's sweep out until published.
   LP_ASSIGN_OR_RETURN(
       FileLock gc_guard,
-      FileLock::Acquire(cache_->GcLockPath(), FileLock::Mode::kShared));
+      FileLock::Acquire(cache_->GcLockPath(), FileLock::Mode::kShared, env));
   std::vector<Hash> missing;
   std::set<Hash> seen;
   for (const auto& [i, out] : place) {
@@ -315,15 +318,13 @@ Status LazyTree::Build(const std::string& rel) {
   std::string stage = fs::TempName(
       fs::Join(cache_->TempDir(), "lazy-" + tree_.hex().substr(0, 16)));
   auto fail = [&](Status s) {
-    (void)fs::RemoveAll(stage);
+    (void)fs::RemoveAll(stage, env);
     return s.WithContext("materialise '" + rel + "' of tree " +
                          tree_.ToString());
   };
-  if (::mkdir(stage.c_str(), kDoneMode) != 0) {
-    return Status::FromErrno("mkdir", stage, errno);
-  }
+  LP_RETURN_IF_ERROR(env->Mkdir(stage, kDoneMode));
   // Every write goes through DirWriter, which follows no symlink.
-  auto writer = fs::DirWriter::Open(stage);
+  auto writer = fs::DirWriter::Open(stage, env);
   if (!writer.ok()) return fail(writer.status());
   // Parents before children: `dirs` lists each subtree top-down.
   for (const auto& [d, mode] : dirs) {
@@ -338,15 +339,14 @@ Status LazyTree::Build(const std::string& rel) {
                                   writer->Show(out));
     if (!s.ok()) return fail(s);
   }
-  if (::chmod(stage.c_str(), kDoneMode) != 0) {
-    return fail(Status::FromErrno("chmod", stage, errno));
-  }
+  if (Status s = env->Chmod(stage, kDoneMode); !s.ok()) return fail(s);
   Status s = cache_->SyncFileSystem(stage);
   if (!s.ok()) return fail(s);
   if (rel.empty()) {
-    LP_RETURN_IF_ERROR(fs::MakeDirs(fs::Dirname(root_)));
-    if (::rename(stage.c_str(), root_.c_str()) != 0) {
-      return fail(Status::FromErrno("publish " + stage, root_, errno));
+    LP_RETURN_IF_ERROR(fs::MakeDirs(fs::Dirname(root_), 0755, env));
+    s = env->Rename(stage, root_);
+    if (!s.ok()) {
+      return fail(Status::FromErrno("publish " + stage, root_, s.sys_errno()));
     }
   } else {
     // Swap the placeholder for the full directory in one step, then remove
@@ -354,7 +354,7 @@ Status LazyTree::Build(const std::string& rel) {
     // The placeholder's parent is opened without following symlinks, and
     // the placeholder must be our directory, not a link to elsewhere.
     std::string target = fs::Join(root_, rel);
-    auto root = fs::DirWriter::Open(root_);
+    auto root = fs::DirWriter::Open(root_, env);
     if (!root.ok()) return fail(root.status());
     auto [parent, name] = fs::DirWriter::Split(rel);
     auto dir = root->Dir(parent);
@@ -366,11 +366,11 @@ Status LazyTree::Build(const std::string& rel) {
       return fail(
           Status::Corrupt("placeholder " + target + " is not a directory"));
     }
-    if (::renameat2(AT_FDCWD, stage.c_str(), *dir, n.c_str(),
-                    RENAME_EXCHANGE) != 0) {
-      return fail(Status::FromErrno("publish " + stage, target, errno));
+    s = env->RenameAt(AT_FDCWD, stage, *dir, n, RENAME_EXCHANGE, target);
+    if (!s.ok()) {
+      return fail(Status::FromErrno("publish " + stage, target, s.sys_errno()));
     }
-    (void)fs::RemoveAll(stage);
+    (void)fs::RemoveAll(stage, env);
   }
   done_.insert(rel);
   order_.push_back(rel);
@@ -431,12 +431,14 @@ Result<PrefetchStats> LazyTree::Prefetch() {
   {
     // Under the tree's build lock, so that processes starting together
     // fetch the set once; theirs then find every blob cached.
-    LP_ASSIGN_OR_RETURN(FileLock lock,
-                        FileLock::Acquire(cache_->LockPath(tree_) + ".lazy",
-                                          FileLock::Mode::kExclusive));
+    LP_ASSIGN_OR_RETURN(
+        FileLock lock,
+        FileLock::Acquire(cache_->LockPath(tree_) + ".lazy",
+                          FileLock::Mode::kExclusive, cache_->env()));
     LP_ASSIGN_OR_RETURN(
         FileLock gc_guard,
-        FileLock::Acquire(cache_->GcLockPath(), FileLock::Mode::kShared));
+        FileLock::Acquire(cache_->GcLockPath(), FileLock::Mode::kShared,
+                          cache_->env()));
     std::vector<Hash> missing;
     for (const auto& b : DirectoryBlobs(tree_entries_, todo)) {
       if (!cache_->HasBlob(b.hash)) missing.push_back(b.hash);

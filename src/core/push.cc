@@ -14,7 +14,7 @@
 
 #include "core/fetch.h"
 #include "core/known_blobs.h"
-#include "lazypath/cache.h"
+#include "lazypath/node_cache.h"
 #include "lazypath/profile.h"
 #include "lazypath/progress.h"
 #include "lazypath/store.h"
@@ -164,7 +164,8 @@ ScanOptions PushScanOptions(ScanOptions scan, const NodeCache& cache,
 Result<PushResult> Push(const std::string& dir, const std::string& store_url,
                         const PushOptions& options) {
   if (!options.tag.empty()) LP_RETURN_IF_ERROR(ValidateRefName(options.tag));
-  LP_ASSIGN_OR_RETURN(NodeCache cache, NodeCache::Open(options.cache_dir));
+  LP_ASSIGN_OR_RETURN(NodeCache cache,
+                      NodeCache::Open(options.cache_dir, options.env));
   ScanOptions scan_opts = PushScanOptions(options.scan, cache, store_url);
   scan_opts.progress = options.progress;
   LP_ASSIGN_OR_RETURN(ScanResult scanned, ScanDirectory(dir, scan_opts));
@@ -221,7 +222,8 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
     LP_ASSIGN_OR_RETURN(
         KnownBlobsResult kb,
         KnownBlobs(*store, cache.StoreSummaryDir(),
-                   std::max(8, DefaultThreads())));  // waits on the network
+                   std::max(8, DefaultThreads()),  // waits on the network
+                   cache.env()));
     known = std::move(kb.blobs);
     result.store_indexes = kb.indexes;
     result.indexes_fetched = kb.indexes_fetched;
@@ -270,7 +272,7 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
       writer.reset();
       upload_progress.Expect(pd.size);
       Status s = store->PutFile(PackKey(pd.hash), pack_tmp);
-      ::unlink(pack_tmp.c_str());
+      (void)cache.env()->Unlink(pack_tmp);
       LP_RETURN_IF_ERROR(s);
       result.packs_uploaded++;
       for (auto& [h, frame] : in_pack) {
@@ -342,7 +344,7 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
     }
     if (status.ok()) status = flush();
     if (!status.ok()) {
-      if (writer) ::unlink(pack_tmp.c_str());
+      if (writer) (void)cache.env()->Unlink(pack_tmp);
       return status;
     }
     for (const auto& b : fresh) index.blobs[b.hash].size = b.size;

@@ -6,8 +6,8 @@
 #include <thread>
 
 #include "lazypath/activate.h"
-#include "lazypath/cache.h"
 #include "lazypath/inspect.h"
+#include "lazypath/node_cache.h"
 #include "lazypath/push.h"
 #include "lazypath/store.h"
 #include "util/fs.h"

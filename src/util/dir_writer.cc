@@ -12,14 +12,14 @@ namespace {
 constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 }
 
-DirWriter::DirWriter(std::string root, Fd fd) : root_(std::move(root)) {
+DirWriter::DirWriter(std::string root, Fd fd, Env* env)
+    : root_(std::move(root)), env_(env) {
   stack_.emplace_back(std::string(), std::move(fd));
 }
 
-Result<DirWriter> DirWriter::Open(const std::string& root) {
-  int fd = ::open(root.c_str(), kDirFlags);
-  if (fd < 0) return Status::FromErrno("open directory", root, errno);
-  return DirWriter(root, Fd(fd));
+Result<DirWriter> DirWriter::Open(const std::string& root, Env* env) {
+  LP_ASSIGN_OR_RETURN(Fd fd, env->Open(root, kDirFlags));
+  return DirWriter(root, std::move(fd), env);
 }
 
 std::string DirWriter::Show(std::string_view rel) const {
@@ -51,9 +51,9 @@ Result<int> DirWriter::Dir(std::string_view rel) {
     if (end == std::string_view::npos) end = rel.size();
     std::string name(rel.substr(start, end - start));
     std::string sub(rel.substr(0, end));
-    int fd = ::openat(stack_.back().second.get(), name.c_str(), kDirFlags);
-    if (fd < 0) return Status::FromErrno("open directory", Show(sub), errno);
-    stack_.emplace_back(std::move(sub), Fd(fd));
+    LP_ASSIGN_OR_RETURN(Fd fd, env_->OpenAt(stack_.back().second.get(), name,
+                                            kDirFlags, 0, Show(sub)));
+    stack_.emplace_back(std::move(sub), std::move(fd));
   }
   return stack_.back().second.get();
 }
@@ -62,17 +62,11 @@ Status DirWriter::MakeDir(std::string_view rel, mode_t mode) {
   auto [parent, name] = Split(rel);
   LP_ASSIGN_OR_RETURN(int dir, Dir(parent));
   std::string n(name);
-  if (::mkdirat(dir, n.c_str(), mode) != 0) {
-    return Status::FromErrno("mkdir", Show(rel), errno);
-  }
+  LP_RETURN_IF_ERROR(env_->MkdirAt(dir, n, mode, Show(rel)));
   // mkdirat honours the umask; set the exact mode through a descriptor
   // that cannot be a symlink.
-  int fd = ::openat(dir, n.c_str(), kDirFlags);
-  if (fd < 0) return Status::FromErrno("open directory", Show(rel), errno);
-  Fd guard(fd);
-  if (::fchmod(fd, mode) != 0)
-    return Status::FromErrno("chmod", Show(rel), errno);
-  return Status::OK();
+  LP_ASSIGN_OR_RETURN(Fd fd, env_->OpenAt(dir, n, kDirFlags, 0, Show(rel)));
+  return env_->Fchmod(fd.get(), mode, Show(rel));
 }
 
 }  // namespace lazypath::fs

@@ -13,8 +13,9 @@
 //
 // Descriptors are cached along the most recently used path (a stack), so a
 // caller visiting directories in sorted or depth-first order opens each
-// directory once and holds at most depth + 1 descriptors. Not thread-safe:
-// one writer per thread.
+// directory once and holds at most depth + 1 descriptors. Its own calls go
+// through the Env it was opened with (util/env.h). Not thread-safe: one
+// writer per thread.
 #ifndef LAZYPATH_UTIL_DIR_WRITER_H_
 #define LAZYPATH_UTIL_DIR_WRITER_H_
 
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "lazypath/status.h"
+#include "util/env.h"
 #include "util/fs.h"
 
 namespace lazypath::fs {
@@ -33,7 +35,9 @@ namespace lazypath::fs {
 class DirWriter {
  public:
   // Opens directory `root` (itself not a symlink). Errors name `root`.
-  static Result<DirWriter> Open(const std::string& root);
+  // `env` must outlive the writer.
+  static Result<DirWriter> Open(const std::string& root,
+                                Env* env = Env::Default());
 
   const std::string& root() const { return root_; }
   // The descriptor of directory `rel` below the root ("" is the root),
@@ -50,8 +54,9 @@ class DirWriter {
   std::string Show(std::string_view rel) const;
 
  private:
-  DirWriter(std::string root, Fd fd);
+  DirWriter(std::string root, Fd fd, Env* env);
   std::string root_;
+  Env* env_;
   // (relative path, descriptor) from the root down the last path used.
   std::vector<std::pair<std::string, Fd>> stack_;
 };

@@ -13,26 +13,15 @@
 
 namespace lazypath::fs {
 
-Fd& Fd::operator=(Fd&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = o.release();
-  }
-  return *this;
-}
-
-Fd::~Fd() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
-Result<Fd> OpenRead(const std::string& path) {
+Result<Fd> OpenRead(const std::string& path, Env* env) {
   // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
   // writer forever. It changes nothing for the regular files we accept.
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return Status::FromErrno("open", path, errno);
-  Fd guard(fd);
+  LP_ASSIGN_OR_RETURN(Fd fd,
+                      env->Open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   struct stat st;
-  if (::fstat(fd, &st) != 0) return Status::FromErrno("stat", path, errno);
+  if (::fstat(fd.get(), &st) != 0) {
+    return Status::FromErrno("stat", path, errno);
+  }
   if (!S_ISREG(st.st_mode)) {
     const char* what = S_ISDIR(st.st_mode)    ? "a directory"
                        : S_ISFIFO(st.st_mode) ? "a FIFO"
@@ -43,11 +32,12 @@ Result<Fd> OpenRead(const std::string& path) {
     return Status::Unsupported(path + ": is " + what +
                                ", not a regular file; refusing to read it");
   }
-  return guard;
+  return fd;
 }
 
-Result<std::string> ReadFile(const std::string& path, uint64_t max_size) {
-  LP_ASSIGN_OR_RETURN(Fd fd, OpenRead(path));
+Result<std::string> ReadFile(const std::string& path, uint64_t max_size,
+                             Env* env) {
+  LP_ASSIGN_OR_RETURN(Fd fd, OpenRead(path, env));
   std::string out;
   char buf[1 << 16];
   for (;;) {
@@ -91,33 +81,24 @@ Status ReadRange(const std::string& path, uint64_t offset, uint64_t length,
   return Status::OK();
 }
 
-Status WriteAll(int fd, std::string_view data, const std::string& path) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::FromErrno("write", path, errno);
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
+Status WriteAll(int fd, std::string_view data, const std::string& path,
+                Env* env) {
+  return env->Write(fd, data, path);
+}
+
+Status FsyncDir(const std::string& dir, Env* env) {
+  LP_ASSIGN_OR_RETURN(Fd fd,
+                      env->Open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  Status s = env->Fsync(fd.get(), dir);
+  if (!s.ok() && s.sys_errno() != EINVAL) return s;
   return Status::OK();
 }
 
-Status FsyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno("open directory", dir, errno);
-  Fd guard(fd);
-  if (::fsync(fd) != 0 && errno != EINVAL) {
-    return Status::FromErrno("fsync", dir, errno);
-  }
-  return Status::OK();
-}
-
-Status RenameDurable(const std::string& from, const std::string& to) {
-  if (::rename(from.c_str(), to.c_str()) != 0) {
-    return Status::FromErrno("rename from " + from, to, errno);
-  }
-  return FsyncDir(Dirname(to));
+Status RenameDurable(const std::string& from, const std::string& to, Env* env) {
+  Status s = env->Rename(from, to);
+  if (!s.ok())
+    return Status::FromErrno("rename from " + from, to, s.sys_errno());
+  return FsyncDir(Dirname(to), env);
 }
 
 std::string TempName(std::string_view prefix) {
@@ -133,24 +114,22 @@ std::string TempName(std::string_view prefix) {
   return s;
 }
 
-Status WriteFileAtomic(const std::string& path, std::string_view data,
-                       int mode) {
+Status WriteFileAtomic(const std::string& path, std::string_view data, int mode,
+                       Env* env) {
   std::string tmp = TempName(path);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) return Status::FromErrno("create", tmp, errno);
-  Fd guard(fd);
-  Status s = WriteAll(fd, data, tmp);
-  if (s.ok() && ::fchmod(fd, static_cast<mode_t>(mode)) != 0) {
-    s = Status::FromErrno("chmod", tmp, errno);
-  }
-  if (s.ok() && ::fsync(fd) != 0) s = Status::FromErrno("fsync", tmp, errno);
-  guard = Fd();
-  if (s.ok()) s = RenameDurable(tmp, path);
-  if (!s.ok()) ::unlink(tmp.c_str());
+  LP_ASSIGN_OR_RETURN(Fd fd,
+                      env->Open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                                static_cast<mode_t>(mode)));
+  Status s = env->Write(fd.get(), data, tmp);
+  if (s.ok()) s = env->Fchmod(fd.get(), static_cast<mode_t>(mode), tmp);
+  if (s.ok()) s = env->Fsync(fd.get(), tmp);
+  fd = Fd();
+  if (s.ok()) s = RenameDurable(tmp, path, env);
+  if (!s.ok()) (void)env->Unlink(tmp);
   return s;
 }
 
-Status MakeDirs(const std::string& path, int mode) {
+Status MakeDirs(const std::string& path, int mode, Env* env) {
   if (path.empty()) return Status::OK();
   struct stat st;
   if (::stat(path.c_str(), &st) == 0) {
@@ -159,12 +138,10 @@ Status MakeDirs(const std::string& path, int mode) {
   }
   std::string parent = Dirname(path);
   if (parent != path && !parent.empty()) {
-    LP_RETURN_IF_ERROR(MakeDirs(parent, mode));
+    LP_RETURN_IF_ERROR(MakeDirs(parent, mode, env));
   }
-  if (::mkdir(path.c_str(), static_cast<mode_t>(mode)) != 0 &&
-      errno != EEXIST) {
-    return Status::FromErrno("mkdir", path, errno);
-  }
+  Status s = env->Mkdir(path, static_cast<mode_t>(mode));
+  if (!s.ok() && s.sys_errno() != EEXIST) return s;
   return Status::OK();
 }
 
@@ -184,7 +161,7 @@ Result<std::vector<std::string>> ListDir(const std::string& dir) {
   return names;
 }
 
-Status RemoveAll(const std::string& path) {
+Status RemoveAll(const std::string& path, Env* env) {
   struct stat st;
   if (::lstat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) return Status::OK();
@@ -193,17 +170,17 @@ Status RemoveAll(const std::string& path) {
   if (S_ISDIR(st.st_mode)) {
     // Directories of a materialised tree may be read-only; make them
     // writable so their entries can go.
-    ::chmod(path.c_str(), 0700);
+    (void)env->Chmod(path, 0700);
     LP_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(path));
-    for (const auto& n : names) LP_RETURN_IF_ERROR(RemoveAll(Join(path, n)));
-    if (::rmdir(path.c_str()) != 0 && errno != ENOENT) {
-      return Status::FromErrno("rmdir", path, errno);
+    for (const auto& n : names) {
+      LP_RETURN_IF_ERROR(RemoveAll(Join(path, n), env));
     }
+    Status s = env->Rmdir(path);
+    if (!s.ok() && s.sys_errno() != ENOENT) return s;
     return Status::OK();
   }
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-    return Status::FromErrno("unlink", path, errno);
-  }
+  Status s = env->Unlink(path);
+  if (!s.ok() && s.sys_errno() != ENOENT) return s;
   return Status::OK();
 }
 
@@ -263,17 +240,18 @@ Result<std::string> Absolute(std::string_view path) {
   return out;
 }
 
-Status CopyFile(const std::string& from, const std::string& to, int mode) {
-  return CopyFileAt(from, AT_FDCWD, to, mode, to);
+Status CopyFile(const std::string& from, const std::string& to, int mode,
+                Env* env) {
+  return CopyFileAt(from, AT_FDCWD, to, mode, to, env);
 }
 
 Status CopyFileAt(const std::string& from, int dir_fd, const std::string& name,
-                  int mode, const std::string& to) {
-  LP_ASSIGN_OR_RETURN(Fd in, OpenRead(from));
-  int fd = ::openat(dir_fd, name.c_str(),
-                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::FromErrno("create", to, errno);
-  Fd out(fd);
+                  int mode, const std::string& to, Env* env) {
+  LP_ASSIGN_OR_RETURN(Fd in, OpenRead(from, env));
+  LP_ASSIGN_OR_RETURN(
+      Fd out, env->OpenAt(dir_fd, name,
+                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                          0600, to));
   char buf[1 << 16];
   for (;;) {
     ssize_t n = ::read(in.get(), buf, sizeof buf);
@@ -282,14 +260,11 @@ Status CopyFileAt(const std::string& from, int dir_fd, const std::string& name,
       return Status::FromErrno("read", from, errno);
     }
     if (n == 0) break;
-    LP_RETURN_IF_ERROR(
-        WriteAll(fd, std::string_view(buf, static_cast<size_t>(n)), to));
+    LP_RETURN_IF_ERROR(env->Write(
+        out.get(), std::string_view(buf, static_cast<size_t>(n)), to));
   }
-  if (::fchmod(fd, static_cast<mode_t>(mode)) != 0) {
-    return Status::FromErrno("chmod", to, errno);
-  }
-  if (::fsync(fd) != 0) return Status::FromErrno("fsync", to, errno);
-  return Status::OK();
+  LP_RETURN_IF_ERROR(env->Fchmod(out.get(), static_cast<mode_t>(mode), to));
+  return env->Fsync(out.get(), to);
 }
 
 }  // namespace lazypath::fs

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include "util/parallel.h"
 
 namespace lazypath {
@@ -68,6 +71,17 @@ TEST(StatusTest, ErrnoNamesPathAndCause) {
   EXPECT_EQ(s.message(), "/no/such: open: No such file or directory");
   EXPECT_EQ(s.WithContext("store x").message(),
             "store x: /no/such: open: No such file or directory");
+}
+
+TEST(StatusTest, FromErrnoKeepsTheErrnoThroughContext) {
+  Status s = Status::FromErrno("rename a", "/x/b", ENOSPC);
+  EXPECT_EQ(s.code(), Code::kIoError);
+  EXPECT_EQ(s.message(),
+            "/x/b: rename a: " + std::string(std::strerror(ENOSPC)));
+  EXPECT_EQ(s.sys_errno(), ENOSPC);
+  EXPECT_EQ(s.WithContext("fetch").sys_errno(), ENOSPC);
+  EXPECT_EQ(Status::FromErrno("open", "/y", ENOENT).code(), Code::kNotFound);
+  EXPECT_EQ(Status::IoError("no errno").sys_errno(), 0);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "lazypath/status.h"
 
+#include <cerrno>
 #include <cstring>
 
 namespace lazypath {
@@ -11,8 +12,8 @@ Status Status::FromErrno(std::string_view what, std::string_view path,
   msg += what;
   msg += ": ";
   msg += std::strerror(errnum);
-  if (errnum == ENOENT) return NotFound(std::move(msg));
-  return IoError(std::move(msg));
+  return Status(errnum == ENOENT ? Code::kNotFound : Code::kIoError,
+                std::move(msg), errnum);
 }
 
 std::string Status::ToString() const {
@@ -42,7 +43,7 @@ Status Status::WithContext(std::string_view context) const {
   std::string msg(context);
   msg += ": ";
   msg += msg_;
-  return Status(code_, std::move(msg));
+  return Status(code_, std::move(msg), errno_);
 }
 
 }  // namespace lazypath

@@ -15,8 +15,12 @@
 // Nothing enters blobs/ or trees/ before it is complete and verified; both are
 // filled only by rename(2) from tmp/. Thread- and process-safe: any number of
 // processes may use one cache directory at once.
-#ifndef LAZYPATH_CACHE_H_
-#define LAZYPATH_CACHE_H_
+//
+// Every file-system call that creates, writes, renames or removes something
+// in the cache goes through the cache's Env (src/util/env.h), so a test can
+// make any one of them fail (util/fault_env.h).
+#ifndef LAZYPATH_NODE_CACHE_H_
+#define LAZYPATH_NODE_CACHE_H_
 
 #include <cstdint>
 #include <string>
@@ -29,6 +33,8 @@
 #include "lazypath/tree.h"
 
 namespace lazypath {
+
+class Env;
 
 struct CachedTree {
   Hash tree;
@@ -58,6 +64,14 @@ struct GcReport {
   uint64_t blob_bytes_after = 0;
 };
 
+struct EvictReport {
+  bool evicted = false;  // removed (false: in use, or not cached)
+  bool in_use = false;   // a live process leases the tree: kept
+  uint64_t blobs_removed = 0;
+  uint64_t bytes_freed = 0;
+  uint64_t blob_bytes_after = 0;  // the blob cache's size (when evicted)
+};
+
 struct VerifyReport {
   uint64_t blobs_checked = 0;
   uint64_t bytes_checked = 0;
@@ -72,9 +86,13 @@ class NodeCache {
   // $LAZYPATH_CACHE, else $XDG_CACHE_HOME/lazypath, else ~/.cache/lazypath.
   static std::string DefaultDir();
   // Opens (creating its layout) the cache at `dir`, or DefaultDir() if empty.
-  static Result<NodeCache> Open(const std::string& dir);
+  // Its file-system calls go through `env`, which must outlive the cache;
+  // nullptr means Env::Default() (this public header does not include
+  // src/util/env.h).
+  static Result<NodeCache> Open(const std::string& dir, Env* env = nullptr);
 
   const std::string& dir() const { return dir_; }
+  Env* env() const { return env_; }  // never null
   std::string TreeDir(const Hash& tree) const;
   bool HasTree(const Hash& tree) const;
   std::string BlobPath(const Hash& blob) const;
@@ -136,9 +154,9 @@ class NodeCache {
   // an empty report at once if another Gc or an activation holds the lock.
   Result<GcReport> Gc(uint64_t budget_bytes, bool wait = true) const;
   // Removes tree `tree` (eager and lazy copies) unless a live process holds
-  // its lease, then the blobs no remaining tree links. Returns whether it was
-  // evicted (false: in use, or not cached); `report` gets what was freed.
-  Result<bool> Evict(const Hash& tree, GcReport* report) const;
+  // its lease, then the blobs no remaining tree links. Reports whether it
+  // was evicted (not when in use, or not cached) and what was freed.
+  Result<EvictReport> Evict(const Hash& tree) const;
   // Re-hashes every blob. With `repair`, removes bad blobs and unpublishes
   // the trees that link them (unless leased), so the next activation
   // fetches good copies.
@@ -147,17 +165,22 @@ class NodeCache {
   static Result<uint64_t> BudgetFromEnv();
 
  private:
-  explicit NodeCache(std::string dir) : dir_(std::move(dir)) {}
+  NodeCache(std::string dir, Env* env) : dir_(std::move(dir)), env_(env) {}
   Result<std::string> ExecutableBlob(const Hash& blob) const;
   // Renames trees/<hex> (or lazy/<hex>) away and deletes it; drops the
   // metadata with the last copy. False if it wasn't there. REQUIRES: the
   // tree's lease held exclusively.
   bool Unpublish(const Hash& tree, bool lazy) const;
-  // Removes blobs no tree links; returns the bytes of those left.
-  Result<uint64_t> SweepBlobs(GcReport* report) const;
+  struct BlobSweep {
+    uint64_t removed = 0, bytes_freed = 0;
+    uint64_t bytes_left = 0;  // of the blobs that stay
+  };
+  // Removes blobs no tree links.
+  Result<BlobSweep> SweepBlobs() const;
   std::string dir_;
+  Env* env_;
 };
 
 }  // namespace lazypath
 
-#endif  // LAZYPATH_CACHE_H_
+#endif  // LAZYPATH_NODE_CACHE_H_

@@ -5,9 +5,9 @@ is tested in C++: digest_test.cc, pack_test.cc.)"""
 from __future__ import annotations
 
 import io
-import re
 import os
 import pty
+import re
 import subprocess
 import sys
 

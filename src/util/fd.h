@@ -6,8 +6,6 @@
 #ifndef LAZYPATH_UTIL_FD_H_
 #define LAZYPATH_UTIL_FD_H_
 
-#include <unistd.h>
-
 namespace lazypath::fs {
 
 class Fd {
@@ -15,18 +13,10 @@ class Fd {
   Fd() = default;
   explicit Fd(int fd) : fd_(fd) {}
   Fd(Fd&& o) noexcept : fd_(o.release()) {}
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      if (fd_ >= 0) ::close(fd_);
-      fd_ = o.release();
-    }
-    return *this;
-  }
+  Fd& operator=(Fd&& o) noexcept;
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
+  ~Fd();
   int get() const { return fd_; }
   // Hands the descriptor to the caller, who must close it.
   int release() {

@@ -4,9 +4,10 @@ loudly, with the one line that says so and how to register it.
 Ray ignores a runtime_env field no plugin claims, so without the check a task
 would start without the tree and fail later with a bare ModuleNotFoundError.
 lazypath.ray.guard() adds Ray's worker_process_setup_hook
-(lazypath.ray.check_plugin), which runs in every worker before user code.
-One `ray start --head` cluster without RAY_RUNTIME_ENV_PLUGINS for the
-module; the registered case is tests/test_ray_plugin.py and the rest.
+(lazypath.ray.check_plugin), which fails the worker before user code runs;
+`lazypath submit`'s entrypoint checks again. One `ray start --head` cluster
+without RAY_RUNTIME_ENV_PLUGINS for the module; the registered case is
+tests/test_ray_submit.py, tests/test_ray_plugin.py and the rest.
 """
 
 from __future__ import annotations
@@ -116,6 +117,21 @@ def test_ray_init_hook_fails_with_the_line(cluster, tmp_path):
     assert "GOT" not in res.stdout, res.stdout
     assert "ERROR" in res.stdout, res.stdout + res.stderr
     assert_loud(res.stdout.split("ERROR", 1)[1])
+
+
+def test_submit_fails_with_the_line(cluster, tmp_path):
+    src = write_app(tmp_path / "src")
+    res = subprocess.run(
+        [os.path.join(BIN, "lazypath"), "submit", "--address", cluster.address,
+         str(tmp_path / "store"), "--", "python", "main.py"],
+        cwd=src, capture_output=True, text=True, timeout=300,
+        env=ray_env(PATH=BIN + os.pathsep + os.environ.get("PATH", "")),
+    )  # fmt: skip
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "RAN" not in res.stdout
+    assert_loud(res.stdout + res.stderr)
+    (last,) = [ln for ln in res.stderr.splitlines() if ln.startswith("lazypath: error: job ")]
+    assert " FAILED" in last and LINE in last, last  # the status line carries it too
 
 
 # ------------------------------------------------- the check itself, no cluster

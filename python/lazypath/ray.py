@@ -339,6 +339,29 @@ def runtime_env(
     return guard(out)
 
 
+def job_entrypoint(command: Iterable[str]) -> str:
+    """The shell entrypoint of a Ray job that runs `command` in the job's tree.
+
+    `command` is quoted as `ray job submit -- COMMAND...` quotes it
+    (shlex.join), and run with the tree's root as its current directory, as
+    Ray's `working_dir` does: the plugin gives the job's supervisor (whose
+    environment the entrypoint inherits) LAZYPATH_RAY_TREE, the tree's
+    directory on that node. Where the plugin did not run, the entrypoint
+    fails with the not-registered line instead of running in the wrong
+    directory.
+    """
+    import shlex
+
+    command = list(command)
+    if not command:
+        raise ValueError("lazypath: a job needs a command to run")
+    msg = shlex.quote(not_registered_message("the node that runs this job's entrypoint"))
+    return (
+        f'[ -n "${TREE_ENV_VAR}" ] || {{ echo {msg} >&2; exit 1; }};'
+        f' cd "${TREE_ENV_VAR}" && exec {shlex.join(command)}'
+    )
+
+
 def runtime_env_hook(runtime_env: dict | None) -> dict | None:
     """For RAY_RUNTIME_ENV_HOOK=lazypath.ray.runtime_env_hook: ray.init calls it
     on the driver with the job's runtime_env and uses what it returns."""

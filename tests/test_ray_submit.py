@@ -30,9 +30,10 @@ BIN = os.path.dirname(sys.executable)
 
 MAIN = textwrap.dedent(
     """\
-    import os, sys, time
+    import importlib.util, os, sys, time
     import app
-    print("DRIVER", app.VALUE, app.__file__, os.getcwd(), flush=True)
+    local = importlib.util.find_spec("app.local_only") is not None
+    print("DRIVER", app.VALUE, app.__file__, os.getcwd(), local, flush=True)
     if "--sleep" in sys.argv:
         print("SLEEPING", flush=True)
         time.sleep(600)
@@ -41,8 +42,10 @@ MAIN = textwrap.dedent(
 
     @ray.remote(num_cpus=0)
     def where():
+        import importlib.util
         import app
-        return app.VALUE, app.__file__
+        local = importlib.util.find_spec("app.local_only") is not None
+        return app.VALUE, app.__file__, local
 
     print("WORKER", *ray.get(where.remote()), flush=True)
     """
@@ -94,17 +97,23 @@ def digest_of(stderr: str) -> str:
 def test_job_runs_the_pushed_digest_in_its_root(cluster, tmp_path):
     h, cache = cluster
     src = write_app(tmp_path / "src", "new")
+    # The submitting checkout (on this same machine) holds a module the push leaves
+    # out: the job must not see the checkout either.
+    (src / "app" / "local_only.py").write_text("X = 1\n")
     store = tmp_path / "store"
-    res = submit(h.address, src, str(store), "--tag", "job", "--", "python", "main.py")
+    res = submit(
+        h.address, src, str(store), "--tag", "job", "--exclude", "app/local_only.py",
+        "--", "python", "main.py",
+    )  # fmt: skip
     assert res.returncode == 0, res.stdout + res.stderr
     digest = digest_of(res.stderr)
     tree = os.path.join(os.path.realpath(cache), "trees", digest.split(":", 1)[1])
-    ((_, value, file, cwd),) = lines(res.stdout, "DRIVER")
-    assert value == "new"
+    ((_, value, file, cwd, local),) = lines(res.stdout, "DRIVER")
+    assert value == "new" and local == "False"
     assert os.path.realpath(file) == os.path.join(tree, "app", "__init__.py")
     assert os.path.realpath(cwd) == tree  # `python main.py` ran in the tree's root
-    ((_, wvalue, wfile),) = lines(res.stdout, "WORKER")
-    assert wvalue == "new"
+    ((_, wvalue, wfile, wlocal),) = lines(res.stdout, "WORKER")
+    assert wvalue == "new" and wlocal == "False"
     assert os.path.realpath(wfile) == os.path.join(tree, "app", "__init__.py")
     # The tag was pushed too, and names the digest the job ran.
     show = subprocess.run(

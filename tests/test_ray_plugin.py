@@ -123,8 +123,10 @@ def test_runtime_env_helper_resolves_a_tag_once(tmp_path, store):
     d1 = lazypath.push(str(src), str(store), tag="prod")
     env = lpray.runtime_env(str(store), "prod", base={"env_vars": {"A": "1"}})
     assert env == {
-        "env_vars": {"A": "1"},
+        "env_vars": {"A": "1", lpray.RAY_SETUP_HOOK_ENV_VAR: lpray.SETUP_HOOK},
         "lazypath": {"store": str(store), "ref": d1, "mode": "eager"},
+        # The registration check (tests/test_ray_unregistered.py).
+        "worker_process_setup_hook": lpray.SETUP_HOOK,
     }
     LazypathPlugin.validate(env)  # what the nodes accept
     write_app(src, "2")
@@ -167,7 +169,10 @@ def test_json_rewriter_for_ray_job_submit(tmp_path, store):
     )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert out["lazypath"]["ref"] == digest and out["env_vars"] == {"X": "y"}
+    assert out["lazypath"]["ref"] == digest and out["env_vars"] == {
+        "X": "y",
+        lpray.RAY_SETUP_HOOK_ENV_VAR: lpray.SETUP_HOOK,
+    }
     bad = subprocess.run(
         [sys.executable, "-m", "lazypath.ray", '{"lazypath": {"store": "/nope", "ref": "t"}}'],
         capture_output=True,

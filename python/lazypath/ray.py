@@ -48,12 +48,122 @@ MODES = ("eager", "lazy")
 KEYS = {"store", "ref", "dir", "mode", "tag", "exclude", "on_demand"}
 DRIVER_ONLY_KEYS = {"dir", "tag", "exclude"}
 
+# The registration check (see guard()). Ray runs the function named by the
+# worker_process_setup_hook runtime_env key in every worker it starts, before
+# the worker takes any task; ray.init turns the key into this variable, and
+# per-task / per-actor runtime_envs need the variable itself.
+SETUP_HOOK = "lazypath.ray.check_plugin"
+SETUP_HOOK_KEY = "worker_process_setup_hook"
+RAY_SETUP_HOOK_ENV_VAR = "__RAY_WORKER_PROCESS_SETUP_HOOK_ENV_VAR"
+# A user's own worker_process_setup_hook (an import path), run after the check.
+NEXT_HOOK_ENV_VAR = "LAZYPATH_RAY_NEXT_SETUP_HOOK"
+# Set by the plugin's modify_context in every worker of a lazypath runtime_env.
+DIGEST_ENV_VAR = "LAZYPATH_RAY_DIGEST"
+TREE_ENV_VAR = "LAZYPATH_RAY_TREE"
+
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def plugin_env_value(priority: int = PLUGIN_PRIORITY) -> str:
     """The value of RAY_RUNTIME_ENV_PLUGINS that registers the plugin (on every node)."""
     return json.dumps([{"class": PLUGIN_CLASS, "priority": priority}])
+
+
+def not_registered_message(where: str) -> str:
+    """The one line a worker or job fails with when the plugin did not run for it."""
+    return (
+        f"lazypath: the runtime_env plugin is not registered on {where}: Ray ignored"
+        f" runtime_env['{FIELD}'], so the tree is not on this worker's path; register it in"
+        f" the environment of `ray start` on every node (head and workers):"
+        f" {PLUGIN_ENV_VAR}='{plugin_env_value()}' (see doc/ray.md)"
+    )
+
+
+class _Unregistered:
+    """Last on sys.meta_path of a worker the plugin did not prepare: an import no
+    other finder satisfies fails with the not-registered line, not a bare
+    ModuleNotFoundError."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def find_spec(self, name, path=None, target=None):
+        if path is not None:
+            return None  # a submodule of a package found elsewhere: not ours to explain
+        raise ModuleNotFoundError(f"No module named {name!r}; {self.message}", name=name)
+
+    def invalidate_caches(self) -> None:
+        pass
+
+
+def check_plugin() -> None:
+    """Ray's worker_process_setup_hook for lazypath runtime_envs (see guard()).
+
+    Runs in every worker before it takes a task; the plugin's modify_context
+    sets LAZYPATH_RAY_DIGEST for that worker, so its absence means the node's
+    runtime env agent never loaded the plugin. The worker then writes the
+    one-line fix to its stderr (Ray shows it on the driver) and puts a finder
+    last on sys.meta_path, so the task's or actor's first import of the tree
+    fails with that line in its ModuleNotFoundError, which Ray hands to
+    `ray.get`. (Raising here would end the worker instead, and Ray reports a
+    WorkerCrashedError that does not carry the message.) Then runs the user's
+    own setup hook, if guard() moved one aside.
+    """
+    if not os.environ.get(DIGEST_ENV_VAR):
+        import socket
+
+        message = not_registered_message(f"node {socket.gethostname()}")
+        print(message, file=sys.stderr, flush=True)
+        if not any(isinstance(f, _Unregistered) for f in sys.meta_path):
+            sys.meta_path.append(_Unregistered(message))
+    nxt = os.environ.get(NEXT_HOOK_ENV_VAR)
+    if nxt:
+        import importlib
+
+        module, _, name = nxt.rpartition(".")
+        getattr(importlib.import_module(module), name)()
+
+
+def _check_then(user_hook) -> None:
+    check_plugin()
+    user_hook()
+
+
+def guard(runtime_env: dict) -> dict:
+    """Makes a runtime_env with a `lazypath` field fail loudly where the plugin is
+    not registered (Ray otherwise ignores the field and a task fails later with a
+    bare ModuleNotFoundError). Modifies and returns `runtime_env`.
+
+    Adds worker_process_setup_hook = lazypath.ray.check_plugin, both as the key
+    (ray.init exports it for the job's workers) and as Ray's variable in
+    env_vars (per-task and per-actor runtime_envs, Serve replicas and job
+    supervisors get only that). A user's hook given as an import path moves to
+    LAZYPATH_RAY_NEXT_SETUP_HOOK and runs after the check; a callable (ray.init
+    only) is wrapped.
+    """
+    if runtime_env.get(FIELD) is None:
+        return runtime_env
+    env_vars = dict(runtime_env.get("env_vars") or {})
+    user = runtime_env.get(SETUP_HOOK_KEY)
+    if user is None or user == SETUP_HOOK:
+        runtime_env[SETUP_HOOK_KEY] = SETUP_HOOK
+        env_vars[RAY_SETUP_HOOK_ENV_VAR] = SETUP_HOOK
+    elif isinstance(user, str):
+        env_vars[NEXT_HOOK_ENV_VAR] = user
+        runtime_env[SETUP_HOOK_KEY] = SETUP_HOOK
+        env_vars[RAY_SETUP_HOOK_ENV_VAR] = SETUP_HOOK
+    elif callable(user):
+        import functools
+
+        # Ray exports a callable from ray.init itself and sets the variable.
+        runtime_env[SETUP_HOOK_KEY] = functools.partial(_check_then, user)
+    else:
+        raise ValueError(
+            f"lazypath: {SETUP_HOOK_KEY} must be an import path or a function,"
+            f" got {type(user).__name__}"
+        )
+    runtime_env["env_vars"] = env_vars
+    return runtime_env
 
 
 def is_digest(ref: str) -> bool:
@@ -187,7 +297,7 @@ def resolve(runtime_env: Mapping[str, Any] | None, *, cache_dir: str | None = No
     out = copy.deepcopy(dict(runtime_env))
     if out.get(FIELD) is not None:
         out[FIELD] = pin(out[FIELD], cache_dir=cache_dir)
-    return out
+    return guard(out)
 
 
 def runtime_env(
@@ -226,7 +336,30 @@ def runtime_env(
         spec["on_demand"] = on_demand
     out = copy.deepcopy(dict(base or {}))
     out[FIELD] = pin(spec, cache_dir=cache_dir)
-    return out
+    return guard(out)
+
+
+def job_entrypoint(command: Iterable[str]) -> str:
+    """The shell entrypoint of a Ray job that runs `command` in the job's tree.
+
+    `command` is quoted as `ray job submit -- COMMAND...` quotes it
+    (shlex.join), and run with the tree's root as its current directory, as
+    Ray's `working_dir` does: the plugin gives the job's supervisor (whose
+    environment the entrypoint inherits) LAZYPATH_RAY_TREE, the tree's
+    directory on that node. Where the plugin did not run, the entrypoint
+    fails with the not-registered line instead of running in the wrong
+    directory.
+    """
+    import shlex
+
+    command = list(command)
+    if not command:
+        raise ValueError("lazypath: a job needs a command to run")
+    msg = shlex.quote(not_registered_message("the node that runs this job's entrypoint"))
+    return (
+        f'[ -n "${TREE_ENV_VAR}" ] || {{ echo {msg} >&2; exit 1; }};'
+        f' cd "${TREE_ENV_VAR}" && exec {shlex.join(command)}'
+    )
 
 
 def runtime_env_hook(runtime_env: dict | None) -> dict | None:

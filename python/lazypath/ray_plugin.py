@@ -48,8 +48,8 @@ from lazypath import ray as lpray
 default_logger = logging.getLogger(__name__)
 
 # Set on the workers: the digest and directory of the tree this plugin installed.
-DIGEST_ENV_VAR = "LAZYPATH_RAY_DIGEST"
-TREE_ENV_VAR = "LAZYPATH_RAY_TREE"
+DIGEST_ENV_VAR = lpray.DIGEST_ENV_VAR
+TREE_ENV_VAR = lpray.TREE_ENV_VAR
 
 
 def _spec(runtime_env: Any) -> dict | None:

@@ -40,6 +40,12 @@ COMMANDS = {
         "the directories it imported, in order, as REF's import profile",
         (),
     ),
+    "submit": (
+        "lazypath.cli.submit",
+        "push the current directory and run ENTRYPOINT as a Ray job on its digest, "
+        "streaming the job's logs",
+        (),
+    ),
     "ls": ("lazypath.cli.ls", "list the refs and trees in STORE", ()),
     "show": ("lazypath.cli.show", "list the entries of tree REF", ()),
     "diff": (
@@ -188,7 +194,7 @@ def main(argv=None) -> int:
 
     parser = build_parser(verb)
     command = None
-    if verb in ("profile", "run") and "--" in argv:
+    if verb in ("profile", "run", "submit") and "--" in argv:
         # Everything after '--' is the profiled command, options included.
         at = argv.index("--")
         argv, command = argv[:at], argv[at + 1 :]

@@ -45,7 +45,7 @@ HOOK_ENV_VAR = "RAY_RUNTIME_ENV_HOOK"
 HOOK = "lazypath.ray.runtime_env_hook"
 URI_SCHEME = "lazypath://"
 MODES = ("eager", "lazy")
-KEYS = {"store", "ref", "dir", "mode", "tag", "exclude", "on_demand"}
+KEYS = {"store", "ref", "dir", "mode", "tag", "exclude", "on_demand", "policy"}
 DRIVER_ONLY_KEYS = {"dir", "tag", "exclude"}
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -126,6 +126,11 @@ def check_spec(spec: Any, *, pinned: bool) -> dict:
         raise ValueError("lazypath: 'on_demand' must be a list of directory paths")
     if on_demand and mode != "lazy":
         raise ValueError('lazypath: \'on_demand\' applies to "mode": "lazy" only')
+    policy = None
+    if spec.get("policy") is not None:
+        from lazypath import policy as lppolicy
+
+        policy = lppolicy.parse(spec["policy"])  # ValueError, one line
     if pinned:
         hint = (
             f"resolve it on the driver: set {HOOK_ENV_VAR}={HOOK} for ray.init, build the"
@@ -143,6 +148,10 @@ def check_spec(spec: Any, *, pinned: bool) -> dict:
     out["mode"] = mode
     if on_demand:
         out["on_demand"] = list(on_demand)
+    if policy is not None:
+        out["policy"] = policy
+    else:
+        out.pop("policy", None)
     return out
 
 
@@ -157,7 +166,7 @@ def resolve_ref(store: str, ref: str) -> str:
 
 def pin(spec: Mapping, *, cache_dir: str | None = None) -> dict:
     """Pushes `dir` or resolves a tag `ref`; returns {"store", "ref": digest, "mode"}
-    (and "on_demand" when given)."""
+    (and "on_demand" and "policy" when given)."""
     import lazypath
 
     spec = check_spec(spec, pinned=False)
@@ -175,6 +184,8 @@ def pin(spec: Mapping, *, cache_dir: str | None = None) -> dict:
     out = {"store": store, "ref": digest, "mode": spec["mode"]}
     if spec.get("on_demand"):
         out["on_demand"] = spec["on_demand"]
+    if spec.get("policy") is not None:
+        out["policy"] = spec["policy"]
     return out
 
 
@@ -199,6 +210,7 @@ def runtime_env(
     exclude: Iterable[str] = (),
     mode: str = "eager",
     on_demand: Iterable[str] = (),
+    policy: Mapping[str, Any] | None = None,
     base: Mapping[str, Any] | None = None,
     cache_dir: str | None = None,
 ) -> dict:
@@ -224,6 +236,8 @@ def runtime_env(
     on_demand = list(on_demand)
     if on_demand:
         spec["on_demand"] = on_demand
+    if policy is not None:
+        spec["policy"] = dict(policy)  # doc/policy.md
     out = copy.deepcopy(dict(base or {}))
     out[FIELD] = pin(spec, cache_dir=cache_dir)
     return out

@@ -305,3 +305,74 @@ def test_run_with_policy(tmp_path, mode):
         "lazypath: error: lazypath: policy: 'drop' has unknown rule(s) ['nfs'];"
         " known: ['cwd', 'relative', 'missing', 'writable', 'pth-exec']"
     )
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        {"shadowed": "tree-first", "drop": ["missing"]},
+        {"shadowed": "error"},
+        {"drop": ["cwd"], "require": {"rich": ">=1", "python": "<3"}},
+    ],
+)
+def test_doctor_predicts_what_run_does(tmp_path, policy):
+    store, digest = _store_with_tree(tmp_path)
+    cache = str(tmp_path / "cache")
+    tree = lazypath.pull(store, digest, cache_dir=cache).path
+    work = tmp_path / "work"
+    (work / "app").mkdir(parents=True)
+    (work / "app" / "__init__.py").write_text("WHERE = 'cwd'\n")
+    pol = json.dumps(policy)
+    probe = (
+        "import json, sys\n"
+        "from lazypath import policy\n"
+        "try:\n    import app; where = app.WHERE\nexcept ImportError as e:\n    where = str(e)\n"
+        "print(json.dumps({'where': where, 'sys_path': sys.path, 'report': policy.report()}))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "not-there")}
+    exe = os.path.join(os.path.dirname(sys.executable), "lazypath")
+    run = subprocess.run(
+        [exe, "run", store, digest, "--cache", cache, "--policy", pol, "--", sys.executable]
+        + ["-c", probe],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env=env,
+    )
+    doc = subprocess.run(
+        [exe, "doctor", "--json", "--policy", pol, "--tree", tree],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env=env,
+    )
+    predicted = json.loads(doc.stdout)["policy"]
+    if predicted["require"]:  # the child never starts: its stderr is the refusal
+        assert doc.returncode == 1 and run.returncode == 1
+        assert run.stderr.strip().splitlines() == predicted["require"]
+        assert predicted["require"][0].endswith(f"at {sys.executable}")
+        return
+    got = json.loads(run.stdout)
+    assert got["sys_path"] == predicted["plan"]["sys_path"]
+    assert got["report"]["messages"] == predicted["lines"]
+    assert [r["entry"] for r in got["report"]["removed"]] == [
+        r["entry"] for r in predicted["plan"]["removed"]
+    ]
+    if policy.get("shadowed") == "error":
+        assert doc.returncode == 1
+        assert got["where"] == predicted["refusals"][0]
+        assert "lazypath: doctor: the policy would refuse 1 thing(s)" in doc.stderr
+    else:
+        assert doc.returncode == 0, doc.stderr
+        assert got["where"] == "tree"
+        assert predicted["plan"]["moved"][0]["ahead_of"] == ""
+        assert str(tmp_path / "not-there") in [r["entry"] for r in predicted["plan"]["removed"]]
+    # --fail-on keeps working alongside: the policy's own findings count too.
+    gate = subprocess.run(
+        [exe, "doctor", "--policy", pol, "--tree", tree, "--fail-on", "info"],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env=env,
+    )
+    assert gate.returncode == 1

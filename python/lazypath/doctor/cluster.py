@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import socket
+import sys
 
 from rich.console import Console
 from rich.text import Text
@@ -333,6 +334,13 @@ def diagnose_cluster(
     started_here = not ray.is_initialized()
     if started_here:
         _check_reachable(address)
+        # Ray puts the driver's script directory ahead of everything on the
+        # job's workers; ours is the `lazypath` console script's bin/, which
+        # no user job has. Only the cwd remains, as for a `python -m` driver.
+        script_dir = os.path.dirname(os.path.realpath(sys.argv[0])) if sys.argv[0] else ""
+        saved_path = list(sys.path)
+        if script_dir and script_dir != os.path.abspath(os.curdir):
+            sys.path[:] = [p for p in sys.path if p != script_dir]
         try:
             ray.init(
                 address=None if address == "local" else address,
@@ -344,6 +352,8 @@ def diagnose_cluster(
             raise DoctorError(
                 f"cannot connect to Ray at {address}: {' '.join(str(e).split())}"
             ) from None
+        finally:
+            sys.path[:] = saved_path
     try:
         driver = doctor.analyze(collector.collect(live=True))
         task_env = _upload_runtime_env(pinned)

@@ -56,6 +56,35 @@ def test_check_spec_validates_policy():
         lpray.check_spec({**base, "policy": {"shadowed": "no"}}, pinned=False)
 
 
+def test_plugin_validate_rejects_a_bad_policy():
+    pytest.importorskip("ray")
+    from lazypath.ray_plugin import LazypathPlugin
+
+    field = {"store": "/s", "ref": "sha256:" + "0" * 64}
+    LazypathPlugin.validate({"lazypath": {**field, "policy": {"shadowed": "error"}}})
+    with pytest.raises(ValueError) as e:
+        LazypathPlugin.validate({"lazypath": {**field, "policy": {"drop": ["cwd", "nfs"]}}})
+    assert str(e.value) == (
+        "lazypath: policy: 'drop' has unknown rule(s) ['nfs'];"
+        " known: ['cwd', 'relative', 'missing', 'writable', 'pth-exec']"
+    )
+
+
+def test_env_round_trip():
+    p = lp.parse({"shadowed": "tree-first", "drop": ["cwd", "missing"]})
+    e = lp.env(lp.worker_part(p), "/t", node="n")
+    assert e == {
+        lp.ENV_VAR: "shadowed=tree-first;drop=cwd,missing",
+        lp.TREE_VAR: "/t",
+        lp.NODE_VAR: "n",
+    }
+    assert lp.from_env(e[lp.ENV_VAR]) == p
+    full = lp.parse({"require": {"python": ">=3"}})
+    assert lp.from_env(lp.env(full, None)[lp.ENV_VAR]) == full
+    with pytest.raises(lp.PolicyError):
+        lp.from_env("shadowed=loud")
+
+
 def test_load_file_or_inline(tmp_path):
     f = tmp_path / "p.json"
     f.write_text('{"shadowed": "error"}')

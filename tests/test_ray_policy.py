@@ -169,14 +169,30 @@ DRIVER = textwrap.dedent(
         results["actor"] = ray.get(a.probe.remote(), timeout=300)
     except ray.exceptions.RayError as e:
         results["actor"] = {"actor_error": type(e).__name__ + ": " + str(e)}
+    if len(sys.argv) > 3 and sys.argv[3] == "serve":
+        from ray import serve
+
+        @serve.deployment
+        class Replica:
+            def __call__(self):
+                return probe()
+
+        opts = {"num_cpus": 0, "resources": {"node_b": 0.01}, "runtime_env": env}
+        try:
+            serve.start(proxy_location="Disabled")
+            h = serve.run(Replica.options(ray_actor_options=opts).bind(), name="lp",
+                          route_prefix=None)
+            results["serve"] = h.remote().result(timeout_s=300)
+        finally:
+            serve.shutdown()
     print("RESULT " + json.dumps(results))
     """
 ).replace("{pkg}", PKG)
 
 
-def run_job(nodes, cwd: Path, runtime_env: dict) -> dict:
+def run_job(nodes, cwd: Path, runtime_env: dict, *extra) -> dict:
     r = subprocess.run(
-        [sys.executable, "-c", DRIVER, nodes.cluster.address, json.dumps(runtime_env)],
+        [sys.executable, "-c", DRIVER, nodes.cluster.address, json.dumps(runtime_env), *extra],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -226,7 +242,7 @@ def test_tree_first_and_drops_as_the_doctor_predicts(nodes, app, mode):
     # Without the policy the older copy in the driver's directory wins (the issue).
     plain = run_job(nodes, old, {"lazypath": {"store": nodes.store, "ref": digest, "mode": mode}})
     assert plain["node_a"]["where"] == "old" and plain["node_a"]["policy"] is None
-    got = run_job(nodes, old, env)
+    got = run_job(nodes, old, env, *(["serve"] if mode == "eager" else []))
     status, predicted = doctor(nodes, old, env)
     assert status == 0  # nothing refused
     for name in ("node_a", "node_b"):
@@ -247,9 +263,14 @@ def test_tree_first_and_drops_as_the_doctor_predicts(nodes, app, mode):
     assert str(nodes.root / "missing-on-a") in dropped["node_a"]
     assert str(nodes.shared) in dropped["node_b"]
     assert str(nodes.shared) not in dropped["node_a"]
-    # The actor's worker enforces it too.
+    # The actor's worker enforces it too, and a Serve replica's.
     assert got["actor"]["where"] == "tree"
     assert got["actor"]["policy"]["moved"] == got["node_a"]["policy"]["moved"]
+    if mode == "eager":
+        assert got["serve"]["where"] == "tree"
+        assert got["serve"]["node"] == nodes.ids["node_b"]
+        assert got["serve"]["policy"]["moved"][0]["ahead_of"] == str(old)
+        assert [x["entry"] for x in got["serve"]["policy"]["removed"]] == [str(nodes.shared)]
 
 
 def test_shadowed_error_and_require_refuse_as_predicted(nodes, app):

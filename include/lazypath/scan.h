@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "lazypath/portability.h"
 #include "lazypath/progress.h"
 #include "lazypath/status.h"
 #include "lazypath/tree.h"
@@ -39,6 +40,9 @@ struct ScanOptions {
   // Directory holding stat caches (one file per scanned root). Empty: none.
   std::string stat_cache_dir;
   ProgressFn progress;
+  // With portability.enabled, ScanResult::warnings lists what may break the
+  // tree on another machine (lazypath/portability.h).
+  PortabilityOptions portability;
 };
 
 struct ScanStats {
@@ -53,6 +57,7 @@ struct ScanResult {
   // Absolute source path of each entry, in tree.entries() order.
   std::vector<std::string> sources;
   ScanStats stats;
+  std::vector<std::string> warnings;  // CheckPortability(), one line each
 };
 
 Result<ScanResult> ScanDirectory(const std::string& dir,

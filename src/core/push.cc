@@ -139,9 +139,13 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
   scan_opts.stat_cache_dir = cache.StatCacheDir();
   scan_opts.progress = options.progress;
   LP_ASSIGN_OR_RETURN(ScanResult scanned, ScanDirectory(dir, scan_opts));
+  if (options.strict && !scanned.warnings.empty()) {
+    return Status::InvalidArgument(PortabilityRefusal(scanned.warnings));
+  }
 
   PushResult result;
   result.scan = scanned.stats;
+  result.warnings = std::move(scanned.warnings);
   const std::string tree_bytes = scanned.tree.Serialize();
   result.tree = HashBytes(tree_bytes);
   const Hash& tree_hash = result.tree.hash;

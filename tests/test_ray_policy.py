@@ -29,6 +29,7 @@ import lazypath  # noqa: E402
 import lazypath.ray as lpray  # noqa: E402
 from ray.cluster_utils import Cluster  # noqa: E402
 from test_ray_multinode import free_port, kill_leftovers  # noqa: E402
+from test_ray_plugin import head, ray_cli  # noqa: E402, F401  (head: a fixture)
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -316,3 +317,44 @@ def test_shadowed_error_and_require_refuse_as_predicted(nodes, app):
     )
     assert r.returncode == 1 and r.stderr.count("\n") == 1
     assert "unknown rule(s) ['x']" in r.stderr
+
+
+def test_ray_job_submit_driver_enforces_the_policy(head, tmp_path):  # noqa: F811
+    """A job's driver (started by the job server in the job's runtime_env) boots
+    the policy too: the working_dir holds an older copy, which `python -c`'s
+    cwd entry puts ahead of the tree."""
+    src = tmp_path / "src"
+    (src / PKG).mkdir(parents=True)
+    (src / PKG / "__init__.py").write_text('WHERE = "tree"\n')
+    old = tmp_path / "old"
+    (old / PKG).mkdir(parents=True)
+    (old / PKG / "__init__.py").write_text('WHERE = "old"\n')
+    store = str(tmp_path / "store")
+    digest = lazypath.push(str(src), store, cache_dir=str(tmp_path / "drv"))
+    entry = (
+        "import json, lp_pol_app\n"
+        "from lazypath import policy\n"
+        "print('WHERE', lp_pol_app.WHERE)\n"
+        "print('REPORT', json.dumps(policy.report()))\n"
+    )
+
+    def submit(policy: dict):
+        env = {
+            "lazypath": {"store": store, "ref": digest, "policy": policy},
+            "working_dir": str(old),
+            "env_vars": {"LAZYPATH_CACHE": str(tmp_path / "job-cache")},
+        }
+        return ray_cli(
+            "job", "submit", "--address", head, "--runtime-env-json", json.dumps(env),
+            "--", sys.executable, "-c", entry,
+        )  # fmt: skip
+
+    res = submit({"shadowed": "tree-first"})
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "WHERE tree" in res.stdout, res.stdout
+    report = json.loads(next(ln for ln in res.stdout.splitlines() if ln.startswith("REPORT "))[7:])
+    assert report["moved"][0]["ahead_of"] == ""
+    res = submit({"require": {"lpfakedist": ">=1"}})
+    assert res.returncode != 0
+    assert "WHERE" not in res.stdout
+    assert "requires lpfakedist>=1; lpfakedist is not installed" in res.stdout + res.stderr

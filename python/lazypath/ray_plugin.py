@@ -250,7 +250,9 @@ class LazypathPlugin(RuntimeEnvPlugin):
             names = lppolicy.require_names(policy)
             env = dict(os.environ)
             env.update(context.env_vars)
-            env.pop(lppolicy.ENV_VAR, None)
+            for var in list(env):  # the probe only reads metadata: no lazy boot, no policy
+                if var.startswith((_boot.STORE_VAR, lppolicy.ENV_VAR)):
+                    env.pop(var)
             key = (context.py_executable, env.get("PYTHONPATH", ""), tuple(names))
             with self._lock:
                 found = self._probes.get(key)

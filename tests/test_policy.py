@@ -405,3 +405,12 @@ def test_doctor_predicts_what_run_does(tmp_path, policy):
         env=env,
     )
     assert gate.returncode == 1
+
+
+def test_runtime_env_helper_carries_the_policy(tmp_path):
+    store, digest = _store_with_tree(tmp_path)
+    env = lpray.runtime_env(store, digest, policy={"drop": ["cwd"]})
+    assert env["lazypath"]["policy"] == {"shadowed": "warn", "drop": ["cwd"], "require": {}}
+    assert lpray.check_spec(env["lazypath"], pinned=True) == env["lazypath"]
+    with pytest.raises(ValueError, match="'shadowed' is 'x'"):
+        lpray.runtime_env(store, digest, policy={"shadowed": "x"})

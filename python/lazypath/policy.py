@@ -604,14 +604,15 @@ def enforce(policy, tree: str | None) -> Guard:
     policy = parse(policy) if not isinstance(policy, dict) or set(policy) != set(KEYS) else policy
     refusals = check_require(policy, probe(require_names(policy))) if policy["require"] else []
     if refusals:
-        raise PolicyViolation(_summary(refusals))
+        raise PolicyViolation(summary(refusals))
     guard = install(worker_part(policy), tree)
     if guard.refused:
-        raise PolicyViolation(_summary(sorted(guard.refused.values())))
+        raise PolicyViolation(summary(sorted(guard.refused.values())))
     return guard
 
 
-def _summary(refusals: list[str]) -> str:
+def summary(refusals: list[str]) -> str:
+    """The first refusal, and how many more: the one line an error carries."""
     more = f" (and {len(refusals) - 1} more)" if len(refusals) > 1 else ""
     return refusals[0] + more
 

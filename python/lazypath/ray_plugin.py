@@ -262,7 +262,7 @@ class LazypathPlugin(RuntimeEnvPlugin):
                     self._probes[key] = found
             refusals = lppolicy.check_require(policy, found, node)
             if refusals:
-                raise RuntimeError(lppolicy._summary(refusals))
+                raise RuntimeError(lppolicy.summary(refusals))
         context.env_vars.update(lppolicy.env(lppolicy.worker_part(policy), tree, node))
         if mode != "lazy":
             # Eager: lazypath/_site only to boot the policy (it leaves sys.path there).

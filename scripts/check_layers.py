@@ -49,6 +49,7 @@ PUBLIC_HEADERS: dict[str, str] = {
     "tree.h": "tree",
     "scan.h": "tree",
     "tree_diff.h": "tree",
+    "portability.h": "tree",
     "store.h": "store",
     "node_cache.h": "cache",
     "push.h": "core",

@@ -44,6 +44,9 @@ struct PushOptions {
   // current tree, if it has one. NotFound when REF has no profile.
   std::string profile_from;
   bool use_profile = true;  // false: ignore profiles entirely
+  // Portability problems (scan.portability) fail the push with
+  // InvalidArgument before anything is uploaded, instead of being warnings.
+  bool strict = false;
   ProgressFn progress;
   // The node cache's file-system calls (NodeCache::Open); nullptr: default.
   Env* env = nullptr;
@@ -76,6 +79,7 @@ struct PushResult {
   uint64_t store_indexes = 0;
   uint64_t indexes_fetched = 0;
   PushProfileUse profile;
+  std::vector<std::string> warnings;  // portability problems (scan.h)
 };
 
 Result<PushResult> Push(const std::string& dir, const std::string& store_url,

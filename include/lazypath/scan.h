@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "lazypath/portability.h"
 #include "lazypath/progress.h"
 #include "lazypath/status.h"
 #include "lazypath/tree.h"
@@ -43,6 +44,9 @@ struct ScanOptions {
   // directory, so a push never ships its own store).
   std::vector<std::string> skip;
   ProgressFn progress;
+  // With portability.enabled, ScanResult::warnings lists what may break the
+  // tree on another machine (lazypath/portability.h).
+  PortabilityOptions portability;
 };
 
 struct ScanStats {
@@ -57,6 +61,7 @@ struct ScanResult {
   // Absolute source path of each entry, in tree.entries() order.
   std::vector<std::string> sources;
   ScanStats stats;
+  std::vector<std::string> warnings;  // CheckPortability(), one line each
 };
 
 Result<ScanResult> ScanDirectory(const std::string& dir,

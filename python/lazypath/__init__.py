@@ -98,13 +98,27 @@ def push_report(
     progress=None,
     profile_from: str | None = None,
     use_profile: bool = True,
+    strict: bool = False,
 ):
     """Push `dir` to `store` and return the full PushReport (see push()).
 
     When the tag's current tree (or `profile_from`, a tag or digest) has a
     profile, the blobs of its directories are packed first and contiguous,
     and the profile is carried over to the new tree (doc/lazy.md).
-    `use_profile=False` ignores profiles."""
+    `use_profile=False` ignores profiles.
+
+    `report.warnings` lists what may break the tree on a node (names that
+    differ only in case from a stdlib module or a name on this sys.path, long
+    names and paths, files others cannot read; doc/policy.md); with `strict`
+    they fail the push with InvalidInputError before anything is uploaded."""
+    import sys
+
+    from lazypath._boot import top_level_names
+
+    target = set()
+    for entry in sys.path:
+        if entry and os.path.isdir(entry):
+            target.update(top_level_names(entry))
     return _load_core().push(
         os.fspath(dir),
         os.fspath(store),
@@ -118,6 +132,10 @@ def push_report(
         progress=progress,
         profile_from=profile_from or "",
         use_profile=use_profile,
+        portability=True,
+        stdlib_names=sorted(getattr(sys, "stdlib_module_names", ())),
+        target_names=sorted(target),
+        strict=strict,
     )
 
 

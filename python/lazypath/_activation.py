@@ -170,6 +170,7 @@ def activate(
     progress=None,
     profile: str | None = None,
     on_demand=None,
+    policy=None,
 ):
     """Make the tree `ref` (a tag or "sha256:<hex>") importable in this process.
 
@@ -191,9 +192,18 @@ def activate(
 
     Lazy mode only, `on_demand`: directories without code (e.g. ["data",
     "models"]) that stay out when their parent is materialised, until
-    `lazypath.materialize()` asks for a path in them. Returns an ActiveTree.
+    `lazypath.materialize()` asks for a path in them.
+
+    `policy` (a dict or JSON string, doc/policy.md): checked against this
+    interpreter and sys.path once the tree is on it, then kept true whenever
+    sys.path changes; a refusal raises lazypath.policy.PolicyViolation (one
+    line) and leaves the tree off sys.path. Returns an ActiveTree.
     """
     check_mode(mode, on_demand)
+    if policy is not None:
+        from lazypath import policy as lppolicy
+
+        policy = lppolicy.parse(policy)
     if mode == "lazy":
         from lazypath._lazy import profile_setting
 
@@ -238,6 +248,19 @@ def activate(
         else:
             _active[tree.path] = Activation(tree.path, opened.lease_fd, finder, prefetch)
         importlib.invalidate_caches()
+    if policy is not None:
+        try:
+            lppolicy.enforce(policy, tree.path)
+        except lppolicy.PolicyViolation:
+            guard = lppolicy.installed()
+            if guard is not None:
+                sys.meta_path.remove(guard)
+            with _lock:
+                _forget_tree(tree.path)
+                a = _active.pop(tree.path, None)
+                if a is not None:
+                    a.close()
+            raise
     return tree
 
 

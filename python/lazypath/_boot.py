@@ -10,6 +10,8 @@ tree in the environment:
     LAZYPATH_BOOT_NAMES  the tree's top-level module names, comma-separated
                          (optional; see below)
     LAZYPATH_BOOT_ON_DEMAND  lazy mode's on_demand directories, one per line
+    LAZYPATH_POLICY      a sys.path policy to enforce from here on (eager or
+                         lazy; lazypath/policy.py, doc/policy.md)
 
 Python's site module imports the first `sitecustomize` on sys.path, which is
 ours (PYTHONPATH comes before site-packages). boot() activates the tree and
@@ -26,7 +28,6 @@ Limits: `python -S` / `-I` skip site and so the activation too.
 from __future__ import annotations
 
 import importlib.machinery
-import importlib.util
 import os
 import sys
 
@@ -165,7 +166,10 @@ def _chain(this_file: str) -> None:
     spec = importlib.machinery.PathFinder.find_spec("sitecustomize", rest)
     if spec is None or spec.loader is None:
         return
-    module = importlib.util.module_from_spec(spec)
+    # Only now: importlib.util's own imports cost every boot milliseconds.
+    from importlib.util import module_from_spec
+
+    module = module_from_spec(spec)
     sys.modules["sitecustomize"] = module
     try:
         spec.loader.exec_module(module)
@@ -173,6 +177,19 @@ def _chain(this_file: str) -> None:
         print(f"Error in sitecustomize; set PYTHONVERBOSE for traceback: {e!r}", file=sys.stderr)
 
 
+def _policy() -> None:
+    """$LAZYPATH_POLICY (lazypath/policy.py): enforced from here on. In eager
+    mode lazypath/_site is on PYTHONPATH only for this, so it leaves sys.path."""
+    if not os.environ.get("LAZYPATH_POLICY"):
+        return
+    if not os.environ.get(STORE_VAR):
+        sys.path[:] = [p for p in sys.path if not (p and _same(p, SITE_DIR))]
+    from lazypath import policy
+
+    policy.boot()
+
+
 def boot(this_file: str) -> None:
     _activate()
+    _policy()
     _chain(this_file)

@@ -45,7 +45,7 @@ HOOK_ENV_VAR = "RAY_RUNTIME_ENV_HOOK"
 HOOK = "lazypath.ray.runtime_env_hook"
 URI_SCHEME = "lazypath://"
 MODES = ("eager", "lazy")
-KEYS = {"store", "ref", "dir", "mode", "tag", "exclude", "on_demand"}
+KEYS = {"store", "ref", "dir", "mode", "tag", "exclude", "on_demand", "policy"}
 DRIVER_ONLY_KEYS = {"dir", "tag", "exclude"}
 
 # The registration check (see guard()). Ray runs the function named by the
@@ -236,6 +236,11 @@ def check_spec(spec: Any, *, pinned: bool) -> dict:
         raise ValueError("lazypath: 'on_demand' must be a list of directory paths")
     if on_demand and mode != "lazy":
         raise ValueError('lazypath: \'on_demand\' applies to "mode": "lazy" only')
+    policy = None
+    if spec.get("policy") is not None:
+        from lazypath import policy as lppolicy
+
+        policy = lppolicy.parse(spec["policy"])  # ValueError, one line
     if pinned:
         hint = (
             f"resolve it on the driver: set {HOOK_ENV_VAR}={HOOK} for ray.init, build the"
@@ -253,6 +258,10 @@ def check_spec(spec: Any, *, pinned: bool) -> dict:
     out["mode"] = mode
     if on_demand:
         out["on_demand"] = list(on_demand)
+    if policy is not None:
+        out["policy"] = policy
+    else:
+        out.pop("policy", None)
     return out
 
 
@@ -267,7 +276,7 @@ def resolve_ref(store: str, ref: str) -> str:
 
 def pin(spec: Mapping, *, cache_dir: str | None = None) -> dict:
     """Pushes `dir` or resolves a tag `ref`; returns {"store", "ref": digest, "mode"}
-    (and "on_demand" when given)."""
+    (and "on_demand" and "policy" when given)."""
     import lazypath
 
     spec = check_spec(spec, pinned=False)
@@ -285,6 +294,8 @@ def pin(spec: Mapping, *, cache_dir: str | None = None) -> dict:
     out = {"store": store, "ref": digest, "mode": spec["mode"]}
     if spec.get("on_demand"):
         out["on_demand"] = spec["on_demand"]
+    if spec.get("policy") is not None:
+        out["policy"] = spec["policy"]
     return out
 
 
@@ -309,6 +320,7 @@ def runtime_env(
     exclude: Iterable[str] = (),
     mode: str = "eager",
     on_demand: Iterable[str] = (),
+    policy: Mapping[str, Any] | None = None,
     base: Mapping[str, Any] | None = None,
     cache_dir: str | None = None,
 ) -> dict:
@@ -334,6 +346,8 @@ def runtime_env(
     on_demand = list(on_demand)
     if on_demand:
         spec["on_demand"] = on_demand
+    if policy is not None:
+        spec["policy"] = dict(policy)  # doc/policy.md
     out = copy.deepcopy(dict(base or {}))
     out[FIELD] = pin(spec, cache_dir=cache_dir)
     return guard(out)

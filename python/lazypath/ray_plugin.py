@@ -22,6 +22,11 @@ It runs in each node's runtime env agent, the way Ray's py_modules plugin does:
   LAZYPATH_BOOT_* variables; its sitecustomize installs the lazy import hook
   in every worker before any user code runs and puts the tree's root where
   _site was on sys.path (lazypath/_boot.py, doc/ray.md);
+  With a "policy" (lazypath/policy.py, doc/policy.md): its "require" is
+  checked first in the worker's interpreter with the worker's environment
+  (a violation raises, so Ray reports RuntimeEnvSetupError), and the rest
+  goes to the workers in LAZYPATH_POLICY with lazypath/_site on PYTHONPATH
+  (eager mode too), whose boot enforces it before user code runs;
 - delete_uri(): Ray no longer needs the tree: drop the lease and evict the
   tree and the blobs only it used (unless another process leases it).
 
@@ -73,6 +78,21 @@ def _cache_dir(runtime_env: Any, context: RuntimeEnvContext | None) -> str:
     return os.path.abspath(cache)
 
 
+def node_label() -> str:
+    """How policy messages name this node: "<node id> (<host>)" (the agent's
+    --node-id argument), else the host."""
+    import sys
+
+    host = os.uname().nodename
+    argv = sys.argv
+    for i, a in enumerate(argv):
+        if a.startswith("--node-id="):
+            return f"{a.split('=', 1)[1]} ({host})"
+        if a == "--node-id" and i + 1 < len(argv):
+            return f"{argv[i + 1]} ({host})"
+    return host
+
+
 def _dir_bytes(path: str) -> int:
     total = 0
     for dirpath, _dirs, files in os.walk(path):
@@ -97,6 +117,7 @@ class LazypathPlugin(RuntimeEnvPlugin):
         self._leases: dict[tuple[str, str, str], int] = {}
         self._paths: dict[tuple[str, str, str], str] = {}
         self._sizes: dict[str, int] = {}
+        self._probes: dict[tuple, dict] = {}  # (python, PYTHONPATH, names) -> probe
 
     @staticmethod
     def validate(runtime_env_dict: dict) -> None:
@@ -216,6 +237,38 @@ class LazypathPlugin(RuntimeEnvPlugin):
             set_pythonpath_in_context(path, context)
         context.env_vars[DIGEST_ENV_VAR] = spec["ref"]
         context.env_vars[TREE_ENV_VAR] = path
+        if spec.get("policy") is not None:
+            self._policy(spec["policy"], path, spec.get("mode", "eager"), context)
+
+    def _policy(self, policy: dict, tree: str, mode: str, context: RuntimeEnvContext) -> None:
+        """Checks `require` in the worker's interpreter (raises: Ray reports
+        RuntimeEnvSetupError) and hands the rest to the workers' boot."""
+        from lazypath import policy as lppolicy
+
+        node = node_label()
+        if policy["require"]:
+            names = lppolicy.require_names(policy)
+            env = dict(os.environ)
+            env.update(context.env_vars)
+            for var in list(env):  # the probe only reads metadata: no lazy boot, no policy
+                if var.startswith((_boot.STORE_VAR, lppolicy.ENV_VAR)):
+                    env.pop(var)
+            key = (context.py_executable, env.get("PYTHONPATH", ""), tuple(names))
+            with self._lock:
+                found = self._probes.get(key)
+            if found is None:
+                found = lppolicy.probe_interpreter(context.py_executable, names, env)
+                with self._lock:
+                    self._probes[key] = found
+            refusals = lppolicy.check_require(policy, found, node)
+            if refusals:
+                raise RuntimeError(lppolicy.summary(refusals))
+        context.env_vars.update(lppolicy.env(lppolicy.worker_part(policy), tree, node))
+        if mode != "lazy":
+            # Eager: lazypath/_site only to boot the policy (it leaves sys.path there).
+            pp = context.env_vars.get("PYTHONPATH", "")
+            rest = [p for p in pp.split(os.pathsep) if p and p != tree]
+            context.env_vars["PYTHONPATH"] = os.pathsep.join([tree, _boot.SITE_DIR, *rest])
 
     def delete_uri(self, uri: str, logger: logging.Logger = default_logger) -> float:
         if not uri.startswith(lpray.URI_SCHEME):

@@ -38,6 +38,7 @@ void RegisterPush(nb::module_& m) {
       .Member("store_indexes", &PushResult::store_indexes)
       .Member("indexes_fetched", &PushResult::indexes_fetched)
       .Member("profile", &PushResult::profile)
+      .Member("warnings", &PushResult::warnings)
       .Done();
 
   m.def(
@@ -46,8 +47,14 @@ void RegisterPush(nb::module_& m) {
          const std::vector<std::string>& excludes, bool default_excludes,
          bool gitignore, const FsPath& cache_dir, int level, int threads,
          nb::object progress, const std::string& profile_from,
-         bool use_profile) {
+         bool use_profile, bool portability,
+         const std::vector<std::string>& stdlib_names,
+         const std::vector<std::string>& target_names, bool strict) {
         PushOptions o;
+        o.scan.portability.enabled = portability;
+        o.scan.portability.stdlib_names = stdlib_names;
+        o.scan.portability.target_names = target_names;
+        o.strict = strict;
         o.tag = tag;
         o.profile_from = profile_from;
         o.use_profile = use_profile;
@@ -63,7 +70,9 @@ void RegisterPush(nb::module_& m) {
       "dir"_a, "store"_a, "tag"_a = "",
       "excludes"_a = std::vector<std::string>{}, "default_excludes"_a = true,
       "gitignore"_a = true, "cache_dir"_a = "", "level"_a = 3, "threads"_a = 0,
-      "progress"_a = nb::none(), "profile_from"_a = "", "use_profile"_a = true);
+      "progress"_a = nb::none(), "profile_from"_a = "", "use_profile"_a = true,
+      "portability"_a = false, "stdlib_names"_a = std::vector<std::string>{},
+      "target_names"_a = std::vector<std::string>{}, "strict"_a = false);
 }
 
 }  // namespace lazypath::binding

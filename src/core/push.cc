@@ -169,9 +169,13 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
   ScanOptions scan_opts = PushScanOptions(options.scan, cache, store_url);
   scan_opts.progress = options.progress;
   LP_ASSIGN_OR_RETURN(ScanResult scanned, ScanDirectory(dir, scan_opts));
+  if (options.strict && !scanned.warnings.empty()) {
+    return Status::InvalidArgument(PortabilityRefusal(scanned.warnings));
+  }
 
   PushResult result;
   result.scan = scanned.stats;
+  result.warnings = std::move(scanned.warnings);
   const std::string tree_bytes = scanned.tree.Serialize();
   result.tree = HashBytes(tree_bytes);
   const Hash& tree_hash = result.tree.hash;

@@ -201,6 +201,10 @@ Result<ScanResult> ScanDirectory(const std::string& dir,
   result.sources.reserve(path_source.size());
   for (auto& ps : path_source) result.sources.push_back(std::move(ps.second));
   LP_RETURN_IF_ERROR(result.tree.Validate().WithContext(root));
+  if (options.portability.enabled) {
+    result.warnings =
+        CheckPortability(result.tree, result.sources, options.portability);
+  }
   // Failing to save the stat cache only costs time on the next scan.
   (void)cache.Save();
   return result;

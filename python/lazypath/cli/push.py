@@ -65,6 +65,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_false",
         help="ignore import profiles: pack by directory only, carry nothing over",
     )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail (uploading nothing) on portability warnings: names differing only in case "
+        "from stdlib or installed modules, long names or paths, files others cannot read",
+    )
     json_flag(p)
 
 
@@ -84,9 +90,13 @@ def run(args: argparse.Namespace) -> int:
                 progress=progress.callback,
                 profile_from=args.profile_from,
                 use_profile=args.use_profile,
+                strict=args.strict,
             ),
             progress,
         )
+    if not args.json:  # --json carries them in "warnings" and keeps stderr empty
+        for line in report.warnings:
+            err(f"{PROG}: warning: {one_line(line)}")
     if args.json:
         obj = report.to_dict()
         obj["store"] = args.store

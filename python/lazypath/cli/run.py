@@ -6,6 +6,12 @@ rest on first import inside COMMAND), then this process becomes COMMAND
 leased exactly as long as COMMAND (and any child that inherits the
 descriptor) runs, so `lazypath cache gc`/`clear` never evicts it under the
 program. Exit status, signals and stdio are COMMAND's own.
+
+With --policy (doc/policy.md) COMMAND's Python boots through lazypath/_site
+in eager mode too and enforces the policy before its own code runs: a
+`require` violation ends it with status 1 and one `lazypath: policy:` line,
+drops and tree-first are applied, and a refused name's import raises
+ImportError with the refusal's line.
 """
 
 from __future__ import annotations
@@ -46,6 +52,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="lazy: a directory without code that stays out until lazypath.materialize() "
         "asks for it (repeatable)",
     )
+    p.add_argument(
+        "--policy",
+        metavar="FILE|JSON",
+        help="a sys.path policy COMMAND's Python enforces before its code runs (doc/policy.md)",
+    )
     cache_flag(p)
     p.add_argument(
         "command",
@@ -55,18 +66,31 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def child_env(tree, store: str, mode: str, cache: str | None, on_demand: list) -> dict:
+def child_env(
+    tree, store: str, mode: str, cache: str | None, on_demand: list, policy: dict | None = None
+) -> dict:
     """COMMAND's environment: the tree first on PYTHONPATH (lazy: lazypath's
-    boot directory, which activates it before COMMAND's own code runs)."""
+    boot directory, which activates it before COMMAND's own code runs; with a
+    policy, the boot directory after the tree in eager mode too)."""
     from lazypath import _boot
 
     env = dict(os.environ)
+    for var in ("LAZYPATH_POLICY", "LAZYPATH_POLICY_TREE"):
+        env.pop(var, None)
     if mode == "lazy":
         env.update(_boot.env(store, tree.digest, "lazy", cache, tree.path, on_demand=on_demand))
         env["PYTHONPATH"] = _boot.pythonpath(env.get("PYTHONPATH"))
     else:
-        rest = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != tree.path]
-        env["PYTHONPATH"] = os.pathsep.join([tree.path, *rest])
+        for var in (_boot.STORE_VAR, _boot.REF_VAR):
+            env.pop(var, None)
+        skip = {tree.path, _boot.SITE_DIR}
+        rest = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p not in skip]
+        boot = [_boot.SITE_DIR] if policy is not None else []
+        env["PYTHONPATH"] = os.pathsep.join([tree.path, *boot, *rest])
+    if policy is not None:
+        from lazypath import policy as lppolicy
+
+        env.update(lppolicy.env(policy, tree.path))
     if cache:
         env["LAZYPATH_CACHE"] = os.path.abspath(cache)
     return env
@@ -78,6 +102,11 @@ def run(args: argparse.Namespace) -> int:
     command = list(args.command)
     if not command:
         raise UsageError("run: give the command to run after '--', e.g. -- python -m app")
+    policy = None
+    if args.policy is not None:
+        from lazypath import policy as lppolicy
+
+        policy = lppolicy.load(args.policy)
     with progress_display(json_output=False) as progress:
         opened = run_interruptible(
             lambda: _activation.open_tree(
@@ -90,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
             ),
             progress,
         )
-    env = child_env(opened.tree, args.store, args.mode, args.cache, args.on_demand)
+    env = child_env(opened.tree, args.store, args.mode, args.cache, args.on_demand, policy)
     if opened.lease_fd >= 0:
         os.set_inheritable(opened.lease_fd, True)
     sys.stdout.flush()

@@ -72,6 +72,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="JSON",
         help="with --ray: run the collector inside this runtime_env (a JSON object)",
     )
+    p.add_argument(
+        "--policy",
+        metavar="FILE|JSON",
+        help="report what this sys.path policy would change or refuse (doc/policy.md); "
+        "exit 1 when it would refuse. With --ray: on every node (default: the policy in "
+        "--runtime-env's lazypath field)",
+    )
+    p.add_argument(
+        "--tree",
+        metavar="DIR",
+        help="with --policy, without --ray: the directory whose top-level names the "
+        "shadowed rule protects, placed where PYTHONPATH puts it (after the cwd entry)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="show info findings too")
 
 
@@ -106,6 +119,13 @@ def _run(args: argparse.Namespace) -> int:
         raise _Usage("--runtime-env needs --ray")
     if args.ray and args.python:
         raise _Usage("--ray examines the cluster's own interpreters; it takes no --python")
+    if args.tree and (args.ray or not args.policy):
+        raise _Usage("--tree goes with --policy, without --ray (a node's tree is its own)")
+    policy = None
+    if args.policy:
+        from lazypath import policy as lppolicy
+
+        policy = lppolicy.load(args.policy)
     console = _console()
 
     if args.diff:
@@ -128,7 +148,7 @@ def _run(args: argparse.Namespace) -> int:
                 raise _Usage(f"--runtime-env: not JSON ({e})") from None
             if not isinstance(runtime_env, dict):
                 raise _Usage("--runtime-env: must be a JSON object")
-        result = cluster.diagnose_cluster(args.ray, runtime_env=runtime_env)
+        result = cluster.diagnose_cluster(args.ray, runtime_env=runtime_env, policy=policy)
         if args.json:
             print(json.dumps(result, indent=2))
         else:
@@ -136,9 +156,21 @@ def _run(args: argparse.Namespace) -> int:
         if args.html:
             _write(args.html, render.render_html(result["driver"], "lazypath doctor (driver)"))
         reports = [result["driver"]] + [g["report"] for g in result["groups"]]
-        return _gate(args, reports)
+        refusals = [
+            line
+            for g in result["groups"]
+            for n in g["nodes"]
+            for line in (n.get("policy") or {}).get("refusals", [])
+        ]
+        return max(_gate(args, reports), _policy_gate(refusals))
 
     report = doctor.diagnose(args.python)
+    if policy is not None:
+        from lazypath.doctor import cluster, policy_check
+
+        tree = os.path.abspath(args.tree) if args.tree else None
+        report["policy"] = policy_check.predict(policy, report, tree=tree)
+        cluster._add_findings(report, policy_check.findings(report["policy"]))
     if args.explain:
         exp = doctor.explain(report, args.explain)
         if args.json:
@@ -149,9 +181,19 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2))
     else:
         render.render_terminal(report, console, verbose=args.verbose)
+        for line in (report.get("policy") or {}).get("lines", []):
+            console.print(line, soft_wrap=True, markup=False)
     if args.html:
         _write(args.html, render.render_html(report))
-    return _gate(args, [report])
+    refusals = (report.get("policy") or {}).get("refusals", [])
+    return max(_gate(args, [report]), _policy_gate(refusals))
+
+
+def _policy_gate(refusals: list) -> int:
+    if not refusals:
+        return EXIT_OK
+    print(f"lazypath: doctor: the policy would refuse {len(refusals)} thing(s)", file=sys.stderr)
+    return EXIT_FAILED
 
 
 def _write(path: str, text: str) -> None:

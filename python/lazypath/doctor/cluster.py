@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import socket
+import sys
 
 from rich.console import Console
 from rich.text import Text
@@ -35,7 +36,7 @@ from lazypath.doctor import collector, render
 DoctorError = doctor.DoctorError
 
 
-def _node_doctor(src: str) -> dict:
+def _node_doctor(src: str, policy: dict | None = None) -> dict:
     """Body of the per-node task (pickled by value: the node may lack lazypath)."""
     import os as _os
     import socket as _socket
@@ -69,12 +70,27 @@ def _node_doctor(src: str) -> dict:
         report = _doctor.analyze(facts)
     except Exception:  # lazypath absent on the node: the driver analyses the facts
         report = None
+    node_id = _ray.get_runtime_context().get_node_id()
+    predicted = None
+    if policy is not None and report is not None:
+        # On the node: the rules read the node's file system. Named as the
+        # plugin names the node in the workers' own messages.
+        from lazypath.doctor import policy_check as _pc
+
+        predicted = _pc.predict(
+            policy,
+            report,
+            tree=ray_env["tree"],
+            node=f"{node_id} ({_os.uname().nodename})",
+            sys_path=list(facts["sys_path"]),
+        )
     return {
-        "node_id": _ray.get_runtime_context().get_node_id(),
+        "node_id": node_id,
         "hostname": _socket.gethostname(),
         "facts": facts,
         "report": report,
         "ray_env": ray_env,
+        "policy": predicted,
     }
 
 
@@ -286,10 +302,27 @@ def fingerprint(report: dict) -> str:
     return "sha256:" + hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 
+def _split_policy(env: dict | None, policy: dict | None):
+    """The task runtime_env without the lazypath policy (so the collector sees
+    the sys.path the policy would start from), and the policy to predict:
+    `policy` if given, else the runtime_env's own."""
+    if not env or not isinstance(env.get("lazypath"), dict):
+        return env, policy
+    field = dict(env["lazypath"])
+    own = field.pop("policy", None)
+    return {**env, "lazypath": field}, policy if policy is not None else own
+
+
 def diagnose_cluster(
-    address: str | None, *, runtime_env: dict | None = None, timeout: float = 300.0
+    address: str | None,
+    *,
+    runtime_env: dict | None = None,
+    timeout: float = 300.0,
+    policy: dict | None = None,
 ) -> dict:
-    """Runs the doctor on the driver and on every alive node; groups and diffs."""
+    """Runs the doctor on the driver and on every alive node; groups and diffs.
+    With a policy (or one in runtime_env's lazypath field), each node also
+    predicts what it would change or refuse (lazypath/doctor/policy_check.py)."""
     try:
         import ray
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -297,9 +330,17 @@ def diagnose_cluster(
         raise DoctorError("--ray needs the ray package (pip install 'lazypath[ray]')") from None
     address = address or "auto"
     pinned = _pin_runtime_env(runtime_env)  # a bad tag or store fails before connecting
+    pinned, policy = _split_policy(pinned, policy)
     started_here = not ray.is_initialized()
     if started_here:
         _check_reachable(address)
+        # Ray puts the driver's script directory ahead of everything on the
+        # job's workers; ours is the `lazypath` console script's bin/, which
+        # no user job has. Only the cwd remains, as for a `python -m` driver.
+        script_dir = os.path.dirname(os.path.realpath(sys.argv[0])) if sys.argv[0] else ""
+        saved_path = list(sys.path)
+        if script_dir and script_dir != os.path.abspath(os.curdir):
+            sys.path[:] = [p for p in sys.path if p != script_dir]
         try:
             ray.init(
                 address=None if address == "local" else address,
@@ -311,6 +352,8 @@ def diagnose_cluster(
             raise DoctorError(
                 f"cannot connect to Ray at {address}: {' '.join(str(e).split())}"
             ) from None
+        finally:
+            sys.path[:] = saved_path
     try:
         driver = doctor.analyze(collector.collect(live=True))
         task_env = _upload_runtime_env(pinned)
@@ -322,7 +365,7 @@ def diagnose_cluster(
             opts = {"scheduling_strategy": NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)}
             if task_env:
                 opts["runtime_env"] = task_env
-            refs.append(task.options(**opts).remote(src))
+            refs.append(task.options(**opts).remote(src, policy))
         try:
             results = ray.get(refs, timeout=timeout)
         except ray.exceptions.GetTimeoutError:
@@ -347,12 +390,24 @@ def diagnose_cluster(
         if task_env and task_env.get("lazypath") is not None:
             ray_path = classify_ray_entries(r["report"], r["ray_env"], task_env)
             _add_findings(r["report"], ray_tree_findings(r["report"], r["ray_env"], task_env))
+        if r.get("policy") is not None:
+            from lazypath.doctor import policy_check
+
+            r["report"]["policy"] = r["policy"]
+            _add_findings(r["report"], policy_check.findings(r["policy"]))
+        elif policy is not None:
+            r["report"]["policy"] = None  # lazypath is not installed on that node
         fp = fingerprint(r["report"])
         g = groups.setdefault(
             fp, {"fingerprint": fp, "nodes": [], "report": r["report"], "ray_path": ray_path}
         )
         g["nodes"].append(
-            {"node_id": r["node_id"], "hostname": r["hostname"], "analysed_on": analysed_on}
+            {
+                "node_id": r["node_id"],
+                "hostname": r["hostname"],
+                "analysed_on": analysed_on,
+                "policy": r.get("policy"),
+            }
         )
     out_groups = []
     for g in groups.values():
@@ -369,6 +424,7 @@ def diagnose_cluster(
         "driver_fingerprint": fingerprint(driver),
         "nodes": len(results),
         "groups": out_groups,
+        "policy": policy,
     }
 
 
@@ -399,6 +455,9 @@ def render_cluster(result: dict, console: Console, *, verbose: bool = False) -> 
                 if not kinds or kinds[-1] != x["kind"]:
                     kinds.append(x["kind"])
             console.print(Text("  sys.path by source: " + " > ".join(kinds), style="dim"))
+        for n in g["nodes"]:
+            for line in (n.get("policy") or {}).get("lines", []):
+                console.print(Text("  " + line, style="dim"), soft_wrap=True)
         s = g["report"]["summary"]
         console.print(f"  {s['errors']} error(s), {s['warnings']} warning(s) on these nodes")
         for f in g["report"]["findings"]:

@@ -350,14 +350,15 @@ class Writer:
     a directory and its files are one range of the pack.
     """
 
-    def __init__(self, known=None):
+    def __init__(self, known=None, encoder=encode):
+        self.encoder = encoder  # bytes -> (codec, frame)
         self.pack = bytearray(PACK_MAGIC)
         self.known = dict(known or {})
         self.added = []  # records of this push; pack HOLDING_PACK until finish()
         self.locators = {}  # directory path -> its locator as written
 
     def _append(self, content: bytes):
-        codec, frame = encode(content)
+        codec, frame = self.encoder(content)
         f = {"pack": HOLDING_PACK, "offset": len(self.pack), "length": len(frame), "codec": codec}
         self.pack += frame
         return f

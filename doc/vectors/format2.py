@@ -722,6 +722,8 @@ def invalid_directories():
     cases = [
         ("bad magic", b"LZD1\x00", 0, "bad magic"),
         ("non-minimal count", b"LZD2\x80\x00", 0, "non-minimal varint"),
+        ("count of 11 varint bytes", b"LZD2" + b"\x80" * 10 + b"\x00", 0, "longer than 10 bytes"),
+        ("file size over 2^64-1", d(b"f\x01a" + b"\xff" * 9 + b"\x02" + H1), 0, "over 2^64-1"),
         (
             "count over the limit",
             b"LZD2" + varint(MAX_ENTRIES + 1),
@@ -1168,9 +1170,24 @@ def invalid_locations():
         ("overlapping frames", obj(body([P], [rec(h=lo), rec(h=hi, offset=12)])), "overlap"),
         ("the same frame twice", obj(body([P], [rec(h=lo), rec(h=hi)])), "overlap"),
         ("trailing bytes in the body", obj(good + b"\x00"), "trailing bytes"),
+        (
+            "non-minimal record size",
+            obj(body([P], [rec()])[:-38] + H1 + b"b\x8a\x00" + rec()[34:]),
+            "non-minimal varint",
+        ),
         ("bytes after the zstd frame", obj(good, 1) + b"\x00", "after the end of the frame"),
     ]
-    return [{"name": n, "hex": b.hex(), "error": e} for n, b, e in cases]
+    out = [{"name": n, "hex": b.hex(), "error": e} for n, b, e in cases]
+    # Stored under another key than the hash of its bytes.
+    out.append(
+        {
+            "name": "another object than the key names",
+            "hex": obj(good).hex(),
+            "key": text(sha(b"another object")),
+            "error": "does not match its key",
+        }
+    )
+    return out
 
 
 # --- output -----------------------------------------------------------------

@@ -234,9 +234,9 @@ TEST(LocationsTest, InvalidVectorsAreRefusedWithTheirReason) {
   for (const auto& c : cases) {
     SCOPED_TRACE(c["name"].get<std::string>());
     std::string bytes = FromHex(c["hex"]);
-    ExpectRefused(
-        DecodeLocations(bytes, HashBytes(bytes).hash, "vector-source").status(),
-        c);
+    Hash key = c.contains("key") ? *Hash::Parse(c["key"].get<std::string>())
+                                 : HashBytes(bytes).hash;
+    ExpectRefused(DecodeLocations(bytes, key, "vector-source").status(), c);
   }
 }
 

@@ -58,7 +58,8 @@ TEST(VarintTest, RefusesEveryOtherEncoding) {
 }
 
 TEST(VarintTest, ReaderBytesAndBytesStayInBounds) {
-  ByteReader r(std::string("ab\x05", 3));
+  const std::string bytes("ab\x05", 3);  // the reader borrows these
+  ByteReader r(bytes);
   std::string_view two;
   ASSERT_TRUE(r.Bytes(2, &two));
   EXPECT_EQ(two, "ab");

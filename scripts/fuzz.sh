@@ -15,8 +15,10 @@ if ! command -v clang++ >/dev/null; then
 fi
 CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DLAZYPATH_LIBFUZZER=ON -DLAZYPATH_SANITIZE=ON >/dev/null
-cmake --build build/fuzz --target fuzz_tree fuzz_index fuzz_ref fuzz_frame fuzz_s3xml fuzz_profile fuzz_gcsjson
-for t in tree index ref frame s3xml profile gcsjson; do
+TARGETS="tree index ref frame s3xml profile gcsjson directory chunklist locator treerecord locations"
+# shellcheck disable=SC2086  # word splitting of TARGETS is intended
+cmake --build build/fuzz --target $(printf 'fuzz_%s ' $TARGETS)
+for t in $TARGETS; do
   mkdir -p "build/fuzz/corpus/$t" "build/fuzz/crashes/$t"
   echo "== fuzz_$t for ${SECONDS_PER_TARGET}s"
   build/fuzz/fuzz_$t -max_total_time="$SECONDS_PER_TARGET" \

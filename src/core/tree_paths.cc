@@ -1,16 +1,10 @@
 #include "core/tree_paths.h"
 
+#include "util/python_name.h"
+
 namespace lazypath::tree_paths {
 
-bool IsCode(std::string_view name) {
-  for (std::string_view ext : {".py", ".pyc", ".so", ".pyd"}) {
-    if (name.size() > ext.size() &&
-        name.substr(name.size() - ext.size()) == ext) {
-      return true;
-    }
-  }
-  return false;
-}
+bool IsCode(std::string_view name) { return IsCodeFileName(name); }
 
 std::string_view Parent(std::string_view rel) {
   size_t slash = rel.rfind('/');

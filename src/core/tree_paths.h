@@ -10,8 +10,7 @@
 
 namespace lazypath::tree_paths {
 
-// A file Python can import from (.py, .pyc, .so, .pyd). A directory with
-// none beneath it holds only data.
+// A file Python can import from (util/python_name.h owns the rule).
 bool IsCode(std::string_view name);
 // "a/b/c" -> "a/b"; "a" -> "" (the root).
 std::string_view Parent(std::string_view rel);

@@ -13,4 +13,14 @@ bool IsModuleName(std::string_view name) {
   return true;
 }
 
+bool IsCodeFileName(std::string_view name) {
+  for (std::string_view ext : {".py", ".pyc", ".so", ".pyd"}) {
+    if (name.size() > ext.size() &&
+        name.substr(name.size() - ext.size()) == ext) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace lazypath

@@ -46,9 +46,8 @@ void RegisterPush(nb::module_& m) {
       [](const FsPath& dir, const FsPath& store, const std::string& tag,
          const std::vector<std::string>& excludes, bool default_excludes,
          bool gitignore, const FsPath& cache_dir, int level, int threads,
-         nb::object progress, const std::string& profile_from,
-         bool use_profile, bool portability,
-         const std::vector<std::string>& stdlib_names,
+         nb::object progress, const std::string& profile_from, bool use_profile,
+         bool portability, const std::vector<std::string>& stdlib_names,
          const std::vector<std::string>& target_names, bool strict) {
         PushOptions o;
         o.scan.portability.enabled = portability;

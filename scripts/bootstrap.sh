@@ -3,7 +3,7 @@
 # (re)installs the package into .venv/. Safe to run again: each step is
 # skipped when it is already done.
 #   system packages (apt): compiler, CMake, Ninja, OpenSSL, zstd, nlohmann-json,
-#                          GoogleTest, Google Benchmark, nginx, ccache
+#                          expat, GoogleTest, Google Benchmark, nginx, ccache
 #   .venv/               : requirements-dev.txt, then `pip install .`
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,7 @@ log() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*" >&2; }
 APT_PACKAGES=(build-essential cmake ninja-build pkg-config git libssl-dev libzstd-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev ccache zstd
   python3-venv python3-dev clang-format libcurl4-openssl-dev nginx-light openssl
-  libutf8proc-dev)
+  libutf8proc-dev libexpat1-dev)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -12,6 +12,7 @@
 #include <random>
 #include <thread>
 
+#include "store/s3_xml.h"
 #include "util/fs.h"
 
 namespace lazypath {
@@ -392,13 +393,10 @@ std::string SafeForMessage(std::string_view s) {
 }
 
 std::string ErrorCode(std::string_view body) {
-  size_t open = body.find("<Code>");
-  if (open == std::string_view::npos) return "";
-  open += 6;
-  size_t close = body.find("</Code>", open);
-  if (close == std::string_view::npos || close - open > 100) return "";
+  std::optional<std::string_view> raw = XmlRawContent(body, "Code");
+  if (!raw || raw->size() > 100) return "";
   std::string out;
-  for (char c : body.substr(open, close - open)) {
+  for (char c : *raw) {
     if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
         (c >= '0' && c <= '9') || c == '.') {
       out.push_back(c);

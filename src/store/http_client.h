@@ -90,7 +90,10 @@ struct Response {
 enum class Outcome { kDone, kRetry, kFail };
 
 // The S3-style error code in an XML error body (<Code>X</Code>), only
-// [A-Za-z0-9.] kept; empty when there is none.
+// [A-Za-z0-9.] kept; empty when there is none (or it is over 100 bytes). The
+// first <Code> start tag expat reads counts, up to the next </Code>
+// (XmlRawContent): one in a comment, a CDATA section or after a DOCTYPE
+// does not.
 std::string ErrorCode(std::string_view body);
 
 // A non-2xx response as a Status: 404 NotFound "<what>: not found";

@@ -24,6 +24,24 @@ TEST(HttpClientTest, ErrorCodeFromS3Body) {
   EXPECT_EQ(ErrorCode("<Code>Bad \"<x>\"\nCode</Code>"), "BadxCode");
 }
 
+TEST(HttpClientTest, ErrorCodeIsReadByAnXmlParser) {
+  // A body cut short after the code keeps it; one cut inside it has none.
+  EXPECT_EQ(ErrorCode("<Error><Code>SlowDown</Code><Message>Please red"),
+            "SlowDown");
+  EXPECT_EQ(ErrorCode("<Error><Code>SlowDo"), "");
+  // Markup that is not an element, and anything after a DOCTYPE, is no code.
+  EXPECT_EQ(ErrorCode("<Error><!-- <Code>NoSuchBucket</Code> -->"
+                      "<Code>AccessDenied</Code></Error>"),
+            "AccessDenied");
+  EXPECT_EQ(ErrorCode("<!DOCTYPE Error [<!ENTITY c \"NoSuchBucket\">]>"
+                      "<Error><Code>&c;</Code></Error>"),
+            "");
+  EXPECT_EQ(ErrorCode("<Error><Code/></Error>"), "");
+  EXPECT_EQ(
+      ErrorCode("<Error><Code>" + std::string(101, 'A') + "</Code></Error>"),
+      "");
+}
+
 TEST(HttpClientTest, SafeForMessageKeepsOnlyAWordOfSixtyBytes) {
   EXPECT_EQ(SafeForMessage("invalid_grant"), "invalid_grant");
   EXPECT_EQ(SafeForMessage("a b\n<script>-x.y"), "abscript-x.y");

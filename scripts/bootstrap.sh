@@ -5,6 +5,7 @@
 #   system packages (apt): compiler, CMake, Ninja, OpenSSL, zstd, nlohmann-json,
 #                          expat, GoogleTest, Google Benchmark, nginx, ccache
 #   .venv/               : requirements-dev.txt, then `pip install .`
+# With --system, only the system packages (scripts/wheel.sh needs no .venv/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -41,6 +42,10 @@ if ((${#missing[@]})); then
   [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ "${1:-}" = --system ]; then
+  exit 0
 fi
 
 PY=${PYTHON:-python3}

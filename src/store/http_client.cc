@@ -359,7 +359,37 @@ ClientOptions ClientOptions::FromEnv() {
     o.ca_file = bundle;
   }
   if (const char* v = Env("SSL_CERT_DIR")) o.ca_dir = v;
+  if (o.ca_file.empty() && o.ca_pem.empty() && o.ca_dir.empty()) {
+    GlobalInit();
+    char* curl_default = nullptr;
+    if (CURL* c = curl_easy_init()) {
+      curl_easy_getinfo(c, CURLINFO_CAINFO, &curl_default);
+      o.ca_file = FallbackCaBundle(curl_default, [](const std::string& f) {
+        return ::access(f.c_str(), R_OK) == 0;
+      });
+      curl_easy_cleanup(c);
+    }
+  }
   return o;
+}
+
+std::string FallbackCaBundle(
+    const char* curl_default,
+    const std::function<bool(const std::string&)>& readable) {
+  if (curl_default != nullptr && *curl_default != '\0' &&
+      readable(curl_default)) {
+    return "";
+  }
+  for (const char* f : {
+           "/etc/ssl/certs/ca-certificates.crt",  // Debian, Ubuntu, Arch
+           "/etc/pki/tls/certs/ca-bundle.crt",    // Fedora, RHEL
+           "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",  // RHEL 7+
+           "/etc/ssl/ca-bundle.pem",                             // openSUSE
+           "/etc/ssl/cert.pem",                                  // Alpine, BSDs
+       }) {
+    if (readable(f)) return f;
+  }
+  return "";
 }
 
 std::string UriEncode(std::string_view s, bool keep_slash) {

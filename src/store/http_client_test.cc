@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <set>
 #include <thread>
 
 namespace lazypath::http {
@@ -40,6 +41,20 @@ TEST(HttpClientTest, ErrorCodeIsReadByAnXmlParser) {
   EXPECT_EQ(
       ErrorCode("<Error><Code>" + std::string(101, 'A') + "</Code></Error>"),
       "");
+}
+
+TEST(HttpClientTest, FallbackCaBundleOnlyWhenLibcurlsIsMissing) {
+  auto has = [](std::set<std::string> files) {
+    return [files](const std::string& f) { return files.count(f) > 0; };
+  };
+  const char* debian = "/etc/ssl/certs/ca-certificates.crt";
+  const char* fedora = "/etc/pki/tls/certs/ca-bundle.crt";
+  EXPECT_EQ(FallbackCaBundle(debian, has({debian, fedora})), "");
+  EXPECT_EQ(FallbackCaBundle(debian, has({fedora})), fedora);
+  EXPECT_EQ(FallbackCaBundle(nullptr, has({"/etc/ssl/cert.pem"})),
+            "/etc/ssl/cert.pem");
+  EXPECT_EQ(FallbackCaBundle("/opt/x/ca.pem", has({debian})), debian);
+  EXPECT_EQ(FallbackCaBundle(debian, has({})), "");
 }
 
 TEST(HttpClientTest, SafeForMessageKeepsOnlyAWordOfSixtyBytes) {

@@ -3,8 +3,9 @@
 # (re)installs the package into .venv/. Safe to run again: each step is
 # skipped when it is already done.
 #   system packages (apt): compiler, CMake, Ninja, OpenSSL, zstd, nlohmann-json,
-#                          GoogleTest, Google Benchmark, nginx, ccache
+#                          expat, GoogleTest, Google Benchmark, nginx, ccache
 #   .venv/               : requirements-dev.txt, then `pip install .`
+# With --system, only the system packages (scripts/wheel.sh needs no .venv/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -17,7 +18,7 @@ log() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*" >&2; }
 APT_PACKAGES=(build-essential cmake ninja-build pkg-config git libssl-dev libzstd-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev ccache zstd
   python3-venv python3-dev clang-format libcurl4-openssl-dev nginx-light openssl
-  libutf8proc-dev)
+  libutf8proc-dev libexpat1-dev)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -41,6 +42,10 @@ if ((${#missing[@]})); then
   [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ "${1:-}" = --system ]; then
+  exit 0
 fi
 
 PY=${PYTHON:-python3}

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: C++ (GoogleTest through ctest, plus the fuzz targets over
-# their corpora), the same under ASan + UBSan, lint, then pytest (API, CLI, bad input, concurrency, Ray).
+# their corpora), the same under ASan + UBSan, lint, then pytest (API, CLI, bad input, concurrency, Ray),
+# then the distribution: sdist and manylinux wheel built, the wheel installed
+# into a fresh virtualenv and tested (scripts/wheel_test.sh; skipped with
+# LAZYPATH_WHEEL_TEST=0).
 # Installs whatever is missing first (scripts/bootstrap.sh), so it works on
 # a fresh machine and can be run again safely.
 set -euo pipefail
@@ -37,4 +40,13 @@ if [ "$rc" = 5 ]; then
   log "pytest collected no tests: that is a failure here"
   exit 1
 fi
-exit "$rc"
+if [ "$rc" != 0 ]; then
+  exit "$rc"
+fi
+
+if [ "${LAZYPATH_WHEEL_TEST:-1}" = 0 ]; then
+  log "wheel: skipped (LAZYPATH_WHEEL_TEST=0)"
+  exit 0
+fi
+log "wheel: sdist and wheel, installed into a fresh virtualenv and tested"
+CMAKE_BUILD_PARALLEL_LEVEL=$JOBS bash scripts/wheel_test.sh

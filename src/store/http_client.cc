@@ -12,6 +12,7 @@
 #include <random>
 #include <thread>
 
+#include "store/s3_xml.h"
 #include "util/fs.h"
 
 namespace lazypath {
@@ -358,7 +359,37 @@ ClientOptions ClientOptions::FromEnv() {
     o.ca_file = bundle;
   }
   if (const char* v = Env("SSL_CERT_DIR")) o.ca_dir = v;
+  if (o.ca_file.empty() && o.ca_pem.empty() && o.ca_dir.empty()) {
+    GlobalInit();
+    char* curl_default = nullptr;
+    if (CURL* c = curl_easy_init()) {
+      curl_easy_getinfo(c, CURLINFO_CAINFO, &curl_default);
+      o.ca_file = FallbackCaBundle(curl_default, [](const std::string& f) {
+        return ::access(f.c_str(), R_OK) == 0;
+      });
+      curl_easy_cleanup(c);
+    }
+  }
   return o;
+}
+
+std::string FallbackCaBundle(
+    const char* curl_default,
+    const std::function<bool(const std::string&)>& readable) {
+  if (curl_default != nullptr && *curl_default != '\0' &&
+      readable(curl_default)) {
+    return "";
+  }
+  for (const char* f : {
+           "/etc/ssl/certs/ca-certificates.crt",  // Debian, Ubuntu, Arch
+           "/etc/pki/tls/certs/ca-bundle.crt",    // Fedora, RHEL
+           "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",  // RHEL 7+
+           "/etc/ssl/ca-bundle.pem",                             // openSUSE
+           "/etc/ssl/cert.pem",                                  // Alpine, BSDs
+       }) {
+    if (readable(f)) return f;
+  }
+  return "";
 }
 
 std::string UriEncode(std::string_view s, bool keep_slash) {
@@ -392,13 +423,10 @@ std::string SafeForMessage(std::string_view s) {
 }
 
 std::string ErrorCode(std::string_view body) {
-  size_t open = body.find("<Code>");
-  if (open == std::string_view::npos) return "";
-  open += 6;
-  size_t close = body.find("</Code>", open);
-  if (close == std::string_view::npos || close - open > 100) return "";
+  std::optional<std::string_view> raw = XmlRawContent(body, "Code");
+  if (!raw || raw->size() > 100) return "";
   std::string out;
-  for (char c : body.substr(open, close - open)) {
+  for (char c : *raw) {
     if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
         (c >= '0' && c <= '9') || c == '.') {
       out.push_back(c);

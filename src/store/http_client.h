@@ -64,9 +64,20 @@ struct ClientOptions {
   std::string ca_dir;  // CURLOPT_CAPATH when not empty
   // Reads LAZYPATH_HTTP_ATTEMPTS, LAZYPATH_HTTP_TIMEOUT (stall seconds),
   // and the CAs: SSL_CERT_FILE and CURL_CA_BUNDLE (both trusted when both
-  // are set and differ), SSL_CERT_DIR.
+  // are set and differ), SSL_CERT_DIR. When none names a CA, ca_file is
+  // FallbackCaBundle() of libcurl's built-in bundle.
   static ClientOptions FromEnv();
 };
+
+// The CA bundle to use when no environment variable names one: "" (keep
+// libcurl's own) when `curl_default` is readable, else the first readable
+// bundle among those Linux distributions install (Debian's, Fedora's and
+// RHEL's, openSUSE's, Alpine's), else "". A libcurl built on one
+// distribution (the wheel's, built on Debian) names that distribution's
+// path, which another may not have.
+std::string FallbackCaBundle(
+    const char* curl_default,
+    const std::function<bool(const std::string&)>& readable);
 
 struct Request {
   std::string method = "GET";        // GET, HEAD, PUT, POST, DELETE
@@ -90,7 +101,10 @@ struct Response {
 enum class Outcome { kDone, kRetry, kFail };
 
 // The S3-style error code in an XML error body (<Code>X</Code>), only
-// [A-Za-z0-9.] kept; empty when there is none.
+// [A-Za-z0-9.] kept; empty when there is none (or it is over 100 bytes). The
+// first <Code> start tag expat reads counts, up to the next </Code>
+// (XmlRawContent): one in a comment, a CDATA section or after a DOCTYPE
+// does not.
 std::string ErrorCode(std::string_view body);
 
 // A non-2xx response as a Status: 404 NotFound "<what>: not found";

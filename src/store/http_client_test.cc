@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <set>
 #include <thread>
 
 namespace lazypath::http {
@@ -22,6 +23,38 @@ TEST(HttpClientTest, ErrorCodeFromS3Body) {
   EXPECT_EQ(ErrorCode("<html>nope</html>"), "");
   // Only a safe alphabet survives: a body can't inject text into messages.
   EXPECT_EQ(ErrorCode("<Code>Bad \"<x>\"\nCode</Code>"), "BadxCode");
+}
+
+TEST(HttpClientTest, ErrorCodeIsReadByAnXmlParser) {
+  // A body cut short after the code keeps it; one cut inside it has none.
+  EXPECT_EQ(ErrorCode("<Error><Code>SlowDown</Code><Message>Please red"),
+            "SlowDown");
+  EXPECT_EQ(ErrorCode("<Error><Code>SlowDo"), "");
+  // Markup that is not an element, and anything after a DOCTYPE, is no code.
+  EXPECT_EQ(ErrorCode("<Error><!-- <Code>NoSuchBucket</Code> -->"
+                      "<Code>AccessDenied</Code></Error>"),
+            "AccessDenied");
+  EXPECT_EQ(ErrorCode("<!DOCTYPE Error [<!ENTITY c \"NoSuchBucket\">]>"
+                      "<Error><Code>&c;</Code></Error>"),
+            "");
+  EXPECT_EQ(ErrorCode("<Error><Code/></Error>"), "");
+  EXPECT_EQ(
+      ErrorCode("<Error><Code>" + std::string(101, 'A') + "</Code></Error>"),
+      "");
+}
+
+TEST(HttpClientTest, FallbackCaBundleOnlyWhenLibcurlsIsMissing) {
+  auto has = [](std::set<std::string> files) {
+    return [files](const std::string& f) { return files.count(f) > 0; };
+  };
+  const char* debian = "/etc/ssl/certs/ca-certificates.crt";
+  const char* fedora = "/etc/pki/tls/certs/ca-bundle.crt";
+  EXPECT_EQ(FallbackCaBundle(debian, has({debian, fedora})), "");
+  EXPECT_EQ(FallbackCaBundle(debian, has({fedora})), fedora);
+  EXPECT_EQ(FallbackCaBundle(nullptr, has({"/etc/ssl/cert.pem"})),
+            "/etc/ssl/cert.pem");
+  EXPECT_EQ(FallbackCaBundle("/opt/x/ca.pem", has({debian})), debian);
+  EXPECT_EQ(FallbackCaBundle(debian, has({})), "");
 }
 
 TEST(HttpClientTest, SafeForMessageKeepsOnlyAWordOfSixtyBytes) {

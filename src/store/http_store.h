@@ -11,7 +11,8 @@
 //
 // An optional bearer token comes from LAZYPATH_HTTP_TOKEN (never printed).
 // TLS peers are always verified; CURL_CA_BUNDLE / SSL_CERT_FILE /
-// SSL_CERT_DIR name a custom CA. Plain http:// is refused.
+// SSL_CERT_DIR name a custom CA, else the system's bundle is used (see
+// http::FallbackCaBundle). Plain http:// is refused.
 // Thread-safe: every request uses its own curl handle.
 #ifndef LAZYPATH_STORE_HTTP_STORE_H_
 #define LAZYPATH_STORE_HTTP_STORE_H_

@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <mutex>
 
 #include "store/key_prefix.h"
+#include "store/s3_xml.h"
 #include "util/fs.h"
 #include "util/parallel.h"
 
@@ -80,156 +80,6 @@ bool ValidBucket(std::string_view b) {
   }
   return b.front() != '.' && b.front() != '-' && b.back() != '.' &&
          b.back() != '-';
-}
-
-// --- minimal XML -----------------------------------------------------------
-
-void AppendUtf8(uint32_t cp, std::string* out) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
-// Decodes the five named entities and numeric references; false on a
-// malformed one.
-bool DecodeEntities(std::string_view s, std::string* out) {
-  out->clear();
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '&') {
-      out->push_back(s[i]);
-      continue;
-    }
-    size_t semi = s.find(';', i);
-    if (semi == std::string_view::npos || semi - i > 12) return false;
-    std::string_view ent = s.substr(i + 1, semi - i - 1);
-    if (ent == "amp") {
-      out->push_back('&');
-    } else if (ent == "lt") {
-      out->push_back('<');
-    } else if (ent == "gt") {
-      out->push_back('>');
-    } else if (ent == "quot") {
-      out->push_back('"');
-    } else if (ent == "apos") {
-      out->push_back('\'');
-    } else if (ent.size() >= 2 && ent[0] == '#') {
-      bool hex = ent[1] == 'x' || ent[1] == 'X';
-      std::string digits(ent.substr(hex ? 2 : 1));
-      if (digits.empty()) return false;
-      char* end = nullptr;
-      unsigned long cp = std::strtoul(digits.c_str(), &end, hex ? 16 : 10);
-      if (*end != '\0' || cp == 0 || cp > 0x10FFFF) return false;
-      AppendUtf8(static_cast<uint32_t>(cp), out);
-    } else {
-      return false;
-    }
-    i = semi;
-  }
-  return true;
-}
-
-using LeafFn =
-    std::function<void(const std::vector<std::string>&, const std::string&)>;
-
-// Walks well-formed XML, calling `leaf(path, text)` at every element's end
-// with the element path from the root and its decoded text. Enough for S3's
-// responses: no DTDs, no namespaces prefixes to resolve.
-bool WalkXml(std::string_view xml, const LeafFn& leaf) {
-  std::vector<std::string> stack;
-  std::string text;
-  std::string decoded;
-  size_t i = 0;
-  bool seen_root = false;
-  while (i < xml.size()) {
-    if (xml[i] != '<') {
-      size_t next = xml.find('<', i);
-      if (next == std::string_view::npos) next = xml.size();
-      std::string_view chunk = xml.substr(i, next - i);
-      if (stack.empty()) {
-        if (!TrimWs(chunk).empty()) return false;  // text outside the root
-      } else {
-        text.append(chunk);
-      }
-      i = next;
-      continue;
-    }
-    std::string_view rest = xml.substr(i);
-    if (rest.substr(0, 2) == "<?") {
-      size_t end = xml.find("?>", i);
-      if (end == std::string_view::npos) return false;
-      i = end + 2;
-    } else if (rest.substr(0, 4) == "<!--") {
-      size_t end = xml.find("-->", i);
-      if (end == std::string_view::npos) return false;
-      i = end + 3;
-    } else if (rest.substr(0, 9) == "<![CDATA[") {
-      size_t end = xml.find("]]>", i);
-      if (end == std::string_view::npos || stack.empty()) return false;
-      // Escape so the entity pass leaves it as written.
-      for (char c : xml.substr(i + 9, end - i - 9)) {
-        if (c == '&') {
-          text += "&amp;";
-        } else {
-          text.push_back(c);
-        }
-      }
-      i = end + 3;
-    } else if (rest.substr(0, 2) == "<!") {
-      return false;  // DOCTYPE and friends: not from S3
-    } else {
-      // A start or end tag; '>' inside quoted attribute values is skipped.
-      size_t j = i + 1;
-      char quote = 0;
-      while (j < xml.size() && (quote != 0 || xml[j] != '>')) {
-        if (quote != 0) {
-          if (xml[j] == quote) quote = 0;
-        } else if (xml[j] == '"' || xml[j] == '\'') {
-          quote = xml[j];
-        }
-        ++j;
-      }
-      if (j >= xml.size()) return false;
-      std::string_view tag = xml.substr(i + 1, j - i - 1);
-      i = j + 1;
-      if (!tag.empty() && tag[0] == '/') {
-        std::string name = TrimWs(tag.substr(1));
-        if (stack.empty() || stack.back() != name) return false;
-        if (!DecodeEntities(text, &decoded)) return false;
-        leaf(stack, decoded);
-        stack.pop_back();
-        text.clear();
-        continue;
-      }
-      bool self_closing = !tag.empty() && tag.back() == '/';
-      if (self_closing) tag.remove_suffix(1);
-      size_t name_end = tag.find_first_of(" \t\r\n");
-      std::string name(tag.substr(0, name_end));
-      if (name.empty()) return false;
-      if (stack.empty()) {
-        if (seen_root) return false;  // a second root
-        seen_root = true;
-      }
-      stack.push_back(name);
-      text.clear();
-      if (self_closing) {
-        leaf(stack, "");
-        stack.pop_back();
-      }
-    }
-  }
-  return seen_root && stack.empty();
 }
 
 }  // namespace

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import lazypath
 import pytest
-from conftest import write_tree
+from conftest import run_cli, write_tree
 
 # A process that activates a tree (taking its lease) and waits for a line on
 # stdin before exiting, so a test can act while the tree is in use.
@@ -183,3 +183,26 @@ def test_cache_evict_cli(tmp_path, store, cli):
     assert "not in the node cache" in cli("cache", "evict", a).stdout
     bad = cli("cache", "evict", "prod")
     assert bad.returncode == 1 and "not a digest" in bad.stderr
+
+
+def test_debris_of_a_dead_process_is_shown_and_cleared_at_once(node_cache, tmp_path, store):
+    """What an interrupted activation leaves in tmp/ shows in `cache ls` and
+    goes with the next `cache clear` (or activation), not ten minutes later."""
+    src = write_tree(tmp_path / "src", {"m.py": "M = 1\n"})
+    digest = lazypath.push(src, store)
+    lazypath.pull(store, digest)  # creates the cache
+    ns = os.stat("/proc/self/ns/pid").st_ino
+    debris = node_cache / "tmp" / f"tree-0123456789abcdef.tmp.999999999.0.7.{ns}"
+    (debris / "pkg").mkdir(parents=True)
+    (debris / "pkg" / "big.bin").write_bytes(b"x" * 4096)
+    listed = run_cli("cache", "ls")
+    assert listed.returncode == 0 and "debris: 1 entries in tmp/" in listed.stdout, listed
+    cleared = run_cli("cache", "clear", "--json")
+    assert cleared.returncode == 0, cleared
+    assert cleared.json()["tmp_removed"] == 1
+    assert not debris.exists()
+    # An activation cleans up before it builds, too.
+    (debris / "x").mkdir(parents=True)
+    other = lazypath.push(write_tree(tmp_path / "b", {"b.py": "B = 1\n"}), store)
+    lazypath.pull(store, other)
+    assert not debris.exists()

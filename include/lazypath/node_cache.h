@@ -147,6 +147,12 @@ class NodeCache {
   // while it sweeps blobs, so Gc never removes a blob about to be linked.
   std::string GcLockPath() const;
   Result<CacheUsage> Usage() const;
+  // Removes what processes that died mid-write left in tmp/ (and the temp
+  // siblings of atomic writes in meta/, statcache/, stores/): at once when
+  // the owner was in this pid namespace, after ten minutes otherwise (it
+  // may be alive in another). Returns how many entries went. Safe beside
+  // running activations: it never touches a live owner's entries.
+  Result<uint64_t> RemoveDebris() const;
   // Removes crash debris from tmp/, evicts least recently used trees that
   // no live process leases until the blobs fit in `budget_bytes`, and removes
   // blobs no tree links. budget UINT64_MAX: debris and unreferenced blobs

@@ -75,6 +75,25 @@ pid_t TempOwner(std::string_view name) {
   return pid;
 }
 
+// The pid namespace a TempName records after its pid, counter and random
+// part ("<prefix>.tmp.<pid>.<n>.<rand>.<ns>"); 0 for older names.
+uint64_t TempNamespace(std::string_view name) {
+  size_t at = name.rfind(".tmp.");
+  if (at == std::string_view::npos) return 0;
+  std::string_view rest = name.substr(at + 5);
+  uint64_t fields[4];
+  for (int i = 0; i < 4; ++i) {
+    auto [p, ec] =
+        std::from_chars(rest.data(), rest.data() + rest.size(), fields[i]);
+    if (ec != std::errc() ||
+        (i < 3 && (p == rest.data() + rest.size() || *p != '.'))) {
+      return 0;
+    }
+    rest.remove_prefix(static_cast<size_t>(p - rest.data()) + (i < 3 ? 1 : 0));
+  }
+  return rest.empty() ? fields[3] : 0;
+}
+
 bool ProcessAlive(pid_t pid) {
   return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM);
 }
@@ -155,26 +174,17 @@ Result<CacheUsage> NodeCache::Usage() const {
   return u;
 }
 
-Result<GcReport> NodeCache::Gc(uint64_t budget_bytes, bool wait) const {
-  GcReport r;
-  std::optional<FileLock> gc_lock;
-  if (wait) {
-    LP_ASSIGN_OR_RETURN(
-        FileLock l,
-        FileLock::Acquire(GcLockPath(), FileLock::Mode::kExclusive, env_));
-    gc_lock.emplace(std::move(l));
-  } else {
-    LP_ASSIGN_OR_RETURN(
-        gc_lock,
-        FileLock::TryAcquire(GcLockPath(), FileLock::Mode::kExclusive, env_));
-    if (!gc_lock) return r;
-  }
+Result<uint64_t> NodeCache::RemoveDebris() const {
   // Debris of processes that died mid-write: anything in tmp/, and the
   // temp siblings that atomic writes leave in meta/, statcache/ and
-  // stores/. The
-  // owner's pid is in the name; an entry also has to be ten minutes old, in
-  // case the cache is shared with another pid namespace.
+  // stores/. The owner's pid and pid namespace are in the name: an owner
+  // in this process's namespace that is gone left debris, removed at once.
+  // Where the namespace is another (a cache shared between containers) or
+  // not recorded, a dead-looking pid may be a live process we can't see, so
+  // the entry also has to be ten minutes old.
   const int64_t now = NowNs();
+  const uint64_t our_ns = fs::PidNamespace();
+  uint64_t removed = 0;
   std::vector<std::string> debris;
   for (const std::string& d :
        {TempDir(), fs::Join(dir_, "meta"), StatCacheDir(), StoreSummaryDir()}) {
@@ -192,11 +202,30 @@ Result<GcReport> NodeCache::Gc(uint64_t budget_bytes, bool wait) const {
     int64_t age =
         now - (int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec);
     pid_t owner = TempOwner(name);
-    bool mine = owner == ::getpid();
-    if (!mine && !ProcessAlive(owner) && age > 600ll * 1'000'000'000) {
-      if (fs::RemoveAll(p, env_).ok()) r.tmp_removed++;
+    if (owner == ::getpid() || ProcessAlive(owner)) continue;
+    bool visible = our_ns != 0 && TempNamespace(name) == our_ns;
+    if (visible || age > 600ll * 1'000'000'000) {
+      if (fs::RemoveAll(p, env_).ok()) removed++;
     }
   }
+  return removed;
+}
+
+Result<GcReport> NodeCache::Gc(uint64_t budget_bytes, bool wait) const {
+  GcReport r;
+  std::optional<FileLock> gc_lock;
+  if (wait) {
+    LP_ASSIGN_OR_RETURN(
+        FileLock l,
+        FileLock::Acquire(GcLockPath(), FileLock::Mode::kExclusive, env_));
+    gc_lock.emplace(std::move(l));
+  } else {
+    LP_ASSIGN_OR_RETURN(
+        gc_lock,
+        FileLock::TryAcquire(GcLockPath(), FileLock::Mode::kExclusive, env_));
+    if (!gc_lock) return r;
+  }
+  LP_ASSIGN_OR_RETURN(r.tmp_removed, RemoveDebris());
   LP_ASSIGN_OR_RETURN(BlobSweep swept, SweepBlobs());
   auto count = [&r](const BlobSweep& s) {
     r.blobs_removed += s.removed;

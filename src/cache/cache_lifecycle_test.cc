@@ -137,6 +137,35 @@ TEST_F(CacheLifecycleTest, GcRemovesDebrisOfDeadProcessesOnly) {
   EXPECT_TRUE(fs::Exists(mine));
 }
 
+// An interrupted activation's debris in this pid namespace goes at once (its
+// owner's pid is gone); debris recorded in another namespace waits ten
+// minutes, as its owner may be alive there.
+TEST_F(CacheLifecycleTest, GcRemovesDeadDebrisOfThisNamespaceAtOnce) {
+  ASSERT_NE(fs::PidNamespace(), 0u);
+  std::string ns = std::to_string(fs::PidNamespace());
+  std::string here = cache_->TempDir() + "/tree-ab.tmp.999999999.0.1." + ns;
+  std::string there = cache_->TempDir() + "/tree-cd.tmp.999999999.0.2.1";
+  ASSERT_TRUE(fs::MakeDirs(here + "/x").ok());
+  ASSERT_TRUE(fs::MakeDirs(there + "/x").ok());
+  std::string live = fs::TempName(cache_->TempDir() + "/stage");  // ours
+  ASSERT_TRUE(fs::MakeDirs(live).ok());
+  auto usage = cache_->Usage();
+  ASSERT_TRUE(usage.ok());
+  EXPECT_EQ(usage->tmp_entries, 3u);  // shown before it goes
+  auto r = cache_->Gc(UINT64_MAX);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->tmp_removed, 1u);
+  EXPECT_FALSE(fs::Exists(here));
+  EXPECT_TRUE(fs::Exists(there));
+  EXPECT_TRUE(fs::Exists(live));
+  // The next activation cleans up too, without a gc.
+  ASSERT_TRUE(fs::MakeDirs(here + "/y").ok());
+  auto removed = cache_->RemoveDebris();
+  ASSERT_TRUE(removed.ok());
+  EXPECT_EQ(*removed, 1u);
+  EXPECT_FALSE(fs::Exists(here));
+}
+
 // Regression: a process killed inside an atomic write of tree metadata or
 // of a push's stat cache left its temp sibling in meta/ or statcache/,
 // where gc never looked, so it stayed forever.

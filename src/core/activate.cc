@@ -57,6 +57,9 @@ Result<ActivateResult> Activate(const std::string& store_url,
       FileLock::Acquire(cache.LockPath(result.tree), FileLock::Mode::kExclusive,
                         cache.env()));
   if (cache.HasTree(result.tree)) return finish(true);
+  // What an interrupted activation left behind goes before this one adds
+  // its own (best effort: debris only ever costs space).
+  (void)cache.RemoveDebris();
 
   LP_RETURN_IF_ERROR(open_store());
   // Blobs fetched below are unlinked until Materialize links them: keep Gc's

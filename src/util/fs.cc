@@ -101,6 +101,16 @@ Status RenameDurable(const std::string& from, const std::string& to, Env* env) {
   return FsyncDir(Dirname(to), env);
 }
 
+uint64_t PidNamespace() {
+  static const uint64_t ns = [] {
+    struct stat st;
+    return ::stat("/proc/self/ns/pid", &st) == 0
+               ? static_cast<uint64_t>(st.st_ino)
+               : uint64_t{0};
+  }();
+  return ns;
+}
+
 std::string TempName(std::string_view prefix) {
   static std::atomic<uint64_t> counter{0};
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -111,6 +121,8 @@ std::string TempName(std::string_view prefix) {
   s += std::to_string(counter.fetch_add(1));
   s += ".";
   s += std::to_string(rng() % 1000000007ULL);
+  s += ".";
+  s += std::to_string(PidNamespace());
   return s;
 }
 

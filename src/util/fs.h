@@ -40,8 +40,13 @@ Status WriteFileAtomic(const std::string& path, std::string_view data,
 // Like mkdir -p. Existing directories are fine.
 Status MakeDirs(const std::string& path, int mode = 0755,
                 Env* env = Env::Default());
-// A name unique on this host for a temp sibling: "<prefix>.tmp.<pid>.<rand>".
+// A name unique on this host for a temp sibling:
+// "<prefix>.tmp.<pid>.<n>.<rand>.<pid namespace>", the last the inode of
+// /proc/self/ns/pid (0 when unknown), so a cleaner can tell whether the
+// owner's pid is one it can check.
 std::string TempName(std::string_view prefix);
+// The inode of this process's pid namespace (/proc/self/ns/pid), 0 if unknown.
+uint64_t PidNamespace();
 // rename(2) plus an fsync of the destination directory.
 Status RenameDurable(const std::string& from, const std::string& to,
                      Env* env = Env::Default());

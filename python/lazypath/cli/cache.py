@@ -99,6 +99,11 @@ def run_ls(args: argparse.Namespace) -> int:
         f"blobs: {u['blobs']} ({human_bytes(u['blob_bytes'])}), "
         f"{u['unreferenced_blobs']} unreferenced ({human_bytes(u['unreferenced_bytes'])})"
     )
+    if u["tmp_entries"]:
+        out(
+            f"debris: {u['tmp_entries']} entries in tmp/ (writes in progress, or left by"
+            " interrupted ones; `cache gc` and `cache clear` remove those of dead processes)"
+        )
     return EXIT_OK
 
 

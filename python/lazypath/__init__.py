@@ -63,9 +63,18 @@ def __getattr__(name: str):
 
 
 def _load_core():
-    """The core extension, loaded on first use (see the module docstring)."""
-    from lazypath import _core as core
+    """The core extension, loaded on first use (see the module docstring).
 
+    Where it can't load (a shared library missing or broken), the verb that
+    needs it fails with one LazypathError line naming the module and the
+    cause; `import lazypath`, --version, --help and the doctor never get here.
+    """
+    try:
+        from lazypath import _core as core
+    except ImportError as e:
+        raise LazypathError(
+            f"cannot load lazypath's core extension (lazypath._core): {' '.join(str(e).split())}"
+        ) from e
     return core
 
 

@@ -24,9 +24,9 @@ MODES = ("eager", "lazy")
 
 
 def _load_core():
-    from lazypath import _core
+    import lazypath
 
-    return _core
+    return lazypath._load_core()
 
 
 def _path(value) -> str:

@@ -168,9 +168,9 @@ def guard(runtime_env: dict) -> dict:
 
 def is_digest(ref: str) -> bool:
     """Whether `ref` is a tree digest (the core's digest grammar)."""
-    from lazypath import _core
+    import lazypath
 
-    return _core.is_digest(ref)
+    return lazypath._load_core().is_digest(ref)
 
 
 def digest_uri(digest: str) -> str:

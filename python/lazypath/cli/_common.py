@@ -71,6 +71,17 @@ def json_flag(p: argparse.ArgumentParser) -> None:
     )
 
 
+def on_demand_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--on-demand",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="lazy: a directory without code (data, models) that stays out of its "
+        "parent until lazypath.materialize() asks for it (repeatable)",
+    )
+
+
 def cache_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--cache",

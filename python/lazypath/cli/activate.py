@@ -14,6 +14,7 @@ from lazypath.cli._common import (
     err,
     human_bytes,
     json_flag,
+    on_demand_flag,
     out,
     print_json,
     progress_display,
@@ -32,14 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="eager: materialise the whole tree; lazy: only the root directory now, "
         "each package's directory when first imported (through lazypath.activate)",
     )
-    p.add_argument(
-        "--on-demand",
-        metavar="DIR",
-        action="append",
-        default=[],
-        help="lazy: a directory without code (data, models) that stays out of its "
-        "parent until lazypath.materialize() asks for it (repeatable)",
-    )
+    on_demand_flag(p)
     cache_flag(p)
     p.add_argument(
         "--threads", type=threads, default=8, metavar="N", help="concurrent reads (default 8)"

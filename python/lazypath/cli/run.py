@@ -27,6 +27,7 @@ from lazypath.cli._common import (
     UsageError,
     cache_flag,
     err,
+    on_demand_flag,
     progress_display,
     run_interruptible,
 )
@@ -44,14 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="eager: materialise the whole tree first; lazy: each package when COMMAND "
         "first imports it",
     )
-    p.add_argument(
-        "--on-demand",
-        metavar="DIR",
-        action="append",
-        default=[],
-        help="lazy: a directory without code that stays out until lazypath.materialize() "
-        "asks for it (repeatable)",
-    )
+    on_demand_flag(p)
     p.add_argument(
         "--policy",
         metavar="FILE|JSON",

@@ -10,10 +10,10 @@
 #include <optional>
 #include <set>
 #include <thread>
-#include <tuple>
 
 #include "core/fetch.h"
 #include "core/known_blobs.h"
+#include "core/push_stages.h"
 #include "lazypath/node_cache.h"
 #include "lazypath/profile.h"
 #include "lazypath/progress.h"
@@ -84,16 +84,6 @@ class UploadProgress {
   std::condition_variable cv_;
   bool stop_ = false;
   std::thread thread_;
-};
-
-struct NewBlob {
-  Hash hash;
-  uint64_t size;
-  std::string source;
-  // For ordering: profiled blobs first, by `rank` (their position in the
-  // profile's blob list); then a directory's files together.
-  size_t rank;
-  std::string dir, base;
 };
 
 // The profile that orders this push: `from`'s if given (it must have one),
@@ -236,133 +226,27 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
       !profiled_blobs.empty() && !Contiguous(profiled_blobs, known);
   if (!result.tree_existed || repack_profile) {
     UploadProgress upload_progress(options.progress, store->stats());
-    Index index;
-    index.tree = tree_hash;
-    std::vector<NewBlob> fresh;
-    std::set<Hash> queued;
-    const auto& entries = scanned.tree.entries();
-    for (size_t i = 0; i < entries.size(); ++i) {
-      const TreeEntry& e = entries[i];
-      if (e.kind == EntryKind::kSymlink || e.blob.size == 0) continue;
-      auto rank = profiled.find(e.blob.hash);
-      bool first = repack_profile && rank != profiled.end();
-      if (auto it = known.find(e.blob.hash); it != known.end() && !first) {
-        index.blobs.emplace(e.blob.hash, it->second);
-        continue;
-      }
-      if (!queued.insert(e.blob.hash).second) continue;
-      size_t slash = e.path.rfind('/');
-      std::string d = slash == std::string::npos ? "" : e.path.substr(0, slash);
-      std::string b = e.path.substr(slash + 1);
-      fresh.push_back({e.blob.hash, e.blob.size, scanned.sources[i],
-                       first ? rank->second : profiled.size(), d, b});
-      if (first) result.profile.blobs_first++;
+    PushPlan plan =
+        PlanPush(scanned, tree_hash, known, profiled, repack_profile);
+    result.profile.blobs_first = plan.blobs_first;
+    Progress pack_progress(options.progress, "pack", plan.fresh_bytes, "bytes");
+    PackWriteOptions write;
+    write.level = options.level;
+    write.threads = options.scan.threads;
+    write.temp_dir = cache.TempDir();
+    write.env = cache.env();
+    write.on_bytes = [&](uint64_t n) { pack_progress.Add(n); };
+    write.on_pack = [&](uint64_t n) { upload_progress.Expect(n); };
+    LP_ASSIGN_OR_RETURN(WrittenPacks written,
+                        WritePacks(*store, plan.fresh, write));
+    result.packs_uploaded = written.packs;
+    result.blobs_uploaded = plan.fresh.size();
+    for (auto& [hash, location] : written.blobs) {
+      plan.index.blobs[hash] = location;
     }
-    std::sort(fresh.begin(), fresh.end(),
-              [](const NewBlob& a, const NewBlob& b) {
-                return std::tie(a.rank, a.dir, a.base) <
-                       std::tie(b.rank, b.dir, b.base);
-              });
-    uint64_t fresh_bytes = 0;
-    for (const auto& b : fresh) fresh_bytes += b.size;
-
-    Progress pack_progress(options.progress, "pack", fresh_bytes, "bytes");
-    std::optional<PackWriter> writer;
-    std::string pack_tmp;
-    std::vector<std::pair<Hash, FrameRef>> in_pack;
-    auto flush = [&]() -> Status {
-      if (!writer) return Status::OK();
-      LP_ASSIGN_OR_RETURN(Digest pd, writer->Finish());
-      writer.reset();
-      upload_progress.Expect(pd.size);
-      Status s = store->PutFile(PackKey(pd.hash), pack_tmp);
-      (void)cache.env()->Unlink(pack_tmp);
-      LP_RETURN_IF_ERROR(s);
-      result.packs_uploaded++;
-      for (auto& [h, frame] : in_pack) {
-        index.blobs[h] = BlobLocation{pd.hash, frame, 0};
-      }
-      in_pack.clear();
-      return Status::OK();
-    };
-    auto ensure_writer = [&]() -> Status {
-      if (writer && writer->size() >= kPackTargetBytes) {
-        LP_RETURN_IF_ERROR(flush());
-      }
-      if (!writer) {
-        pack_tmp = fs::TempName(fs::Join(cache.TempDir(), "pack"));
-        LP_ASSIGN_OR_RETURN(PackWriter w,
-                            PackWriter::Create(pack_tmp, options.level));
-        writer.emplace(std::move(w));
-      }
-      return Status::OK();
-    };
-    // Encode small blobs in parallel windows, append them in order; stream
-    // large ones straight into the pack.
-    constexpr uint64_t kWindowBytes = 64ull << 20;
-    size_t i = 0;
-    Status status;
-    while (i < fresh.size() && status.ok()) {
-      if (fresh[i].size > kInMemoryBlobBytes) {
-        status = ensure_writer();
-        if (!status.ok()) break;
-        auto ref = writer->AddFile(fresh[i].source,
-                                   Digest{fresh[i].hash, fresh[i].size},
-                                   [&](uint64_t n) { pack_progress.Add(n); });
-        if (!ref.ok()) {
-          status = ref.status();
-          break;
-        }
-        in_pack.emplace_back(fresh[i].hash, *ref);
-        ++i;
-        continue;
-      }
-      size_t j = i;
-      uint64_t window = 0;
-      while (j < fresh.size() && fresh[j].size <= kInMemoryBlobBytes &&
-             window < kWindowBytes) {
-        window += fresh[j].size;
-        ++j;
-      }
-      std::vector<EncodedBlob> encoded(j - i);
-      status =
-          ParallelFor(j - i, options.scan.threads, [&](size_t k) -> Status {
-            const NewBlob& b = fresh[i + k];
-            LP_ASSIGN_OR_RETURN(
-                encoded[k],
-                EncodeBlob(b.source, Digest{b.hash, b.size}, options.level));
-            return Status::OK();
-          });
-      for (size_t k = 0; k < encoded.size() && status.ok(); ++k) {
-        status = ensure_writer();
-        if (!status.ok()) break;
-        auto ref = writer->AddEncoded(encoded[k]);
-        if (!ref.ok()) {
-          status = ref.status();
-          break;
-        }
-        in_pack.emplace_back(fresh[i + k].hash, *ref);
-        pack_progress.Add(fresh[i + k].size);
-      }
-      i = j;
-    }
-    if (status.ok()) status = flush();
-    if (!status.ok()) {
-      if (writer) (void)cache.env()->Unlink(pack_tmp);
-      return status;
-    }
-    for (const auto& b : fresh) index.blobs[b.hash].size = b.size;
-    result.blobs_uploaded = fresh.size();
-    // Index, then tree: a reader that finds the tree finds its index. (A
-    // tree the store had gets a new index; the packs the old one names
-    // stay, so a reader holding it is unaffected.)
-    std::string index_bytes = index.Serialize();
-    upload_progress.Expect(index_bytes.size() +
-                           (result.tree_existed ? 0 : tree_bytes.size()));
-    LP_RETURN_IF_ERROR(store->Put(IndexKey(tree_hash), index_bytes));
-    if (!result.tree_existed) {
-      LP_RETURN_IF_ERROR(store->Put(TreeKey(tree_hash), tree_bytes));
-    }
+    LP_RETURN_IF_ERROR(
+        PublishTree(*store, plan.index, tree_bytes, result.tree_existed,
+                    [&](uint64_t n) { upload_progress.Expect(n); }));
   }
   // Carry the profile over, before the ref moves to the new tree.
   if (profile && profile->tree != tree_hash && !profiled_dirs.empty()) {

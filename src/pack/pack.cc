@@ -15,10 +15,7 @@ Status Changed(const std::string& source) {
 }
 }  // namespace
 
-Result<EncodedBlob> EncodeBlob(const std::string& source,
-                               const Digest& expected, int level) {
-  LP_ASSIGN_OR_RETURN(std::string raw, fs::ReadFile(source, expected.size));
-  if (HashBytes(raw) != expected) return Changed(source);
+Result<EncodedBlob> EncodeBytes(std::string raw, int level) {
   EncodedBlob out;
   LP_ASSIGN_OR_RETURN(std::string z, ZstdCompress(raw, level));
   if (z.size() < raw.size()) {
@@ -29,6 +26,13 @@ Result<EncodedBlob> EncodeBlob(const std::string& source,
     out.codec = Codec::kNone;
   }
   return out;
+}
+
+Result<EncodedBlob> EncodeBlob(const std::string& source,
+                               const Digest& expected, int level) {
+  LP_ASSIGN_OR_RETURN(std::string raw, fs::ReadFile(source, expected.size));
+  if (HashBytes(raw) != expected) return Changed(source);
+  return EncodeBytes(std::move(raw), level);
 }
 
 PackWriter::PackWriter(std::string path, fs::Fd fd, int level)

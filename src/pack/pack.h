@@ -43,6 +43,8 @@ struct EncodedBlob {
   std::string bytes;
   Codec codec = Codec::kNone;
 };
+// Encodes bytes held in memory (a chunk, a located frame's content).
+Result<EncodedBlob> EncodeBytes(std::string raw, int level);
 // Reads `source`, checks it against `expected` and encodes it.
 Result<EncodedBlob> EncodeBlob(const std::string& source,
                                const Digest& expected, int level);

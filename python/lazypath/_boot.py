@@ -99,6 +99,51 @@ def pythonpath(existing: str | None) -> str:
     return os.pathsep.join([SITE_DIR, *parts])
 
 
+def child_env(
+    store: str,
+    tree,
+    mode: str,
+    cache_dir: str | None = None,
+    on_demand: list | None = None,
+    policy: dict | None = None,
+    *,
+    keep_inherited_policy: bool = False,
+) -> dict:
+    """The environment a child process we start needs to see `tree` (an
+    ActiveTree this process opened from `store`), built from os.environ.
+
+    lazy: the tree is described by env() and lazypath/_site goes first on
+    PYTHONPATH, so the child activates it before its own code runs. eager:
+    the tree's path goes first on PYTHONPATH (once), an inherited boot
+    description is dropped, and with `policy` lazypath/_site follows the tree
+    so the child's boot enforces it. With `policy` its variables are set
+    (lazypath/policy.py env()); an inherited LAZYPATH_POLICY and
+    LAZYPATH_POLICY_TREE are dropped first unless `keep_inherited_policy`.
+    With `cache_dir`, LAZYPATH_CACHE is its absolute path.
+    """
+    out = dict(os.environ)
+    if not keep_inherited_policy:
+        for var in ("LAZYPATH_POLICY", "LAZYPATH_POLICY_TREE"):
+            out.pop(var, None)
+    if mode == "lazy":
+        out.update(env(store, tree.digest, "lazy", cache_dir, tree.path, on_demand=on_demand))
+        out["PYTHONPATH"] = pythonpath(out.get("PYTHONPATH"))
+    else:
+        for var in (STORE_VAR, REF_VAR):
+            out.pop(var, None)
+        skip = {tree.path, SITE_DIR}
+        rest = [p for p in out.get("PYTHONPATH", "").split(os.pathsep) if p and p not in skip]
+        boot = [SITE_DIR] if policy is not None else []
+        out["PYTHONPATH"] = os.pathsep.join([tree.path, *boot, *rest])
+    if policy is not None:
+        from lazypath import policy as lppolicy
+
+        out.update(lppolicy.env(policy, tree.path))
+    if cache_dir:
+        out["LAZYPATH_CACHE"] = os.path.abspath(cache_dir)
+    return out
+
+
 def _same(a: str, b: str) -> bool:
     try:
         return os.path.samefile(a, b)

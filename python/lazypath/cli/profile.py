@@ -68,10 +68,7 @@ def run(args: argparse.Namespace) -> int:
         dirs_file = os.path.join(tmp, "dirs.jsonl")
         # Resolves REF once (the child gets the digest) and fetches the root.
         tree = lazypath.pull(args.store, args.ref, mode="lazy", cache_dir=cache)
-        env = dict(os.environ)
-        env.update(_boot.env(args.store, tree.digest, "lazy", cache, tree.path))
-        env["PYTHONPATH"] = _boot.pythonpath(env.get("PYTHONPATH"))
-        env["LAZYPATH_CACHE"] = cache
+        env = _boot.child_env(args.store, tree, "lazy", cache, keep_inherited_policy=True)
         env["LAZYPATH_PROFILE_FILE"] = dirs_file
         env.pop("LAZYPATH_PROFILE", None)
         start = time.monotonic()

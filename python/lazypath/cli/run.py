@@ -60,38 +60,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def child_env(
-    tree, store: str, mode: str, cache: str | None, on_demand: list, policy: dict | None = None
-) -> dict:
-    """COMMAND's environment: the tree first on PYTHONPATH (lazy: lazypath's
-    boot directory, which activates it before COMMAND's own code runs; with a
-    policy, the boot directory after the tree in eager mode too)."""
-    from lazypath import _boot
-
-    env = dict(os.environ)
-    for var in ("LAZYPATH_POLICY", "LAZYPATH_POLICY_TREE"):
-        env.pop(var, None)
-    if mode == "lazy":
-        env.update(_boot.env(store, tree.digest, "lazy", cache, tree.path, on_demand=on_demand))
-        env["PYTHONPATH"] = _boot.pythonpath(env.get("PYTHONPATH"))
-    else:
-        for var in (_boot.STORE_VAR, _boot.REF_VAR):
-            env.pop(var, None)
-        skip = {tree.path, _boot.SITE_DIR}
-        rest = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p not in skip]
-        boot = [_boot.SITE_DIR] if policy is not None else []
-        env["PYTHONPATH"] = os.pathsep.join([tree.path, *boot, *rest])
-    if policy is not None:
-        from lazypath import policy as lppolicy
-
-        env.update(lppolicy.env(policy, tree.path))
-    if cache:
-        env["LAZYPATH_CACHE"] = os.path.abspath(cache)
-    return env
-
-
 def run(args: argparse.Namespace) -> int:
-    from lazypath import _activation
+    from lazypath import _activation, _boot
 
     command = list(args.command)
     if not command:
@@ -113,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
             ),
             progress,
         )
-    env = child_env(opened.tree, args.store, args.mode, args.cache, args.on_demand, policy)
+    env = _boot.child_env(args.store, opened.tree, args.mode, args.cache, args.on_demand, policy)
     if opened.lease_fd >= 0:
         os.set_inheritable(opened.lease_fd, True)
     sys.stdout.flush()

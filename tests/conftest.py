@@ -45,7 +45,10 @@ def restore_imports():
     yield
     sys.path[:] = path
     for name in set(sys.modules) - modules:
-        del sys.modules[name]
+        # lazypath's own modules stay: a second copy of _activation would
+        # hold a second, empty registry of active trees.
+        if name != "lazypath" and not name.startswith("lazypath."):
+            del sys.modules[name]
     for tree_path, activation in list(_activation._active.items()):
         if active.get(tree_path) is not activation:
             activation.close()  # end the leases and hooks this test took

@@ -23,6 +23,8 @@
 //     placeholder (0700) until MaterializePath() asks for something in it,
 //     then it comes in full. Which ones stay out is decided by the process
 //     that materialises their parent.
+// (One function owns that rule, src/core/materialization.h; the prefetch
+// and a push's profile layout use it too.)
 // A materialised directory has mode 0755. It replaces its placeholder in one
 // atomic rename (RENAME_EXCHANGE), after one syncfs, so no process ever sees
 // a directory half-filled. Blobs of one directory are adjacent in a pack and
@@ -35,11 +37,12 @@
 //
 // Prefetch() reads the tree's profile (lazypath/profile.h) and fetches the
 // blobs of every profiled directory still a placeholder in one go (one
-// coalesced range read per pack when a push laid them out contiguously),
-// then materialises those directories in profile order. It is meant to run
-// on a background thread while the program starts: an import that needs a
-// directory first either waits for the prefetch (same locks) or builds that
-// directory itself.
+// coalesced range read per pack when a push laid them out contiguously):
+// exactly what materialising them will place, so nothing of an on_demand
+// directory. It then materialises those directories in profile order. It is
+// meant to run on a background thread while the program starts: an import
+// that needs a directory first either waits for the prefetch (same locks) or
+// builds that directory itself.
 //
 // Thread safety: all methods may be called from any thread; processes
 // sharing a node cache serialise materialisation of one tree with a flock.
@@ -48,7 +51,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -67,6 +69,7 @@ namespace lazypath {
 
 class Env;  // src/util/env.h
 class Index;
+class Materialization;  // src/core/materialization.h
 
 struct PrefetchStats {
   bool profile = false;       // the store has a profile for this tree
@@ -148,11 +151,9 @@ class LazyTree {
   bool complete_ = false;
   int threads_ = 8;
   int lease_fd_ = -1;
-  // Directory -> indices of its own entries; directory -> subdirectories.
-  std::map<std::string, std::vector<size_t>, std::less<>> files_;
-  std::map<std::string, std::vector<std::string>, std::less<>> subdirs_;
-  std::set<std::string, std::less<>> has_code_;   // dirs with code beneath
-  std::set<std::string, std::less<>> on_demand_;  // LazyOptions::on_demand
+  // What each directory holds (src/core/materialization.h), over
+  // tree_entries_ and LazyOptions::on_demand.
+  std::unique_ptr<Materialization> rule_;
   mutable std::mutex mu_;  // guards done_, order_, and building
   std::set<std::string, std::less<>> done_;
   std::vector<std::string> order_;

@@ -6,7 +6,9 @@
 // profile writes the blobs of the profiled directories first, contiguous and
 // in profile order, so that lazy activation can fetch them all with one
 // coalesced range read per pack; and lazy activation prefetches that set in
-// the background while the program starts (LazyTree::Prefetch).
+// the background while the program starts (LazyTree::Prefetch). Which blobs
+// a profiled directory stands for is decided by one rule that both use with
+// lazy activation itself (src/core/materialization.h).
 //
 // A profile is advisory: it is not part of the tree's digest, and a wrong or
 // stale one costs only bytes, never correctness (every directory it names is
@@ -26,7 +28,6 @@
 #include "lazypath/digest.h"
 #include "lazypath/status.h"
 #include "lazypath/store.h"
-#include "lazypath/tree.h"
 
 namespace lazypath {
 
@@ -57,19 +58,6 @@ Status WriteProfile(Store& store, const Profile& profile);
 // Reads profiles/<hex>: nullopt when the store has none; Corrupt when it
 // does not parse or describes another tree.
 Result<std::optional<Profile>> ReadProfile(Store& store, const Hash& tree);
-
-// `dirs` without the entries that are not directories of `tree` (a profile
-// carried over to a tree where they were removed), order kept.
-std::vector<std::string> DirsInTree(const Tree& tree,
-                                    const std::vector<std::string>& dirs);
-
-// The distinct non-empty blobs lazy activation places when it materialises
-// each of `dirs` (include/lazypath/lazy.h says what a directory holds: its
-// own files, the __init__.py of importable subpackages, and the whole of
-// subdirectories nothing can import), in order of `dirs` and then of path.
-// Directories not in `tree` are skipped.
-std::vector<Digest> DirectoryBlobs(const Tree& tree,
-                                   const std::vector<std::string>& dirs);
 
 }  // namespace lazypath
 

@@ -10,13 +10,13 @@
 
 #include "cache/file_lock.h"
 #include "core/fetch.h"
+#include "core/materialization.h"
 #include "core/tree_paths.h"
 #include "lazypath/profile.h"
 #include "pack/index.h"
 #include "util/dir_writer.h"
 #include "util/env.h"
 #include "util/fs.h"
-#include "util/python_name.h"
 
 namespace lazypath {
 
@@ -25,9 +25,7 @@ namespace {
 constexpr mode_t kDoneMode = 0755;
 constexpr mode_t kPlaceholderMode = 0700;
 
-using tree_paths::Base;
 using tree_paths::Child;
-using tree_paths::IsCode;
 using tree_paths::Parent;
 
 }  // namespace
@@ -123,42 +121,14 @@ Result<std::unique_ptr<LazyTree>> LazyTree::Open(const std::string& store_url,
     t->index_ = std::make_unique<Index>(std::move(fetched));
   }
 
-  const auto& entries = t->tree_entries_.entries();
-  t->subdirs_[""];
-  for (size_t i = 0; i < entries.size(); ++i) {
-    std::string_view dir = Parent(entries[i].path);
-    t->files_[std::string(dir)].push_back(i);
-    if (IsCode(Base(entries[i].path))) {
-      for (std::string_view d = dir; !t->has_code_.count(d); d = Parent(d)) {
-        t->has_code_.emplace(d);
-        if (d.empty()) break;
-      }
-    }
-    // Register each directory with its parent the first time it is seen,
-    // top-down, so that a parent is always registered before its children.
-    for (size_t slash = 0; slash != std::string_view::npos && !dir.empty();) {
-      slash = dir.find('/', slash + (slash ? 1 : 0));
-      std::string_view d = dir.substr(0, slash);
-      if (t->subdirs_.try_emplace(std::string(d)).second) {
-        t->subdirs_[std::string(Parent(d))].push_back(std::string(Base(d)));
-      }
-    }
-  }
-  for (std::string d : options.on_demand) {
-    while (!d.empty() && d.back() == '/') d.pop_back();
-    if (!t->IsDirectory(d) || d.empty()) continue;
-    if (IsModuleName(Base(d)) && t->has_code_.count(d)) {
-      return Status::InvalidArgument(
-          "on-demand directory '" + d + "' of tree " + t->tree_.ToString() +
-          " holds Python code: it is fetched when imported already");
-    }
-    t->on_demand_.insert(d);
-  }
+  t->rule_ = std::make_unique<Materialization>(t->tree_entries_);
+  LP_RETURN_IF_ERROR(
+      t->rule_->SetOnDemand(options.on_demand, t->tree_.ToString()));
   t->root_ = t->cache_->LazyDir(t->tree_);
   // Every directory materialised already (by earlier processes): nothing
   // is left to do, and no import hook is needed.
   bool all_done = true;
-  for (const auto& [dir, subs] : t->subdirs_) {
+  for (const auto& dir : t->rule_->Directories()) {
     if (!t->IsDone(dir)) {
       all_done = false;
       break;
@@ -187,7 +157,7 @@ Status LazyTree::LoadIndex() {
 }
 
 bool LazyTree::IsDirectory(std::string_view rel) const {
-  return subdirs_.find(rel) != subdirs_.end();
+  return rule_ && rule_->IsDirectory(rel);
 }
 
 bool LazyTree::IsDone(const std::string& rel) const {
@@ -238,67 +208,15 @@ Status LazyTree::Build(const std::string& rel) {
     done_.insert(rel);
     return Status::OK();
   }
-  const auto& entries = tree_entries_.entries();
-  // What goes in: (entry index, path relative to `rel`).
-  std::vector<std::pair<size_t, std::string>> place;
-  std::vector<std::pair<std::string, mode_t>> dirs;  // relative to `rel`
-  auto add_subtree = [&](const std::string& sub, const std::string& as) {
-    // Every directory and entry below `sub`, in full.
-    std::vector<std::pair<std::string, std::string>> stack{{sub, as}};
-    while (!stack.empty()) {
-      auto [d, out] = stack.back();
-      stack.pop_back();
-      dirs.emplace_back(out, kDoneMode);
-      if (auto f = files_.find(d); f != files_.end()) {
-        for (size_t i : f->second) {
-          place.emplace_back(i, out + "/" + std::string(Base(entries[i].path)));
-        }
-      }
-      if (auto s = subdirs_.find(d); s != subdirs_.end()) {
-        for (const auto& name : s->second) {
-          if (on_demand_.count(Child(d, name))) {
-            dirs.emplace_back(out + "/" + name, kPlaceholderMode);
-          } else {
-            stack.emplace_back(Child(d, name), out + "/" + name);
-          }
-        }
-      }
-    }
-  };
-  if (auto f = files_.find(rel); f != files_.end()) {
-    for (size_t i : f->second) {
-      place.emplace_back(i, std::string(Base(entries[i].path)));
-    }
-  }
-  if (auto s = subdirs_.find(rel); s != subdirs_.end()) {
-    for (const auto& name : s->second) {
-      std::string sub = Child(rel, name);
-      if (!IsModuleName(name) || !has_code_.count(sub)) {
-        if (on_demand_.count(sub)) {
-          dirs.emplace_back(name, kPlaceholderMode);  // until asked for
-        } else {
-          add_subtree(sub, name);  // reachable only by path: comes with `rel`
-        }
-        continue;
-      }
-      dirs.emplace_back(name, kPlaceholderMode);
-      if (auto f = files_.find(sub); f != files_.end()) {
-        for (size_t i : f->second) {
-          if (Base(entries[i].path) == "__init__.py") {
-            place.emplace_back(i, name + "/__init__.py");
-          }
-        }
-      }
-    }
-  }
+  const DirectoryPlan plan = rule_->Plan(rel);
   // Fetch what the blob cache lacks, keeping gc's sweep out until published.
   LP_ASSIGN_OR_RETURN(
       FileLock gc_guard,
       FileLock::Acquire(cache_->GcLockPath(), FileLock::Mode::kShared, env));
   std::vector<Hash> missing;
   std::set<Hash> seen;
-  for (const auto& [i, out] : place) {
-    const TreeEntry& e = entries[i];
+  for (const auto& f : plan.files) {
+    const TreeEntry& e = *f.entry;
     if (e.kind == EntryKind::kSymlink || e.blob.size == 0) continue;
     if (seen.insert(e.blob.hash).second && !cache_->HasBlob(e.blob.hash)) {
       missing.push_back(e.blob.hash);
@@ -326,17 +244,18 @@ Status LazyTree::Build(const std::string& rel) {
   // Every write goes through DirWriter, which follows no symlink.
   auto writer = fs::DirWriter::Open(stage, env);
   if (!writer.ok()) return fail(writer.status());
-  // Parents before children: `dirs` lists each subtree top-down.
-  for (const auto& [d, mode] : dirs) {
-    Status s = writer->MakeDir(d, mode);
+  // Parents before children: the plan lists each subtree top-down.
+  for (const auto& d : plan.dirs) {
+    Status s =
+        writer->MakeDir(d.path, d.placeholder ? kPlaceholderMode : kDoneMode);
     if (!s.ok()) return fail(s);
   }
-  for (const auto& [i, out] : place) {
-    auto [parent, name] = fs::DirWriter::Split(out);
+  for (const auto& f : plan.files) {
+    auto [parent, name] = fs::DirWriter::Split(f.path);
     auto dir = writer->Dir(parent);
     if (!dir.ok()) return fail(dir.status());
-    Status s = cache_->PlaceEntry(entries[i], *dir, std::string(name),
-                                  writer->Show(out));
+    Status s = cache_->PlaceEntry(*f.entry, *dir, std::string(name),
+                                  writer->Show(f.path));
     if (!s.ok()) return fail(s);
   }
   if (Status s = env->Chmod(stage, kDoneMode); !s.ok()) return fail(s);
@@ -396,9 +315,7 @@ Status LazyTree::MaterializePath(std::string_view rel_view) {
     std::string d = std::move(stack.back());
     stack.pop_back();
     LP_RETURN_IF_ERROR(MaterializeDir(d).status());
-    if (auto s = subdirs_.find(d); s != subdirs_.end()) {
-      for (const auto& name : s->second) stack.push_back(Child(d, name));
-    }
+    for (const auto& name : rule_->Subdirs(d)) stack.push_back(Child(d, name));
   }
   return Status::OK();
 }
@@ -440,7 +357,7 @@ Result<PrefetchStats> LazyTree::Prefetch() {
         FileLock::Acquire(cache_->GcLockPath(), FileLock::Mode::kShared,
                           cache_->env()));
     std::vector<Hash> missing;
-    for (const auto& b : DirectoryBlobs(tree_entries_, todo)) {
+    for (const auto& b : rule_->Blobs(todo)) {
       if (!cache_->HasBlob(b.hash)) missing.push_back(b.hash);
     }
     if (!missing.empty()) {

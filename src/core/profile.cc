@@ -1,11 +1,9 @@
 #include "lazypath/profile.h"
 
-#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "core/tree_paths.h"
-#include "util/python_name.h"
+#include "lazypath/tree.h"
 
 namespace lazypath {
 
@@ -14,39 +12,6 @@ using json = nlohmann::json;
 namespace {
 
 constexpr std::string_view kFormat = "lazypath-profile/1";
-
-using tree_paths::Base;
-using tree_paths::Child;
-using tree_paths::IsCode;
-using tree_paths::Parent;
-
-// The directory structure of a tree, as lazy activation sees it.
-struct Layout {
-  std::map<std::string, std::vector<size_t>, std::less<>> files;
-  std::map<std::string, std::vector<std::string>, std::less<>> subdirs;
-  std::set<std::string, std::less<>> has_code;
-
-  explicit Layout(const Tree& tree) {
-    const auto& entries = tree.entries();
-    subdirs[""];
-    for (size_t i = 0; i < entries.size(); ++i) {
-      std::string_view dir = Parent(entries[i].path);
-      files[std::string(dir)].push_back(i);
-      if (IsCode(Base(entries[i].path))) {
-        for (std::string_view d = dir; !has_code.count(d); d = Parent(d)) {
-          has_code.emplace(d);
-          if (d.empty()) break;
-        }
-      }
-      std::string d(dir);
-      while (!d.empty() && subdirs.try_emplace(d).second) {
-        std::string parent(Parent(d));
-        subdirs[parent].push_back(std::string(Base(d)));
-        d = parent;
-      }
-    }
-  }
-};
 
 }  // namespace
 
@@ -148,64 +113,6 @@ Result<std::optional<Profile>> ReadProfile(Store& store, const Hash& tree) {
                            p.tree.ToString() + ")");
   }
   return std::optional<Profile>(std::move(p));
-}
-
-std::vector<std::string> DirsInTree(const Tree& tree,
-                                    const std::vector<std::string>& dirs) {
-  Layout layout(tree);
-  std::vector<std::string> out;
-  for (const auto& d : dirs) {
-    if (layout.subdirs.count(d)) out.push_back(d);
-  }
-  return out;
-}
-
-std::vector<Digest> DirectoryBlobs(const Tree& tree,
-                                   const std::vector<std::string>& dirs) {
-  Layout layout(tree);
-  const auto& entries = tree.entries();
-  std::vector<Digest> out;
-  std::set<Hash> seen;
-  auto add = [&](size_t i) {
-    const TreeEntry& e = entries[i];
-    if (e.kind == EntryKind::kSymlink || e.blob.size == 0) return;
-    if (seen.insert(e.blob.hash).second) out.push_back(e.blob);
-  };
-  auto add_subtree = [&](const std::string& root) {
-    std::vector<std::string> stack{root};
-    while (!stack.empty()) {
-      std::string d = std::move(stack.back());
-      stack.pop_back();
-      if (auto f = layout.files.find(d); f != layout.files.end()) {
-        for (size_t i : f->second) add(i);
-      }
-      if (auto s = layout.subdirs.find(d); s != layout.subdirs.end()) {
-        for (auto it = s->second.rbegin(); it != s->second.rend(); ++it) {
-          stack.push_back(Child(d, *it));
-        }
-      }
-    }
-  };
-  for (const auto& rel : dirs) {
-    auto s = layout.subdirs.find(rel);
-    if (s == layout.subdirs.end()) continue;
-    if (auto f = layout.files.find(rel); f != layout.files.end()) {
-      for (size_t i : f->second) add(i);
-    }
-    for (const auto& name : s->second) {
-      std::string sub = Child(rel, name);
-      if (!IsModuleName(name) || !layout.has_code.count(sub)) {
-        add_subtree(sub);
-        continue;
-      }
-      if (auto f = layout.files.find(sub); f != layout.files.end()) {
-        for (size_t i : f->second) {
-          if (Base(entries[i].path) == "__init__.py") add(i);
-        }
-      }
-    }
-  }
-  return out;
 }
 
 }  // namespace lazypath

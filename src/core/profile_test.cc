@@ -1,6 +1,7 @@
 #include "lazypath/profile.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -10,6 +11,7 @@
 #include <thread>
 
 #include "core/fetch.h"
+#include "core/materialization.h"
 #include "lazypath/lazy.h"
 #include "lazypath/push.h"
 #include "pack/index.h"
@@ -124,7 +126,8 @@ class ProfilePushTest : public testing::Test {
     auto s = OpenStore(store_);
     auto idx = FetchIndex(**s, h);
     EXPECT_TRUE(idx.ok());
-    std::vector<Digest> want = DirectoryBlobs(GetTree(h), dirs);
+    Tree tree = GetTree(h);
+    std::vector<Digest> want = Materialization(tree).Blobs(dirs);
     std::vector<std::pair<Hash, BlobLocation>> located;
     for (const auto& b : want) located.emplace_back(b.hash, idx->blobs[b.hash]);
     if (blobs) *blobs = want;
@@ -137,9 +140,10 @@ class ProfilePushTest : public testing::Test {
   std::string base_, src_, store_;
 };
 
-TEST_F(ProfilePushTest, DirectoryBlobsIsWhatLazyActivationPlaces) {
+TEST_F(ProfilePushTest, PrefetchFetchesWhatLazyActivationPlaces) {
   PushResult p = DoPush("prod");
-  std::vector<Digest> blobs = DirectoryBlobs(GetTree(p.tree.hash), {"c"});
+  Tree tree = GetTree(p.tree.hash);
+  std::vector<Digest> blobs = Materialization(tree).Blobs({"c"});
   // c/__init__.py, m.py, data/t.csv, static-files/s.js, sub/__init__.py.
   EXPECT_EQ(blobs.size(), 5u);
   Profile(p.tree.hash, {"", "c", "z"});
@@ -165,6 +169,46 @@ TEST_F(ProfilePushTest, DirectoryBlobsIsWhatLazyActivationPlaces) {
   EXPECT_FALSE(fs::Exists(root + "/b/big.bin"));
 }
 
+// Regression: with a profile naming pkg and on_demand=["pkg/data"], the
+// prefetch downloaded pkg/data's 2 MiB, then materialising pkg left it an
+// empty placeholder. The prefetch now fetches exactly what pkg will hold.
+TEST_F(ProfilePushTest, PrefetchLeavesOnDemandDirectoriesOut) {
+  Write("pkg/__init__.py", "P = 1\n");
+  Write("pkg/data/big.bin", Random(2 << 20, 3));
+  Write("pkg/data/nested/more.txt", "more\n");
+  Write("pkg/assets/logo.svg", "<svg/>\n");  // no code, not on demand
+  PushResult v1 = DoPush("prod");
+  Profile(v1.tree.hash, {"", "pkg"});
+  DoPush("prod");  // lay the profiled set out first
+  LazyOptions o;
+  o.cache_dir = base_ + "/cache";
+  o.on_demand = {"pkg/data"};
+  auto t = LazyTree::Open(store_, "prod", o);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  uint64_t opened = (*t)->bytes_fetched();
+  auto st = (*t)->Prefetch();
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  EXPECT_EQ(st->dirs, 1u);  // pkg ("" was built by Open)
+  EXPECT_LT(st->bytes, 1u << 20);
+  EXPECT_LT((*t)->bytes_fetched() - opened, 1u << 20);
+  // What was fetched is what pkg holds: nothing more to fetch for it.
+  uint64_t blobs = (*t)->blobs_fetched();
+  EXPECT_FALSE(*(*t)->MaterializeDir("pkg"));
+  EXPECT_EQ((*t)->blobs_fetched(), blobs);
+  std::string root = (*t)->root();
+  EXPECT_EQ(*fs::ReadFile(root + "/pkg/assets/logo.svg"), "<svg/>\n");
+  struct stat sb;
+  ASSERT_EQ(::lstat((root + "/pkg/data").c_str(), &sb), 0);
+  EXPECT_EQ(sb.st_mode & 07777, 0700u);
+  EXPECT_FALSE(fs::Exists(root + "/pkg/data/big.bin"));
+  EXPECT_FALSE(fs::Exists(root + "/pkg/data/nested"));
+  // Asked for, it comes in full, and only then are its bytes read.
+  ASSERT_TRUE((*t)->MaterializePath("pkg/data/big.bin").ok());
+  EXPECT_GE((*t)->bytes_fetched() - opened, 2u << 20);
+  EXPECT_EQ(*fs::ReadFile(root + "/pkg/data/big.bin"), Random(2 << 20, 3));
+  EXPECT_EQ(*fs::ReadFile(root + "/pkg/data/nested/more.txt"), "more\n");
+}
+
 TEST_F(ProfilePushTest, WithoutProfileTheSetIsScattered) {
   PushResult p = DoPush("prod", /*use_profile=*/false);
   // Pack order is by directory: z and c are separated by d/big.bin.
@@ -183,8 +227,9 @@ TEST_F(ProfilePushTest, NextPushPacksProfiledSetFirstAndCarriesIt) {
   EXPECT_EQ(v2.profile.dirs, 3u);  // "gone" is not in the tree
   EXPECT_TRUE(v2.profile.carried);
   // Unchanged profiled blobs are written again, next to the changed one.
+  Tree v2_tree = GetTree(v2.tree.hash);
   EXPECT_EQ(v2.profile.blobs_first,
-            DirectoryBlobs(GetTree(v2.tree.hash), {"", "z", "c"}).size());
+            Materialization(v2_tree).Blobs({"", "z", "c"}).size());
 
   std::vector<Digest> blobs;
   auto ranges = Ranges(v2.tree.hash, {"", "z", "c"}, &blobs);

@@ -13,6 +13,7 @@
 
 #include "core/fetch.h"
 #include "core/known_blobs.h"
+#include "core/materialization.h"
 #include "core/push_stages.h"
 #include "lazypath/node_cache.h"
 #include "lazypath/profile.h"
@@ -198,10 +199,14 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
   std::vector<Digest> profiled_blobs;
   std::map<Hash, size_t> profiled;  // blob -> rank
   if (profile) {
-    profiled_dirs = DirsInTree(scanned.tree, profile->dirs);
+    // What lazy activation will fetch for each profiled directory. A push
+    // does not know the on_demand lists its activations will pass, so it
+    // lays out on-demand directories too; a prefetch then skips them.
+    Materialization rule(scanned.tree);
+    profiled_dirs = rule.InTree(profile->dirs);
     result.profile.source = profile->tree;
     result.profile.dirs = profiled_dirs.size();
-    profiled_blobs = DirectoryBlobs(scanned.tree, profiled_dirs);
+    profiled_blobs = rule.Blobs(profiled_dirs);
     for (const auto& b : profiled_blobs) {
       profiled.emplace(b.hash, profiled.size());
     }

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <random>
 
+#include "core/format2_testing.h"
 #include "core/tree_reader.h"
 #include "lazypath/scan.h"
 #include "lazypath/store.h"
@@ -13,13 +14,6 @@
 
 namespace lazypath {
 namespace {
-
-// A directory scanned and built as a format 2 push would: files over
-// kChunkThreshold chunked, everything else one blob.
-struct Built {
-  DirectorySet dirs;
-  TreeInput input;
-};
 
 class TreeWriterTest : public testing::Test {
  protected:
@@ -57,34 +51,7 @@ class TreeWriterTest : public testing::Test {
     }
   }
 
-  Built Build() {
-    Built b;
-    ScanOptions so;
-    so.default_excludes = false;
-    auto scanned = ScanDirectory(base_ + "/src", so);
-    EXPECT_TRUE(scanned.ok()) << scanned.status().ToString();
-    std::vector<FlatEntry> flat;
-    const auto& entries = scanned->tree.entries();
-    for (size_t i = 0; i < entries.size(); ++i) {
-      FlatEntry f{entries[i], {}};
-      if (entries[i].kind != EntryKind::kSymlink) {
-        b.input.sources[entries[i].path] = scanned->sources[i];
-        if (entries[i].blob.size > kChunkThreshold) {
-          auto chunks = ChunkFile(scanned->sources[i]);
-          EXPECT_TRUE(chunks.ok()) << chunks.status().ToString();
-          ChunkList list{*chunks};
-          f.chunk_list = HashBytes(list.Serialize());
-          b.input.chunk_lists[f.chunk_list.hash] = list;
-        }
-      }
-      flat.push_back(f);
-    }
-    auto dirs = BuildDirectories(flat);
-    EXPECT_TRUE(dirs.ok()) << dirs.status().ToString();
-    b.dirs = std::move(*dirs);
-    b.input.dirs = &b.dirs;
-    return b;
-  }
+  Built Build() { return BuildFormat2(base_ + "/src"); }
   TreeWriteOptions Opts() {
     TreeWriteOptions o;
     o.temp_dir = base_ + "/tmp";

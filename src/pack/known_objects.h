@@ -7,12 +7,15 @@
 // A located directory in the set stands for its whole subtree: pushes write
 // a directory's children before it and publish their locations together,
 // so a writer that finds a directory here reuses it without descending.
+// Whatever deletes packs (prune) must keep that true: it drops a directory's
+// location before, or together with, any pack its subtree's bytes are in.
 //
 // Thread safety: a value; const methods may run concurrently.
 #ifndef LAZYPATH_PACK_KNOWN_OBJECTS_H_
 #define LAZYPATH_PACK_KNOWN_OBJECTS_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <utility>
 
@@ -39,6 +42,10 @@ class KnownObjects {
   void Add(const Hash& hash, LocationKind kind, const StoredObject& where);
   const StoredObject* Find(const Hash& hash, LocationKind kind) const;
   size_t size() const { return objects_.size(); }
+  // Forgets every object whose pack `keep` rejects; returns how many.
+  size_t DropPacks(const std::function<bool(const Hash& pack)>& keep);
+  // The whole set as one locations object (packs in order of first use).
+  Locations ToLocations() const;
 
  private:
   std::map<std::pair<Hash, LocationKind>, StoredObject> objects_;

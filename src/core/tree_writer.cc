@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <optional>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -51,18 +52,22 @@ class Writer {
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
 
-  // Writes what the store lacks of the directory at `path` and beneath it;
-  // the root's own object goes into the tree record, not a pack.
-  Status WriteDirectory(const std::string& path, const BuiltDirectory& d) {
+  // Writes the files the store lacks of the directory at `path` and beneath
+  // it, and queues the directories it lacks, deepest first; the root's own
+  // object goes into the tree record, not a pack.
+  Status WriteFiles(const std::string& path, const BuiltDirectory& d) {
     for (const DirEntry& e : d.dir.entries) {
       if (e.kind == DirKind::kDirectory) {
-        if (Located({e.hash, LocationKind::kDirectory})) continue;
+        if (Located({e.hash, LocationKind::kDirectory}) ||
+            !queued_.insert(e.hash).second) {
+          continue;
+        }
         LP_ASSIGN_OR_RETURN(std::string child, ChildPath(path, e.name));
         auto it = input_.dirs->dirs.find(child);
         if (it == input_.dirs->dirs.end()) {
           return Status::InvalidArgument(child + ": directory not built");
         }
-        LP_RETURN_IF_ERROR(WriteDirectory(child, it->second));
+        LP_RETURN_IF_ERROR(WriteFiles(child, it->second));
       }
     }
     for (const DirEntry& e : d.dir.entries) {
@@ -79,10 +84,20 @@ class Writer {
         LP_RETURN_IF_ERROR(WriteBlob(src->second, Digest{e.hash, e.size}));
       }
     }
-    if (path.empty()) return Status::OK();
-    LP_RETURN_IF_ERROR(WriteLocated({d.digest.hash, LocationKind::kDirectory},
-                                    d.bytes, d.dir.SlotShapes(), d.dir));
-    out_.dirs_written++;
+    if (!path.empty()) dirs_.push_back(&d);
+    return Status::OK();
+  }
+
+  // The queued directories' located frames, after every file: a reader
+  // walking the tree finds a push's directories side by side, in few range
+  // reads, and each directory's files side by side too.
+  Status WriteDirectories() {
+    for (const BuiltDirectory* d : dirs_) {
+      LP_RETURN_IF_ERROR(
+          WriteLocated({d->digest.hash, LocationKind::kDirectory}, d->bytes,
+                       d->dir.SlotShapes(), d->dir));
+      out_.dirs_written++;
+    }
     return Status::OK();
   }
 
@@ -326,7 +341,9 @@ class Writer {
   KnownObjects& known_;
   const TreeWriteOptions& options_;
   std::map<Key, Placed> placed_;
-  std::vector<Hash> pack_hashes_;   // finished packs, by id
+  std::set<Hash> queued_;                    // directories queued below
+  std::vector<const BuiltDirectory*> dirs_;  // to write, deepest first
+  std::vector<Hash> pack_hashes_;            // finished packs, by id
   std::optional<PackWriter> pack_;  // the current pack: id pack_hashes_.size()
   std::string tmp_;
   WrittenTree out_;
@@ -342,7 +359,8 @@ Result<WrittenTree> WriteTree(Store& store, const TreeInput& input,
   }
   const BuiltDirectory& root = input.dirs->dirs.at("");
   Writer w(store, input, known, options);
-  LP_RETURN_IF_ERROR(w.WriteDirectory("", root));
+  LP_RETURN_IF_ERROR(w.WriteFiles("", root));
+  LP_RETURN_IF_ERROR(w.WriteDirectories());
   return w.Publish(root);
 }
 

@@ -5,9 +5,10 @@
 //
 // What is new is decided top down against KnownObjects: a directory the
 // store already holds is reused whole, without descending, so an edit
-// writes the directories on its path and the files that changed. New
-// directories are written deepest first, each one's new files followed by
-// its located frame, so that a directory and its files are one range read.
+// writes the directories on its path and the files that changed. A push's
+// new files are written directory by directory, and then the located frames
+// of its new directories, deepest first, side by side: a reader walking
+// the tree reads them in few range reads.
 //
 // Write order: packs, then locs/<hex>, then trees/<root>; each Put is
 // atomic, so a reader that finds the tree record finds everything it names,

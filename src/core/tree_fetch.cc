@@ -1,0 +1,276 @@
+#include "core/tree_fetch.h"
+
+#include <algorithm>
+#include <mutex>
+#include <numeric>
+#include <utility>
+
+#include "lazypath/store.h"
+#include "pack/locator.h"
+#include "tree/chunker.h"
+#include "util/parallel.h"
+
+namespace lazypath {
+
+namespace {
+
+// Frames of one pack closer than this are read in one request, gap and all.
+constexpr uint64_t kMaxGapBytes = 256ull << 10;
+constexpr uint64_t kMaxSpanBytes = 16ull << 20;
+constexpr std::string_view kRecordMagic = "LZT2";
+
+// A frame to read: where it is, and what it must decode to.
+struct Wanted {
+  Hash pack;
+  PackFrame frame;
+};
+
+struct Span {
+  Hash pack;
+  uint64_t offset = 0, length = 0;
+  std::vector<size_t> members;  // indexes into the wanted frames
+};
+
+std::vector<Span> Coalesce(const std::vector<Wanted>& wanted, uint64_t gap) {
+  std::vector<size_t> order(wanted.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return std::tie(wanted[a].pack, wanted[a].frame.offset) <
+           std::tie(wanted[b].pack, wanted[b].frame.offset);
+  });
+  std::vector<Span> spans;
+  for (size_t i : order) {
+    const Wanted& w = wanted[i];
+    uint64_t end = w.frame.offset + w.frame.length;
+    if (!spans.empty()) {
+      Span& s = spans.back();
+      uint64_t s_end = s.offset + s.length;
+      if (s.pack == w.pack && w.frame.offset <= s_end + gap &&
+          std::max(end, s_end) - s.offset <= kMaxSpanBytes) {
+        s.length = std::max(end, s_end) - s.offset;
+        s.members.push_back(i);
+        continue;
+      }
+    }
+    spans.push_back(Span{w.pack, w.frame.offset, w.frame.length, {i}});
+  }
+  return spans;
+}
+
+// Reads every wanted frame (coalesced) and hands each one's raw bytes to
+// `use`, which may run on any of `threads` threads.
+Status ReadFrames(Store& store, const std::vector<Wanted>& wanted, uint64_t gap,
+                  int threads, TreeReadStats* stats,
+                  const std::function<Status(size_t, std::string_view)>& use) {
+  std::vector<Span> spans = Coalesce(wanted, gap);
+  return ParallelFor(spans.size(), threads, [&](size_t k) -> Status {
+    const Span& s = spans[k];
+    std::string bytes;
+    bytes.reserve(s.length);
+    LP_RETURN_IF_ERROR(store.GetRange(PackKey(s.pack), s.offset, s.length,
+                                      [&](std::string_view b) {
+                                        bytes.append(b);
+                                        return Status::OK();
+                                      }));
+    if (stats) {
+      stats->requests++;
+      stats->bytes += bytes.size();
+    }
+    for (size_t i : s.members) {
+      const PackFrame& f = wanted[i].frame;
+      LP_RETURN_IF_ERROR(use(
+          i, std::string_view(bytes).substr(f.offset - s.offset, f.length)));
+    }
+    return Status::OK();
+  });
+}
+
+// A directory read, with what locates its children.
+struct Node {
+  std::string path;
+  size_t depth = 0;
+  Directory dir;
+  Locator locator;
+  Hash holding;
+};
+
+// A subdirectory to read at the next level.
+struct Child {
+  std::string path;
+  size_t depth = 0;
+  DirEntry claim;
+  Wanted where;
+  uint64_t lsize = 0;
+};
+
+// Lists `node`'s files into `files` and its subdirectories into `next`.
+Status Expand(const Node& node, std::vector<FlatFile>* files,
+              std::vector<Child>* next) {
+  for (size_t i = 0; i < node.dir.entries.size(); ++i) {
+    const DirEntry& e = node.dir.entries[i];
+    const Slot& slot = node.locator.slots[i];
+    LP_ASSIGN_OR_RETURN(std::string path, ChildPath(node.path, e.name));
+    if (e.kind == DirKind::kDirectory) {
+      next->push_back(Child{
+          std::move(path), node.depth + 1, e,
+          Wanted{node.locator.PackOf(slot.frame, node.holding), slot.frame},
+          slot.lsize});
+      continue;
+    }
+    FlatFile f;
+    f.path = std::move(path);
+    f.entry = e;
+    if (slot.type != SlotType::kNone) {
+      f.location.pack = node.locator.PackOf(slot.frame, node.holding);
+      f.location.frame =
+          FrameRef{slot.frame.offset, slot.frame.length, slot.frame.codec};
+      f.location.size = e.chunked() ? e.list_size : e.size;
+      f.lsize = slot.lsize;
+    }
+    files->push_back(std::move(f));
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+bool IsTreeRecord(std::string_view record) {
+  return record.substr(0, kRecordMagic.size()) == kRecordMagic;
+}
+
+Result<std::vector<FlatFile>> ReadWholeTree(Store& store, const Hash& root,
+                                            std::string_view record,
+                                            int threads, TreeReadStats* stats) {
+  const std::string what = "tree " + root.ToString();
+  LP_ASSIGN_OR_RETURN(TreeRecord rec, DecodeTreeRecord(record, root, what));
+  Node top;
+  LP_ASSIGN_OR_RETURN(top.dir, Directory::Parse(rec.directory, 0, what));
+  LP_RETURN_IF_ERROR(CheckLocator(rec.locator, top.dir.SlotShapes(), what));
+  top.locator = std::move(rec.locator);
+  // The root's claims bound the whole walk: each child's aggregates are
+  // checked against what it holds (CheckChild), all the way down.
+  uint64_t total = 0;
+  for (const DirEntry& e : top.dir.entries) {
+    total += e.kind == DirKind::kDirectory ? e.entries : 1;
+  }
+  if (total > kMaxEntries) {
+    return Status::Corrupt(what + ": " + std::to_string(total) +
+                           " entries, more than a tree may hold (" +
+                           std::to_string(kMaxEntries) + ")");
+  }
+  std::vector<FlatFile> files;
+  files.reserve(total);
+  std::vector<Child> level;
+  LP_RETURN_IF_ERROR(Expand(top, &files, &level));
+  while (!level.empty()) {
+    std::vector<Wanted> wanted;
+    wanted.reserve(level.size());
+    for (const Child& c : level) wanted.push_back(c.where);
+    std::vector<Node> nodes(level.size());
+    LP_RETURN_IF_ERROR(ReadFrames(
+        store, wanted, kMaxGapBytes, threads, stats,
+        [&](size_t i, std::string_view raw) -> Status {
+          const Child& c = level[i];
+          const std::string cwhat = "directory " + c.claim.hash.ToString();
+          LP_ASSIGN_OR_RETURN(std::string content,
+                              DecodeFrame(c.where.frame.codec, raw,
+                                          c.claim.size + c.lsize, cwhat));
+          Node& n = nodes[i];
+          n.path = c.path;
+          n.depth = c.depth;
+          n.holding = c.where.pack;
+          LP_ASSIGN_OR_RETURN(
+              n.dir,
+              Directory::ParseChild(
+                  c.claim, std::string_view(content).substr(0, c.claim.size),
+                  c.depth));
+          LP_ASSIGN_OR_RETURN(
+              n.locator,
+              Locator::Parse(std::string_view(content).substr(c.claim.size),
+                             cwhat + " (locator)"));
+          LP_RETURN_IF_ERROR(
+              CheckLocator(n.locator, n.dir.SlotShapes(), cwhat));
+          if (stats) stats->directories++;
+          return Status::OK();
+        }));
+    std::vector<Child> next;
+    for (const Node& n : nodes) {
+      LP_RETURN_IF_ERROR(Expand(n, &files, &next));
+    }
+    level = std::move(next);
+  }
+  std::sort(
+      files.begin(), files.end(),
+      [](const FlatFile& a, const FlatFile& b) { return a.path < b.path; });
+  return files;
+}
+
+Status ReadChunkedFile(Store& store, const FlatFile& file,
+                       const std::function<Status(std::string_view)>& sink) {
+  const DirEntry& e = file.entry;
+  const std::string what =
+      "chunk list " + e.hash.ToString() + " of " + file.path;
+  const BlobLocation& loc = file.location;
+  std::string raw;
+  LP_RETURN_IF_ERROR(store.GetRange(PackKey(loc.pack), loc.frame.offset,
+                                    loc.frame.length, [&](std::string_view b) {
+                                      raw.append(b);
+                                      return Status::OK();
+                                    }));
+  LP_ASSIGN_OR_RETURN(
+      std::string content,
+      DecodeFrame(loc.frame.codec, raw, e.list_size + file.lsize, what));
+  std::string_view list_bytes =
+      std::string_view(content).substr(0, e.list_size);
+  if (HashBytes(list_bytes) != Digest{e.hash, e.list_size}) {
+    return Status::Corrupt(what + ": content does not match its digest");
+  }
+  LP_ASSIGN_OR_RETURN(ChunkList list, ChunkList::Parse(list_bytes, what));
+  LP_RETURN_IF_ERROR(list.CheckFileSize(e.size, what));
+  LP_ASSIGN_OR_RETURN(
+      Locator locator,
+      Locator::Parse(std::string_view(content).substr(e.list_size),
+                     what + " (locator)"));
+  LP_RETURN_IF_ERROR(CheckLocator(locator, list.SlotShapes(), what));
+  // Chunks in order: adjacent frames in one read, one span at a time.
+  size_t k = 0;
+  while (k < list.chunks.size()) {
+    std::vector<Wanted> run;
+    size_t j = k;
+    while (j < list.chunks.size()) {
+      const PackFrame& f = locator.slots[j].frame;
+      Hash pack = locator.PackOf(f, loc.pack);
+      if (!run.empty()) {
+        const Wanted& last = run.back();
+        uint64_t end = last.frame.offset + last.frame.length;
+        if (pack != last.pack || f.offset != end ||
+            end + f.length - run.front().frame.offset > kMaxSpanBytes) {
+          break;
+        }
+      }
+      run.push_back(Wanted{pack, f});
+      ++j;
+    }
+    std::vector<std::string> decoded(run.size());
+    LP_RETURN_IF_ERROR(ReadFrames(
+        store, run, 0, 1, nullptr,
+        [&](size_t i, std::string_view frame_bytes) -> Status {
+          const Chunk& c = list.chunks[k + i];
+          const std::string cwhat =
+              "chunk " + c.hash.ToString() + " of " + file.path;
+          LP_ASSIGN_OR_RETURN(
+              decoded[i],
+              DecodeFrame(run[i].frame.codec, frame_bytes, c.size, cwhat));
+          if (HashBytes(decoded[i]).hash != c.hash) {
+            return Status::Corrupt(cwhat +
+                                   ": content does not match its digest");
+          }
+          return Status::OK();
+        }));
+    for (const std::string& d : decoded) LP_RETURN_IF_ERROR(sink(d));
+    k = j;
+  }
+  return Status::OK();
+}
+
+}  // namespace lazypath

@@ -1,0 +1,65 @@
+// Reading a whole format 2 tree (eager activation, listings, diffs): its
+// directories level by level from the root, the located frames of each
+// level fetched together, and every object verified against the digest
+// its parent names before it is parsed (doc/format.md, "Format 2").
+//
+// A push keeps its directory frames side by side (tree_writer.h), so a
+// level's frames are coalesced into range reads that may span the small
+// gaps between them: reading a tree costs a few requests per level, not one
+// per directory. What a read moves is counted in TreeReadStats.
+//
+// Thread safety: reentrant; up to `threads` range reads run at once, and
+// the Store must allow concurrent calls (all backends do).
+#ifndef LAZYPATH_CORE_TREE_FETCH_H_
+#define LAZYPATH_CORE_TREE_FETCH_H_
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lazypath/digest.h"
+#include "lazypath/status.h"
+#include "pack/index.h"
+#include "tree/directory.h"
+
+namespace lazypath {
+
+class Store;
+
+// One non-directory entry of a tree with where its bytes are.
+struct FlatFile {
+  std::string path;
+  DirEntry entry;
+  // Non-chunked files of size > 0: the blob's frame. Chunked files: the
+  // located frame of the chunk list (lsize: its locator's length).
+  BlobLocation location;
+  uint64_t lsize = 0;
+};
+
+struct TreeReadStats {
+  std::atomic<uint64_t> directories{0};  // directory objects read
+  std::atomic<uint64_t> requests{0};     // range reads made for them
+  std::atomic<uint64_t> bytes{0};        // bytes those reads moved
+};
+
+// Whether `record` (the bytes of trees/<hex>) is a format 2 tree record.
+bool IsTreeRecord(std::string_view record);
+
+// Reads every directory of the tree whose tree record is `record` (the
+// bytes of trees/<hex of root>) and returns its non-directory entries in
+// path order. Refuses, naming the object, anything DecodeTreeRecord,
+// Directory::ParseChild or CheckLocator refuses.
+Result<std::vector<FlatFile>> ReadWholeTree(Store& store, const Hash& root,
+                                            std::string_view record,
+                                            int threads, TreeReadStats* stats);
+
+// Reads a chunked file's located chunk list and streams its chunks, each
+// verified, to `sink` in order. `what` names the file in errors.
+Status ReadChunkedFile(Store& store, const FlatFile& file,
+                       const std::function<Status(std::string_view)>& sink);
+
+}  // namespace lazypath
+
+#endif  // LAZYPATH_CORE_TREE_FETCH_H_

@@ -6,6 +6,11 @@
 // tree by hardlinks and publishes it atomically. A tree already cached needs
 // no store traffic apart from resolving a tag.
 //
+// Format 2 trees (doc/format.md; told apart by the tree record's magic) are
+// read directory by directory from the root record, each object verified
+// against its parent's digest; a chunked file is assembled into the blob
+// cache under its content's digest, once per node.
+//
 // Any number of processes activating one tree at once: one of them fetches
 // (under the tree's lock in the node cache), the others wait and then use
 // its result. Every blob is fetched once; nobody sees a partial tree.

@@ -1,15 +1,130 @@
 #include "lazypath/activate.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <optional>
 #include <set>
 
 #include "cache/file_lock.h"
 #include "core/fetch.h"
+#include "core/tree_fetch.h"
 #include "lazypath/node_cache.h"
 #include "lazypath/store.h"
 #include "util/fs.h"
 
 namespace lazypath {
+
+namespace {
+
+// Assembles a chunked file into the node cache's blobs, under its
+// content's digest, and remembers that digest for its chunk list; a file
+// the cache holds already is not fetched again (`*fetched` says which).
+Result<Digest> FetchChunkedFile(Store& store, const FlatFile& file,
+                                const NodeCache& cache, bool* fetched) {
+  const Hash& list = file.entry.hash;
+  *fetched = false;
+  if (auto known = cache.GetMeta(list, ".content"); known.ok()) {
+    if (auto d = Hash::Parse(*known); d.ok() && cache.HasBlob(*d)) {
+      return Digest{*d, file.entry.size};
+    }
+  }
+  *fetched = true;
+  std::string tmp = fs::TempName(fs::Join(cache.TempDir(), "chunked"));
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::FromErrno("create", tmp, errno);
+  fs::Fd out(fd);
+  Hasher hasher;
+  Status s = ReadChunkedFile(store, file, [&](std::string_view b) -> Status {
+    hasher.Update(b);
+    while (!b.empty()) {
+      ssize_t n = ::write(out.get(), b.data(), b.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Status::FromErrno("write", tmp, errno);
+      b.remove_prefix(static_cast<size_t>(n));
+    }
+    return Status::OK();
+  });
+  out = fs::Fd();
+  if (!s.ok()) {
+    (void)cache.env()->Unlink(tmp);
+    return s;
+  }
+  Digest content = hasher.Finish();
+  LP_RETURN_IF_ERROR(cache.AdoptBlob(tmp, content.hash));
+  // Best effort: without it the next activation assembles the file again.
+  (void)cache.PutMeta(list, ".content", content.hash.ToString());
+  return content;
+}
+
+// Reads a format 2 tree (its tree record is `record`) and fetches what the
+// cache lacks of it; returns its entries as the cache lays trees out.
+Result<Tree> FetchFormat2(Store& store, const Hash& root,
+                          const std::string& record, const NodeCache& cache,
+                          const ActivateOptions& options,
+                          ActivateResult* result) {
+  LP_ASSIGN_OR_RETURN(
+      auto files, ReadWholeTree(store, root, record, options.threads, nullptr));
+  std::vector<TreeEntry> entries;
+  entries.reserve(files.size());
+  Index index;
+  index.tree = root;
+  std::vector<Hash> missing;
+  std::vector<size_t> chunked;
+  const Digest empty = HashBytes("");
+  for (const FlatFile& f : files) {
+    TreeEntry e;
+    e.path = f.path;
+    switch (f.entry.kind) {
+      case DirKind::kSymlink:
+        e.kind = EntryKind::kSymlink;
+        e.target = f.entry.target;
+        e.blob = HashBytes(e.target);
+        break;
+      case DirKind::kExecutable:
+        e.kind = EntryKind::kExecutable;
+        break;
+      default:
+        e.kind = EntryKind::kFile;
+        break;
+    }
+    if (e.kind != EntryKind::kSymlink) {
+      e.blob = f.entry.size == 0 ? empty : Digest{f.entry.hash, f.entry.size};
+      if (f.entry.chunked()) {
+        chunked.push_back(entries.size());
+      } else if (f.entry.size > 0 && !cache.HasBlob(f.entry.hash) &&
+                 index.blobs.emplace(f.entry.hash, f.location).second) {
+        missing.push_back(f.entry.hash);
+      }
+    }
+    entries.push_back(std::move(e));
+  }
+  for (size_t i : chunked) {
+    const FlatFile& f = files[i];
+    bool fetched = false;
+    uint64_t before = store.stats().bytes_read.load();
+    LP_ASSIGN_OR_RETURN(Digest content,
+                        FetchChunkedFile(store, f, cache, &fetched));
+    entries[i].blob = content;
+    if (fetched) {
+      result->blobs_fetched++;
+      result->bytes_fetched += store.stats().bytes_read.load() - before;
+    }
+  }
+  if (!missing.empty()) {
+    FetchCounters counters;
+    LP_RETURN_IF_ERROR(FetchBlobs(store, index, missing, cache, options.threads,
+                                  options.progress, &counters));
+    result->blobs_fetched += counters.blobs;
+    result->bytes_fetched += counters.bytes;
+  }
+  Tree tree(std::move(entries));
+  LP_RETURN_IF_ERROR(tree.Validate().WithContext("tree " + root.ToString()));
+  return tree;
+}
+
+}  // namespace
 
 Result<ActivateResult> Activate(const std::string& store_url,
                                 const std::string& ref,
@@ -76,9 +191,23 @@ Result<ActivateResult> Activate(const std::string& store_url,
       meta.ok() && HashBytes(*meta).hash == result.tree) {
     LP_ASSIGN_OR_RETURN(tree, Tree::Parse(*meta, result.tree.ToString()));
   } else {
-    LP_ASSIGN_OR_RETURN(auto fetched, FetchTreeVerified(*store, result.tree));
-    tree = std::move(fetched.first);
-    LP_RETURN_IF_ERROR(cache.PutMeta(result.tree, ".tree", fetched.second));
+    LP_ASSIGN_OR_RETURN(std::string record, GetTreeObject(*store, result.tree));
+    if (IsTreeRecord(record)) {
+      // Format 2. The cache keeps the flat listing it materialises (its
+      // own layout, not covered by the digest; every object it was read
+      // from was verified).
+      LP_ASSIGN_OR_RETURN(tree, FetchFormat2(*store, result.tree, record, cache,
+                                             options, &result));
+      LP_RETURN_IF_ERROR(cache.PutMeta(result.tree, ".tree", tree.Serialize()));
+      LP_RETURN_IF_ERROR(cache.Materialize(tree, result.tree));
+      result.files = tree.entries().size();
+      gc_guard.reset();
+      if (budget > 0) (void)cache.Gc(budget, /*wait=*/false);
+      return finish(false);
+    }
+    LP_ASSIGN_OR_RETURN(tree,
+                        ParseTreeVerified(record, result.tree, store->url()));
+    LP_RETURN_IF_ERROR(cache.PutMeta(result.tree, ".tree", record));
   }
   std::vector<Hash> missing;
   {

@@ -15,22 +15,29 @@
 
 namespace lazypath {
 
+Result<std::string> GetTreeObject(Store& store, const Hash& tree) {
+  auto bytes = store.Get(TreeKey(tree), kMaxTreeBytes);
+  if (!bytes.ok() && bytes.status().code() == Code::kNotFound) {
+    return Status::NotFound("tree " + tree.ToString() + " not in store " +
+                            store.url());
+  }
+  return bytes;
+}
+
+Result<Tree> ParseTreeVerified(std::string_view bytes, const Hash& tree,
+                               const std::string& store_url) {
+  if (HashBytes(bytes).hash != tree) {
+    return Status::Corrupt("tree " + tree.ToString() + " in store " +
+                           store_url + ": content does not match its digest");
+  }
+  return Tree::Parse(bytes, "tree " + tree.ToString());
+}
+
 Result<std::pair<Tree, std::string>> FetchTreeVerified(Store& store,
                                                        const Hash& tree) {
-  auto bytes = store.Get(TreeKey(tree), kMaxTreeBytes);
-  if (!bytes.ok()) {
-    if (bytes.status().code() == Code::kNotFound) {
-      return Status::NotFound("tree " + tree.ToString() + " not in store " +
-                              store.url());
-    }
-    return bytes.status();
-  }
-  if (HashBytes(*bytes).hash != tree) {
-    return Status::Corrupt("tree " + tree.ToString() + " in store " +
-                           store.url() + ": content does not match its digest");
-  }
-  LP_ASSIGN_OR_RETURN(Tree t, Tree::Parse(*bytes, "tree " + tree.ToString()));
-  return std::make_pair(std::move(t), std::move(bytes).value());
+  LP_ASSIGN_OR_RETURN(std::string bytes, GetTreeObject(store, tree));
+  LP_ASSIGN_OR_RETURN(Tree t, ParseTreeVerified(bytes, tree, store.url()));
+  return std::make_pair(std::move(t), std::move(bytes));
 }
 
 Result<Index> FetchIndex(Store& store, const Hash& tree) {

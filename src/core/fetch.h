@@ -21,6 +21,11 @@
 
 namespace lazypath {
 
+// The bytes of trees/<hex> (either format); NotFound names tree and store.
+Result<std::string> GetTreeObject(Store& store, const Hash& tree);
+// Checks format 1 tree bytes against their digest and parses them.
+Result<Tree> ParseTreeVerified(std::string_view bytes, const Hash& tree,
+                               const std::string& store_url);
 // Reads trees/<hex>, checks its digest and parses it. Returns the bytes too.
 Result<std::pair<Tree, std::string>> FetchTreeVerified(Store& store,
                                                        const Hash& tree);

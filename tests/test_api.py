@@ -182,6 +182,24 @@ def test_activating_a_cached_tree_by_digest_makes_no_store_request(tmp_path, sto
     assert tree_files(Path(again.path)) == tree_files(src)
 
 
+def test_open_tree_holds_a_lease_and_leaves_sys_path_alone(tmp_path, store):
+    src = write_tree(tmp_path / "src", SAMPLE)
+    digest = lazypath.push(src, store)
+    before = list(sys.path)
+    opened = lazypath.open_tree(store, digest)
+    assert isinstance(opened, lazypath.OpenTree)
+    assert sys.path == before
+    assert opened.tree.digest == digest
+    assert tree_files(Path(opened.tree.path)) == tree_files(src)
+    assert opened.lease_fd >= 0
+    in_use = {t.digest: t.in_use for t in lazypath.cache_usage().trees}
+    assert in_use[digest] is True
+    opened.release()
+    assert opened.lease_fd == -1
+    in_use = {t.digest: t.in_use for t in lazypath.cache_usage().trees}
+    assert in_use[digest] is False
+
+
 def test_cache_dir_argument_overrides_env(tmp_path, store, node_cache):
     src = write_tree(tmp_path / "src", SAMPLE)
     digest = lazypath.push(src, store)

@@ -49,7 +49,7 @@ _RECORDS = (
     "TreeListing",
     "VerifyReport",
 )
-_ACTIVATION = ("activate", "pull", "materialize")
+_ACTIVATION = ("activate", "pull", "materialize", "open_tree", "OpenTree")
 
 
 def __getattr__(name: str):
@@ -297,6 +297,8 @@ __all__ = [
     "ls",
     "materialize",
     "open_file",
+    "open_tree",
+    "OpenTree",
     "parse_size",
     "pull",
     "push",

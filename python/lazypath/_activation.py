@@ -74,11 +74,15 @@ def open_tree(
     progress=None,
     on_demand=None,
 ) -> OpenTree:
-    """Materialises tree `ref` in the node cache (lazy: its root) and, with
-    `lease`, holds a lease on it that the caller ends with release().
+    """Materialises tree `ref` in the node cache (lazy: its root) without
+    touching this process's sys.path, for a caller that hands the tree to
+    another process (`lazypath run` execs one with the lease inherited).
 
-    Without `lease`, the tree's use is still recorded (for LRU eviction): a
-    lease is taken and dropped at once."""
+    With `lease`, the returned OpenTree holds a lease on the tree (its
+    `lease_fd`; while open, no eviction removes the tree) that the caller
+    ends with release(), or passes on to a child. Without `lease`, the
+    tree's use is still recorded (for LRU eviction): a lease is taken and
+    dropped at once."""
     on_demand = check_mode(mode, on_demand)
     core = _load_core()
     if mode == "lazy":

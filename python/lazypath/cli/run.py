@@ -20,6 +20,7 @@ import argparse
 import os
 import sys
 
+import lazypath
 from lazypath.cli._common import (
     PROG,
     REF_HELP,
@@ -61,7 +62,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lazypath import _activation, _boot
+    from lazypath import _boot
 
     command = list(args.command)
     if not command:
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         policy = lppolicy.load(args.policy)
     with progress_display(json_output=False) as progress:
         opened = run_interruptible(
-            lambda: _activation.open_tree(
+            lambda: lazypath.open_tree(
                 args.store,
                 args.ref,
                 mode=args.mode,

@@ -9,6 +9,7 @@
 
 #include "cache/file_lock.h"
 #include "core/fetch.h"
+#include "core/tree_view.h"
 #include "lazypath/node_cache.h"
 #include "lazypath/push.h"
 #include "util/env.h"
@@ -34,8 +35,8 @@ Result<StoreListing> ListStore(const std::string& store_url) {
 }
 
 Result<Tree> FetchTree(Store& store, const Hash& tree) {
-  LP_ASSIGN_OR_RETURN(auto fetched, FetchTreeVerified(store, tree));
-  return std::move(fetched.first);
+  LP_ASSIGN_OR_RETURN(TreeView view, LoadTreeView(store, tree));
+  return std::move(view.tree);
 }
 
 Result<std::pair<Hash, Tree>> ShowTree(const std::string& store_url,
@@ -92,11 +93,9 @@ Result<std::string> CatFile(const std::string& store_url,
                             const std::string& ref, const std::string& path) {
   LP_ASSIGN_OR_RETURN(auto store, OpenStore(store_url));
   LP_ASSIGN_OR_RETURN(Hash h, ResolveRef(*store, ref));
-  LP_ASSIGN_OR_RETURN(Tree t, FetchTree(*store, h));
-  LP_ASSIGN_OR_RETURN(const TreeEntry* e, FindFile(t, h, path));
-  if (e->blob.size == 0) return std::string();
-  LP_ASSIGN_OR_RETURN(Index idx, FetchIndex(*store, h));
-  return ReadBlob(*store, idx, e->blob);
+  LP_ASSIGN_OR_RETURN(TreeView view, LoadTreeView(*store, h));
+  LP_ASSIGN_OR_RETURN(const TreeEntry* e, FindFile(view.tree, h, path));
+  return ReadEntry(*store, view, *e);
 }
 
 Result<OpenedFile> OpenFileInTree(const std::string& store_url,
@@ -105,15 +104,19 @@ Result<OpenedFile> OpenFileInTree(const std::string& store_url,
                                   const std::string& cache_dir) {
   LP_ASSIGN_OR_RETURN(auto store, OpenStore(store_url));
   LP_ASSIGN_OR_RETURN(Hash h, ResolveRef(*store, ref));
-  LP_ASSIGN_OR_RETURN(Tree t, FetchTree(*store, h));
-  LP_ASSIGN_OR_RETURN(const TreeEntry* e, FindFile(t, h, path));
+  LP_ASSIGN_OR_RETURN(TreeView view, LoadTreeView(*store, h));
+  LP_ASSIGN_OR_RETURN(const TreeEntry* e, FindFile(view.tree, h, path));
   OpenedFile out;
   out.tree = h;
   out.size = e->blob.size;
   if (e->blob.size == 0) return out;
   auto cache = NodeCache::Open(cache_dir);
   Env* env = cache.ok() ? cache->env() : Env::Default();
-  if (cache.ok() && cache->HasBlob(e->blob.hash)) {
+  // A chunked file of a format 2 tree is named by its chunk list, not a
+  // blob of the cache: it streams into the temp file below.
+  auto located = view.files.find(e->path);
+  bool chunked = located != view.files.end() && located->second.entry.chunked();
+  if (!chunked && cache.ok() && cache->HasBlob(e->blob.hash)) {
     std::string blob = cache->BlobPath(e->blob.hash);
     if (auto fd = env->Open(blob, O_RDONLY | O_CLOEXEC); fd.ok()) {
       out.fd = fd->release();
@@ -121,9 +124,15 @@ Result<OpenedFile> OpenFileInTree(const std::string& store_url,
     }
     // Swept by gc since HasBlob: fetch it below.
   }
-  LP_ASSIGN_OR_RETURN(Index idx, FetchIndex(*store, h));
+  Index idx;
+  if (view.format == 1) {
+    LP_ASSIGN_OR_RETURN(idx, FetchIndex(*store, h));
+  } else if (!chunked) {
+    idx.tree = h;
+    idx.blobs.emplace(e->blob.hash, located->second.location);
+  }
   std::string what = "'" + path + "' of tree " + h.ToString();
-  if (cache.ok() && ::access(cache->TempDir().c_str(), W_OK) == 0) {
+  if (!chunked && cache.ok() && ::access(cache->TempDir().c_str(), W_OK) == 0) {
     // Shared with activations, exclusive for gc's blob sweep: the blob
     // can't be swept between its fetch and the open below.
     LP_ASSIGN_OR_RETURN(
@@ -147,11 +156,13 @@ Result<OpenedFile> OpenFileInTree(const std::string& store_url,
     return Status::FromErrno("open a temp file in", tmp,
                              fd.status().sys_errno());
   }
-  Status s = StreamBlob(*store, idx, e->blob, [&](std::string_view b) {
+  auto write = [&](std::string_view b) {
     Status w = env->Write(fd->get(), b, tmp);
     if (w.ok()) return w;
     return Status::FromErrno("write a temp file in", tmp, w.sys_errno());
-  });
+  };
+  Status s = view.format == 1 ? StreamBlob(*store, idx, e->blob, write)
+                              : StreamEntry(*store, view, *e, write);
   if (s.ok() && ::lseek(fd->get(), 0, SEEK_SET) != 0) {
     s = Status::FromErrno("seek a temp file in", tmp, errno);
   }
@@ -213,9 +224,8 @@ Result<Hash> TagTree(const std::string& store_url, const std::string& ref,
         (expected ? expected->ToString() : "nothing") + "; not tagged");
   }
   LP_ASSIGN_OR_RETURN(Hash h, ResolveRef(*store, ref));
-  LP_ASSIGN_OR_RETURN(bool has_tree, store->Exists(TreeKey(h)));
-  LP_ASSIGN_OR_RETURN(bool has_index, store->Exists(IndexKey(h)));
-  if (!has_tree || !has_index) {
+  LP_ASSIGN_OR_RETURN(bool whole, HasTree(*store, h));
+  if (!whole) {
     return Status::NotFound("tree " + h.ToString() + " not in store " +
                             store->url());
   }

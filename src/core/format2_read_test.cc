@@ -1,5 +1,6 @@
-// Eager activation of trees written in format 2 (tree_writer.h): the same
-// Activate that reads format 1 tells them apart by the tree record's magic.
+// Eager activation and the inspecting verbs on trees written in format 2
+// (tree_writer.h): the same functions that read format 1 tell the formats
+// apart by the tree record's magic.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include "core/format2_testing.h"
 #include "core/tree_writer.h"
 #include "lazypath/activate.h"
+#include "lazypath/inspect.h"
 #include "lazypath/node_cache.h"
 #include "lazypath/store.h"
 #include "util/env.h"
@@ -138,6 +140,50 @@ TEST_F(ActivateFormat2Test, ADamagedChunkPublishesNothing) {
   EXPECT_FALSE(cache->HasTree(root));
   auto debris = fs::ListDir(cache->TempDir());
   EXPECT_TRUE(!debris.ok() || debris->empty());
+}
+
+TEST_F(ActivateFormat2Test, ShowCatOpenTagAndDiffReadFormat2) {
+  Hash first = Push();
+  auto shown = ShowTree(url_, first.ToString());
+  ASSERT_TRUE(shown.ok()) << shown.status().ToString();
+  EXPECT_EQ(shown->second.entries().size(), 20u * 6 + 3);
+
+  auto cat = CatFile(url_, first.ToString(), "app/pkg4/m4.py");
+  ASSERT_TRUE(cat.ok()) << cat.status().ToString();
+  EXPECT_EQ(*cat, "V = 44\n");
+  auto via_link = CatFile(url_, first.ToString(), "bin/link");
+  ASSERT_TRUE(via_link.ok()) << via_link.status().ToString();
+  EXPECT_EQ(*via_link, "V = 11\n");
+  auto model = CatFile(url_, first.ToString(), "data/model.bin");
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  EXPECT_EQ(*model, big_);
+
+  for (const char* path : {"app/pkg2/m0.py", "data/model.bin"}) {
+    auto opened =
+        OpenFileInTree(url_, first.ToString(), path, base_ + "/open-cache");
+    ASSERT_TRUE(opened.ok()) << path << ": " << opened.status().ToString();
+    std::string got;
+    char buf[1 << 16];
+    ssize_t n;
+    while ((n = ::read(opened->fd, buf, sizeof(buf))) > 0) got.append(buf, n);
+    ::close(opened->fd);
+    EXPECT_EQ(got, Read(base_ + "/src/" + path)) << path;
+  }
+
+  auto tagged = TagTree(url_, first.ToString(), "prod");
+  ASSERT_TRUE(tagged.ok()) << tagged.status().ToString();
+  EXPECT_EQ(*tagged, first);
+
+  Write("app/pkg9/m1.py", "V = 'changed'\n");
+  ASSERT_EQ(::unlink((base_ + "/src/app/pkg9/m2.py").c_str()), 0);
+  Hash second = Push();
+  auto diff = DiffRefs(url_, "prod", second.ToString());
+  ASSERT_TRUE(diff.ok()) << diff.status().ToString();
+  EXPECT_EQ(diff->diff.modified, 1u);
+  EXPECT_EQ(diff->diff.removed, 1u);
+  EXPECT_EQ(diff->diff.added, 0u);
+  ASSERT_EQ(diff->diff.changes.size(), 2u);
+  EXPECT_EQ(diff->diff.changes[0].path, "app/pkg9/m1.py");
 }
 
 }  // namespace

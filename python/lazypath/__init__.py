@@ -15,8 +15,6 @@ CacheUsage, ...): read-only attributes, `r["name"]` and `r.to_dict()` by the
 same names as `--json` prints.
 """
 
-from __future__ import annotations
-
 import os
 
 from lazypath.errors import (

@@ -12,11 +12,12 @@ decides what `replace` drops from sys.path, where materialize() looks, and
 which profile recorders save at exit.
 """
 
-from __future__ import annotations
-
 import os
 import sys
-import threading
+
+# threading.Lock is _thread's lock: taking it from _thread keeps threading
+# (and collections, functools) off a warm activation's path (bench/startup.py).
+from _thread import allocate_lock
 
 from lazypath.errors import InvalidInputError
 
@@ -112,7 +113,7 @@ def open_tree(
 
 # ---------------------------------------------------------------- the registry
 
-_lock = threading.Lock()
+_lock = allocate_lock()
 _active: dict = {}  # tree path -> Activation, for trees this process activated
 _recorders: list = []
 _atexit_registered = False
@@ -237,8 +238,6 @@ def activate(
             prefetch = Prefetch(lazy, os.fspath(store))
     elif lazy is not None and profile == "record":
         _record(os.fspath(store), tree, lazy)
-    import importlib
-
     with _lock:
         if replace:
             for old in [p for p in _active if p != tree.path]:
@@ -251,7 +250,7 @@ def activate(
             opened.release()  # already held by an earlier activation
         else:
             _active[tree.path] = Activation(tree.path, opened.lease_fd, finder, prefetch)
-        importlib.invalidate_caches()
+        _invalidate_caches()
     if policy is not None:
         try:
             lppolicy.enforce(policy, tree.path)
@@ -266,6 +265,14 @@ def activate(
                     a.close()
             raise
     return tree
+
+
+def _invalidate_caches() -> None:
+    # importlib.invalidate_caches() as written in Python 3.10-3.13, without
+    # importing importlib (and warnings) on the warm path.
+    for finder in sys.meta_path:
+        if hasattr(finder, "invalidate_caches"):
+            finder.invalidate_caches()
 
 
 def pull(

@@ -55,12 +55,11 @@ class ActivateFormat2Test : public testing::Test {
     std::ofstream(p, std::ios::binary | std::ios::trunc) << data;
   }
   Hash Push() {
-    Built b = BuildFormat2(base_ + "/src");
-    b.input.dirs = &b.dirs;
+    auto b = BuildFormat2(base_ + "/src");
     TreeWriteOptions o;
     o.temp_dir = base_ + "/tmp";
     o.env = Env::Default();
-    auto w = WriteTree(*store_, b.input, known_, o);
+    auto w = WriteTree(*store_, b->input, known_, o);
     EXPECT_TRUE(w.ok()) << w.status().ToString();
     return w.ok() ? w->root.hash : Hash{};
   }

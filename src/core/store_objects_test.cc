@@ -41,12 +41,11 @@ class StoreObjectsTest : public testing::Test {
                    StoreObjectsResult* seen = nullptr) {
     auto known = StoreObjects(*store_, summary_dir, 4);
     EXPECT_TRUE(known.ok()) << known.status().ToString();
-    Built b = BuildFormat2(base_ + "/src");
-    b.input.dirs = &b.dirs;
+    auto b = BuildFormat2(base_ + "/src");
     TreeWriteOptions o;
     o.temp_dir = base_ + "/tmp";
     o.env = Env::Default();
-    auto w = WriteTree(*store_, b.input, known->objects, o);
+    auto w = WriteTree(*store_, b->input, known->objects, o);
     EXPECT_TRUE(w.ok()) << w.status().ToString();
     if (seen) *seen = std::move(*known);
     return w.ok() ? *w : WrittenTree{};

@@ -43,12 +43,11 @@ class TreeFetchTest : public testing::Test {
     }
   }
   WrittenTree Push() {
-    Built b = BuildFormat2(base_ + "/src");
-    b.input.dirs = &b.dirs;
+    auto b = BuildFormat2(base_ + "/src");
     TreeWriteOptions o;
     o.temp_dir = base_ + "/tmp";
     o.env = Env::Default();
-    auto w = WriteTree(*store_, b.input, known_, o);
+    auto w = WriteTree(*store_, b->input, known_, o);
     EXPECT_TRUE(w.ok()) << w.status().ToString();
     return w.ok() ? *w : WrittenTree{};
   }

@@ -51,16 +51,15 @@ class TreeWriterTest : public testing::Test {
     }
   }
 
-  Built Build() { return BuildFormat2(base_ + "/src"); }
+  std::unique_ptr<BuiltTree> Build() { return BuildFormat2(base_ + "/src"); }
   TreeWriteOptions Opts() {
     TreeWriteOptions o;
     o.temp_dir = base_ + "/tmp";
     o.env = Env::Default();
     return o;
   }
-  Result<WrittenTree> Push(Built& b) {
-    b.input.dirs = &b.dirs;
-    return WriteTree(*store_, b.input, known_, Opts());
+  Result<WrittenTree> Push(const std::unique_ptr<BuiltTree>& b) {
+    return WriteTree(*store_, b->input, known_, Opts());
   }
   // Every file of the tree read back through the store equals the source.
   void ExpectReadsBack(const Hash& root) {
@@ -110,10 +109,10 @@ TEST_F(TreeWriterTest, WritesATreeThatReadsBackVerified) {
   Write("top.py", "print('top')\n");
   Write("empty.txt", "");
   Write("app/sub0/pkg0/same.py", "VALUE = 0\n");  // equal to pkg0/m0.py
-  Built b = Build();
+  auto b = Build();
   auto w = Push(b);
   ASSERT_TRUE(w.ok()) << w.status().ToString();
-  EXPECT_EQ(w->root, b.dirs.root);
+  EXPECT_EQ(w->root, b->dirs.root);
   EXPECT_EQ(w->packs, 1u);
   // app, 7 sub*, 12 pkg*: every directory but the root is a located frame.
   EXPECT_EQ(w->dirs_written, 20u);
@@ -130,13 +129,13 @@ TEST_F(TreeWriterTest, WritesATreeThatReadsBackVerified) {
 
 TEST_F(TreeWriterTest, AnEditWritesOnlyItsPathAndAFewKilobytes) {
   WritePackages(200, 10);  // 2,200 files
-  Built first = Build();
+  auto first = Build();
   auto w1 = Push(first);
   ASSERT_TRUE(w1.ok()) << w1.status().ToString();
   uint64_t before = store_->stats().bytes_written.load();
 
   Write("app/sub5/pkg12/m3.py", "VALUE = 'edited'\n");
-  Built second = Build();
+  auto second = Build();
   auto w2 = Push(second);
   ASSERT_TRUE(w2.ok()) << w2.status().ToString();
   EXPECT_NE(w2->root, w1->root);
@@ -167,7 +166,7 @@ TEST_F(TreeWriterTest, AnInsertIntoALargeFileMovesOnlyTheChunksItTouches) {
   std::string big(24u << 20, '\0');
   for (auto& c : big) c = static_cast<char>(rng());
   Write("model/weights.bin", big);
-  Built first = Build();
+  auto first = Build();
   auto w1 = Push(first);
   ASSERT_TRUE(w1.ok()) << w1.status().ToString();
   EXPECT_GT(w1->chunks_written, 24u);  // about 512 KiB each
@@ -177,7 +176,7 @@ TEST_F(TreeWriterTest, AnInsertIntoALargeFileMovesOnlyTheChunksItTouches) {
   for (size_t i = 0; i < 4096; ++i) big[(10u << 20) + i] ^= 0x5a;
   big.insert(17u << 20, std::string(100, 'i'));
   Write("model/weights.bin", big);
-  Built second = Build();
+  auto second = Build();
   auto w2 = Push(second);
   ASSERT_TRUE(w2.ok()) << w2.status().ToString();
   EXPECT_LE(w2->chunks_written, 6u);
@@ -191,7 +190,7 @@ TEST_F(TreeWriterTest, EqualSubtreesAreStoredOnce) {
     Write(std::string(d) + "/lib/x.py", "x = 1\n");
     Write(std::string(d) + "/lib/y.py", "y = 2\n");
   }
-  Built b = Build();
+  auto b = Build();
   auto w = Push(b);
   ASSERT_TRUE(w.ok()) << w.status().ToString();
   // a, b and c are one object, as are their lib/ directories.
@@ -202,20 +201,20 @@ TEST_F(TreeWriterTest, EqualSubtreesAreStoredOnce) {
 
 TEST_F(TreeWriterTest, ASourceEditedDuringThePushPublishesNoTree) {
   WritePackages(3, 3);
-  Built b = Build();
+  auto b = Build();
   Write("app/sub1/pkg1/m2.py", "VALUE = 'changed after the scan'\n");
   auto w = Push(b);
   ASSERT_FALSE(w.ok());
   EXPECT_NE(w.status().ToString().find("pkg1/m2.py"), std::string::npos)
       << w.status().ToString();
-  EXPECT_FALSE(*store_->Exists(TreeKey(b.dirs.root.hash)));
+  EXPECT_FALSE(*store_->Exists(TreeKey(b->dirs.root.hash)));
   EXPECT_TRUE(store_->List("locs/")->empty());
   EXPECT_TRUE(fs::ListDir(base_ + "/tmp")->empty());
 }
 
 TEST_F(TreeWriterTest, DamagedObjectsAreRefusedNamingTheirDigest) {
   WritePackages(2, 2);
-  Built b = Build();
+  auto b = Build();
   auto w = Push(b);
   ASSERT_TRUE(w.ok()) << w.status().ToString();
   auto root = ReadRootDirectory(*store_, w->root.hash);

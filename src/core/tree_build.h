@@ -1,0 +1,33 @@
+// The format 2 tree of a scanned directory: its directory objects, with
+// files over kChunkThreshold chunked, plus what WriteTree needs to push it.
+// Push and `diff --dir` build trees this way, so both name a directory by
+// the same digest.
+//
+// Chunking reads each large file once more after the scan; the file must
+// not change in between (a change fails the push later, when its chunks
+// no longer match). Thread safety: reentrant.
+#ifndef LAZYPATH_CORE_TREE_BUILD_H_
+#define LAZYPATH_CORE_TREE_BUILD_H_
+
+#include <memory>
+
+#include "core/tree_writer.h"
+#include "lazypath/scan.h"
+#include "lazypath/status.h"
+#include "tree/directory.h"
+
+namespace lazypath {
+
+struct BuiltTree {
+  DirectorySet dirs;
+  TreeInput input;  // input.dirs points at `dirs`: keep the BuiltTree put
+  BuiltTree() = default;
+  BuiltTree(const BuiltTree&) = delete;
+  BuiltTree& operator=(const BuiltTree&) = delete;
+};
+
+Result<std::unique_ptr<BuiltTree>> BuildTree(const ScanResult& scanned);
+
+}  // namespace lazypath
+
+#endif  // LAZYPATH_CORE_TREE_BUILD_H_

@@ -17,6 +17,13 @@
 // Pushing a tree the store already has rewrites only its index, to point at
 // the new profile pack. The profile is written before the ref.
 //
+// Format 2 (PushOptions::format, doc/format.md "Format 2"): the tree becomes
+// directory objects, large files chunk lists. Write order: new packs, then
+// the push's locations object, then the tree record, then the ref. What the
+// store has is learnt from its locations objects (core/store_objects.h),
+// and a tree the store has costs one existence check; the ref is written
+// only if it moves.
+//
 // Thread safety: concurrent pushes to one store are safe; the last ref write
 // wins.
 #ifndef LAZYPATH_PUSH_H_
@@ -50,6 +57,11 @@ struct PushOptions {
   ProgressFn progress;
   // The node cache's file-system calls (NodeCache::Open); nullptr: default.
   Env* env = nullptr;
+  // The store format to write (doc/format.md): 1, or 2 (directory objects,
+  // chunked large files, locations per push; read by eager activation and
+  // the inspecting verbs, not yet by lazy activation). Format 2 pushes do
+  // not reorder packs for a profile; they carry the profile over.
+  int format = 1;
 };
 
 // How an import profile ordered a push (lazypath/profile.h).
@@ -73,9 +85,11 @@ struct PushResult {
   uint64_t bytes_uploaded = 0;  // every byte written to the store
   uint64_t bytes_read = 0;      // every byte read from it (refs, indexes...)
   uint64_t requests = 0;        // store requests, retries included
-  bool tree_existed = false;    // the store already had tree and index
-  // For a new tree: the store's indexes, and how many of them this push
-  // read (the rest were summarised on this machine by earlier pushes).
+  int format = 1;               // the format this push wrote
+  bool tree_existed = false;    // the store already had the tree whole
+  // For a new tree: the store's indexes (format 2: its locations objects),
+  // and how many of them this push read (the rest were summarised on this
+  // machine by earlier pushes).
   uint64_t store_indexes = 0;
   uint64_t indexes_fetched = 0;
   PushProfileUse profile;

@@ -106,8 +106,14 @@ def push_report(
     profile_from: str | None = None,
     use_profile: bool = True,
     strict: bool = False,
+    format: int = 1,
 ):
     """Push `dir` to `store` and return the full PushReport (see push()).
+
+    `format=2` writes the tree in format 2 (doc/format.md: a directory object
+    per directory, large files chunked, locations per push), which eager
+    activation and the inspecting functions read; lazy activation does not
+    read it yet.
 
     When the tag's current tree (or `profile_from`, a tag or digest) has a
     profile, the blobs of its directories are packed first and contiguous,
@@ -143,6 +149,7 @@ def push_report(
         stdlib_names=sorted(getattr(sys, "stdlib_module_names", ())),
         target_names=sorted(target),
         strict=strict,
+        format=format,
     )
 
 

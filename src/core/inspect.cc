@@ -9,6 +9,7 @@
 
 #include "cache/file_lock.h"
 #include "core/fetch.h"
+#include "core/tree_build.h"
 #include "core/tree_view.h"
 #include "lazypath/node_cache.h"
 #include "lazypath/push.h"
@@ -192,13 +193,34 @@ Result<RefDiff> DiffRefAgainstDir(const std::string& store_url,
   LP_ASSIGN_OR_RETURN(auto store, OpenStore(store_url));
   RefDiff out;
   LP_ASSIGN_OR_RETURN(out.from, ResolveRef(*store, from_ref));
-  LP_ASSIGN_OR_RETURN(Tree a, FetchTree(*store, out.from));
+  LP_ASSIGN_OR_RETURN(TreeView a, LoadTreeView(*store, out.from));
   if (auto cache = NodeCache::Open(cache_dir); cache.ok()) {
     scan = PushScanOptions(scan, *cache, store_url);  // as push scans
   }
   LP_ASSIGN_OR_RETURN(ScanResult scanned, ScanDirectory(dir, scan));
-  out.to = scanned.tree.digest().hash;
-  out.diff = DiffTrees(a, scanned.tree);
+  if (a.format == 1) {
+    out.to = scanned.tree.digest().hash;
+    out.diff = DiffTrees(a.tree, scanned.tree);
+    return out;
+  }
+  // Against a format 2 tree: the digest a format 2 push would give, and
+  // large files named by their chunk lists, as the tree names them.
+  LP_ASSIGN_OR_RETURN(std::unique_ptr<BuiltTree> built, BuildTree(scanned));
+  out.to = built->dirs.root.hash;
+  std::vector<TreeEntry> entries = scanned.tree.entries();
+  for (TreeEntry& e : entries) {
+    if (e.kind == EntryKind::kSymlink || e.blob.size <= kChunkThreshold) {
+      continue;
+    }
+    const std::string parent = e.path.rfind('/') == std::string::npos
+                                   ? ""
+                                   : e.path.substr(0, e.path.rfind('/'));
+    const std::string name = e.path.substr(e.path.rfind('/') + 1);
+    for (const DirEntry& d : built->dirs.dirs.at(parent).dir.entries) {
+      if (d.name == name) e.blob.hash = d.hash;
+    }
+  }
+  out.diff = DiffTrees(a.tree, Tree(std::move(entries)));
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include "cache/file_lock.h"
 #include "core/fetch.h"
 #include "core/materialization.h"
+#include "core/tree_fetch.h"
 #include "core/tree_paths.h"
 #include "lazypath/profile.h"
 #include "pack/index.h"
@@ -105,9 +106,16 @@ Result<std::unique_ptr<LazyTree>> LazyTree::Open(const std::string& store_url,
                         Tree::Parse(*meta, t->tree_.ToString()));
   } else {
     LP_RETURN_IF_ERROR(open_store());
-    LP_ASSIGN_OR_RETURN(auto fetched, FetchTreeVerified(*t->store_, t->tree_));
-    t->tree_entries_ = std::move(fetched.first);
-    LP_RETURN_IF_ERROR(t->cache_->PutMeta(t->tree_, ".tree", fetched.second));
+    LP_ASSIGN_OR_RETURN(std::string bytes, GetTreeObject(*t->store_, t->tree_));
+    if (IsTreeRecord(bytes)) {
+      return Status::Unsupported(
+          "tree " + t->tree_.ToString() + " in store " + t->store_->url() +
+          " is in format 2, which lazy activation does not read yet; "
+          "activate it eagerly");
+    }
+    LP_ASSIGN_OR_RETURN(t->tree_entries_,
+                        ParseTreeVerified(bytes, t->tree_, t->store_->url()));
+    LP_RETURN_IF_ERROR(t->cache_->PutMeta(t->tree_, ".tree", bytes));
   }
   // The index is fetched now, so later imports cost no extra round trip,
   // but parsed only when a directory needs blobs (LoadIndex).

@@ -15,6 +15,9 @@
 #include "core/known_blobs.h"
 #include "core/materialization.h"
 #include "core/push_stages.h"
+#include "core/store_objects.h"
+#include "core/tree_build.h"
+#include "core/tree_writer.h"
 #include "lazypath/node_cache.h"
 #include "lazypath/profile.h"
 #include "lazypath/progress.h"
@@ -152,9 +155,118 @@ ScanOptions PushScanOptions(ScanOptions scan, const NodeCache& cache,
   return scan;
 }
 
+namespace {
+
+// The bytes of `built` that WriteTree will write (files whose blob or chunk
+// list the store lacks), for the "pack" progress total.
+uint64_t NewFileBytes(const BuiltTree& built, const KnownObjects& known) {
+  uint64_t total = 0;
+  std::set<Hash> seen;
+  for (const auto& [path, d] : built.dirs.dirs) {
+    for (const DirEntry& e : d.dir.entries) {
+      if (!e.is_file() || e.size == 0 || !seen.insert(e.hash).second) continue;
+      LocationKind kind =
+          e.chunked() ? LocationKind::kChunkList : LocationKind::kBlob;
+      if (!known.Find(e.hash, kind)) total += e.size;
+    }
+  }
+  return total;
+}
+
+// Push in format 2 (doc/format.md): the tree's directory objects, what the
+// store lacks of its files, the push's locations object and tree record.
+Result<PushResult> PushFormat2(ScanResult scanned, NodeCache& cache,
+                               const std::string& store_url,
+                               const PushOptions& options) {
+  PushResult result;
+  result.format = 2;
+  result.scan = scanned.stats;
+  result.warnings = std::move(scanned.warnings);
+  LP_ASSIGN_OR_RETURN(std::unique_ptr<BuiltTree> built, BuildTree(scanned));
+  result.tree = built->dirs.root;
+  const Hash& tree_hash = result.tree.hash;
+  std::set<Hash> distinct;
+  for (const auto& [path, d] : built->dirs.dirs) {
+    for (const DirEntry& e : d.dir.entries) {
+      if (!e.is_file() || e.size == 0) continue;
+      if (!e.chunked()) {
+        distinct.insert(e.hash);
+        continue;
+      }
+      for (const Chunk& c : built->input.chunk_lists.at(e.hash).chunks) {
+        distinct.insert(c.hash);
+      }
+    }
+  }
+  result.blobs_total = distinct.size();
+
+  StoreOptions so;
+  so.create = true;
+  LP_ASSIGN_OR_RETURN(auto store, OpenStore(store_url, so));
+  RefState tag_before;
+  if (!options.tag.empty()) {
+    LP_ASSIGN_OR_RETURN(tag_before, ReadRefState(*store, options.tag));
+  }
+  // A tree the store has is complete (its record is written last): nothing
+  // more to read or write but the ref.
+  LP_ASSIGN_OR_RETURN(result.tree_existed, store->Exists(TreeKey(tree_hash)));
+  LP_ASSIGN_OR_RETURN(auto profile,
+                      PushProfile(*store, options, &result.profile.warning));
+  if (!result.tree_existed) {
+    LP_ASSIGN_OR_RETURN(
+        StoreObjectsResult known,
+        StoreObjects(*store, cache.StoreSummaryDir(),
+                     std::max(8, DefaultThreads()),  // waits on the network
+                     cache.env()));
+    result.store_indexes = known.locations;
+    result.indexes_fetched = known.locations_fetched;
+    UploadProgress upload_progress(options.progress, store->stats());
+    Progress pack_progress(options.progress, "pack",
+                           NewFileBytes(*built, known.objects), "bytes");
+    TreeWriteOptions write;
+    write.level = options.level;
+    write.temp_dir = cache.TempDir();
+    write.env = cache.env();
+    write.on_bytes = [&](uint64_t n) { pack_progress.Add(n); };
+    write.on_pack = [&](uint64_t n) { upload_progress.Expect(n); };
+    LP_ASSIGN_OR_RETURN(WrittenTree written,
+                        WriteTree(*store, built->input, known.objects, write));
+    result.blobs_uploaded = written.blobs_written + written.chunks_written;
+    result.packs_uploaded = written.packs;
+  }
+  // Profiles carry over as in format 1; format 2 keeps each directory's
+  // files side by side, so a push does not reorder packs for them.
+  if (profile && profile->tree != tree_hash) {
+    Materialization rule(scanned.tree);
+    std::vector<std::string> dirs = rule.InTree(profile->dirs);
+    result.profile.source = profile->tree;
+    result.profile.dirs = dirs.size();
+    LP_ASSIGN_OR_RETURN(bool has_own, store->Exists(ProfileKey(tree_hash)));
+    if (!dirs.empty() && !has_own) {
+      LP_RETURN_IF_ERROR(WriteProfile(*store, Profile{tree_hash, dirs}));
+      result.profile.carried = true;
+    }
+  }
+  // A tag that names the tree already stays as it is: an unchanged re-push
+  // writes nothing.
+  if (!options.tag.empty() && tag_before.tree != tree_hash) {
+    LP_RETURN_IF_ERROR(UpdateRef(*store, options.tag, tree_hash, tag_before));
+  }
+  result.bytes_uploaded = store->stats().bytes_written;
+  result.bytes_read = store->stats().bytes_read;
+  result.requests = store->stats().requests;
+  return result;
+}
+
+}  // namespace
+
 Result<PushResult> Push(const std::string& dir, const std::string& store_url,
                         const PushOptions& options) {
   if (!options.tag.empty()) LP_RETURN_IF_ERROR(ValidateRefName(options.tag));
+  if (options.format != 1 && options.format != 2) {
+    return Status::InvalidArgument("format " + std::to_string(options.format) +
+                                   ": want 1 or 2");
+  }
   LP_ASSIGN_OR_RETURN(NodeCache cache,
                       NodeCache::Open(options.cache_dir, options.env));
   ScanOptions scan_opts = PushScanOptions(options.scan, cache, store_url);
@@ -162,6 +274,9 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
   LP_ASSIGN_OR_RETURN(ScanResult scanned, ScanDirectory(dir, scan_opts));
   if (options.strict && !scanned.warnings.empty()) {
     return Status::InvalidArgument(PortabilityRefusal(scanned.warnings));
+  }
+  if (options.format == 2) {
+    return PushFormat2(std::move(scanned), cache, store_url, options);
   }
 
   PushResult result;

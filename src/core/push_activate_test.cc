@@ -7,6 +7,7 @@
 
 #include "lazypath/activate.h"
 #include "lazypath/inspect.h"
+#include "lazypath/lazy.h"
 #include "lazypath/node_cache.h"
 #include "lazypath/push.h"
 #include "lazypath/store.h"
@@ -103,6 +104,64 @@ TEST_F(PushActivateTest, RoundTripAndIncrementalPush) {
   ASSERT_TRUE(a3.ok());
   EXPECT_EQ(a3->blobs_fetched, 1u);
   EXPECT_EQ(*fs::ReadFile(a3->path + "/pkg2/m3.py"), "changed = True\n");
+}
+
+TEST_F(PushActivateTest, Format2RoundTripAndIncrementalPush) {
+  PushOptions po = PushOpts();
+  po.format = 2;
+  po.tag = "prod";
+  auto p1 = Push(src_, store_, po);
+  ASSERT_TRUE(p1.ok()) << p1.status().ToString();
+  EXPECT_EQ(p1->format, 2);
+  EXPECT_FALSE(p1->tree_existed);
+  EXPECT_EQ(p1->blobs_uploaded, p1->blobs_total);  // 100 modules + chunks
+  EXPECT_GT(p1->blobs_total, 101u);                // big.csv is chunked
+  auto store = OpenStore(store_);
+  ASSERT_TRUE(store.ok());
+  EXPECT_FALSE(*(*store)->Exists(IndexKey(p1->tree.hash)));
+  EXPECT_TRUE(*(*store)->Exists(TreeKey(p1->tree.hash)));
+
+  auto a = Activate(store_, "prod", ActOpts(cache_));
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->tree, p1->tree.hash);
+  EXPECT_EQ(*fs::ReadFile(a->path + "/pkg3/m7.py"),
+            *fs::ReadFile(src_ + "/pkg3/m7.py"));
+  EXPECT_EQ(*fs::ReadFile(a->path + "/data/big.csv", 1 << 30),
+            *fs::ReadFile(src_ + "/data/big.csv", 1 << 30));
+
+  // Nothing changed: one existence check, nothing written.
+  auto p2 = Push(src_, store_, po);
+  ASSERT_TRUE(p2.ok());
+  EXPECT_TRUE(p2->tree_existed);
+  EXPECT_EQ(p2->bytes_uploaded, 0u);
+
+  // One file edited: its blob, its directory and the root, in a few KiB.
+  Write("pkg2/m3.py", "changed = True\n");
+  auto p3 = Push(src_, store_, po);
+  ASSERT_TRUE(p3.ok()) << p3.status().ToString();
+  EXPECT_EQ(p3->blobs_uploaded, 1u);
+  EXPECT_EQ(p3->packs_uploaded, 1u);
+  EXPECT_EQ(p3->store_indexes, 1u);  // the first push's locations
+  EXPECT_LT(p3->bytes_uploaded, 8u << 10);
+  auto a3 = Activate(store_, "prod", ActOpts(cache_));
+  ASSERT_TRUE(a3.ok()) << a3.status().ToString();
+  EXPECT_EQ(a3->blobs_fetched, 1u);
+  EXPECT_EQ(*fs::ReadFile(a3->path + "/pkg2/m3.py"), "changed = True\n");
+
+  // diff --dir names the tree a format 2 push would make.
+  auto d = DiffRefAgainstDir(store_, "prod", src_, {}, po.cache_dir);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->to, p3->tree.hash);
+  EXPECT_TRUE(d->diff.changes.empty());
+
+  // Lazy activation refuses format 2 in one line, naming the tree.
+  LazyOptions lo;
+  lo.cache_dir = base_ + "/lazy-cache";
+  auto lazy = LazyTree::Open(store_, "prod", lo);
+  ASSERT_FALSE(lazy.ok());
+  std::string msg = lazy.status().ToString();
+  EXPECT_NE(msg.find(p3->tree.hash.ToString()), std::string::npos) << msg;
+  EXPECT_NE(msg.find("format 2"), std::string::npos) << msg;
 }
 
 TEST_F(PushActivateTest, ThreadsActivatingOneTreeFetchEachBlobOnce) {

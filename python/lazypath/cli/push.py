@@ -71,6 +71,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="fail (uploading nothing) on portability warnings: names differing only in case "
         "from stdlib or installed modules, long names or paths, files others cannot read",
     )
+    p.add_argument(
+        "--format",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="store format to write (default 1). 2: a directory object per directory, "
+        "large files chunked, locations per push (doc/format.md); read by eager "
+        "activation, show, cat, diff and tag, not yet by lazy activation",
+    )
     json_flag(p)
 
 
@@ -91,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
                 profile_from=args.profile_from,
                 use_profile=args.use_profile,
                 strict=args.strict,
+                format=args.format,
             ),
             progress,
         )
@@ -113,14 +123,20 @@ def run(args: argparse.Namespace) -> int:
         f"hashed {report.files_hashed} files; "
         f"tree {'already in store' if report.tree_existed else 'new'}"
         + (
-            f"; read {report.indexes_fetched}/{report.store_indexes} indexes"
+            f"; read {report.indexes_fetched}/{report.store_indexes} "
+            + ("indexes" if report.format == 1 else "locations objects")
             if report.store_indexes
             else ""
         )
         + (f"; tagged {args.tag}" if args.tag else "")
     )
     prof = report.profile
-    if prof.source:
+    if prof.source and report.format == 2:
+        err(
+            f"profile of {prof.source}: {prof.dirs} directories"
+            + ("; carried over to the new tree" if prof.carried else "")
+        )
+    elif prof.source:
         err(
             f"profile of {prof.source}: {prof.dirs} directories packed first "
             f"({prof.blobs_first} blobs written for them)"

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -18,11 +19,70 @@ namespace lazypath {
 
 namespace {
 
+// The chunks of the files this node assembled before: for each, the
+// cache keeps its chunk list (meta/<list>.chunks) beside the digest of its
+// content (meta/<list>.content), and the content is a blob while the cache
+// holds it. An edited large file then fetches only the chunks it changed.
+class NodeChunks : public LocalChunks {
+ public:
+  explicit NodeChunks(const NodeCache& cache) {
+    auto names = fs::ListDir(fs::Join(cache.dir(), "meta"));
+    if (!names.ok()) return;
+    constexpr std::string_view kSuffix = ".chunks";
+    for (const std::string& name : *names) {
+      if (name.size() != 64 + kSuffix.size() || !name.ends_with(kSuffix)) {
+        continue;
+      }
+      auto list = Hash::FromHex(std::string_view(name).substr(0, 64));
+      if (!list.ok()) continue;
+      auto content = cache.GetMeta(*list, ".content");
+      auto bytes = cache.GetMeta(*list, ".chunks");
+      if (!content.ok() || !bytes.ok()) continue;
+      auto blob = Hash::Parse(*content);
+      auto chunks = ChunkList::Parse(*bytes, name);
+      if (!blob.ok() || !chunks.ok() || !cache.HasBlob(*blob)) continue;
+      std::string path = cache.BlobPath(*blob);
+      uint64_t offset = 0;
+      for (const Chunk& c : chunks->chunks) {
+        at_.emplace(c.hash, Where{path, offset});
+        offset += c.size;
+      }
+    }
+  }
+  bool Has(const Hash& chunk) const override { return at_.count(chunk) > 0; }
+  std::optional<std::string> Read(const Chunk& chunk) const override {
+    auto it = at_.find(chunk.hash);
+    if (it == at_.end()) return std::nullopt;
+    int fd = ::open(it->second.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;  // swept since: the store has it
+    fs::Fd in(fd);
+    std::string bytes(chunk.size, '\0');
+    size_t got = 0;
+    while (got < bytes.size()) {
+      ssize_t n = ::pread(fd, bytes.data() + got, bytes.size() - got,
+                          static_cast<off_t>(it->second.offset + got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return std::nullopt;
+      got += static_cast<size_t>(n);
+    }
+    return bytes;
+  }
+
+ private:
+  struct Where {
+    std::string path;
+    uint64_t offset;
+  };
+  std::map<Hash, Where> at_;
+};
+
 // Assembles a chunked file into the node cache's blobs, under its
-// content's digest, and remembers that digest for its chunk list; a file
-// the cache holds already is not fetched again (`*fetched` says which).
+// content's digest, from the chunks `local` holds and the rest fetched, and
+// remembers its chunk list and that digest; a file the cache holds already
+// is not assembled again (`*fetched` says which).
 Result<Digest> FetchChunkedFile(Store& store, const FlatFile& file,
-                                const NodeCache& cache, bool* fetched) {
+                                const NodeCache& cache,
+                                const LocalChunks& local, bool* fetched) {
   const Hash& list = file.entry.hash;
   *fetched = false;
   if (auto known = cache.GetMeta(list, ".content"); known.ok()) {
@@ -36,16 +96,20 @@ Result<Digest> FetchChunkedFile(Store& store, const FlatFile& file,
   if (fd < 0) return Status::FromErrno("create", tmp, errno);
   fs::Fd out(fd);
   Hasher hasher;
-  Status s = ReadChunkedFile(store, file, [&](std::string_view b) -> Status {
-    hasher.Update(b);
-    while (!b.empty()) {
-      ssize_t n = ::write(out.get(), b.data(), b.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return Status::FromErrno("write", tmp, errno);
-      b.remove_prefix(static_cast<size_t>(n));
-    }
-    return Status::OK();
-  });
+  ChunkList chunks;
+  Status s = ReadChunkedFile(
+      store, file,
+      [&](std::string_view b) -> Status {
+        hasher.Update(b);
+        while (!b.empty()) {
+          ssize_t n = ::write(out.get(), b.data(), b.size());
+          if (n < 0 && errno == EINTR) continue;
+          if (n < 0) return Status::FromErrno("write", tmp, errno);
+          b.remove_prefix(static_cast<size_t>(n));
+        }
+        return Status::OK();
+      },
+      &local, &chunks);
   out = fs::Fd();
   if (!s.ok()) {
     (void)cache.env()->Unlink(tmp);
@@ -53,7 +117,9 @@ Result<Digest> FetchChunkedFile(Store& store, const FlatFile& file,
   }
   Digest content = hasher.Finish();
   LP_RETURN_IF_ERROR(cache.AdoptBlob(tmp, content.hash));
-  // Best effort: without it the next activation assembles the file again.
+  // Best effort: without them the next activation assembles the file
+  // again, and an edit of it fetches every chunk.
+  (void)cache.PutMeta(list, ".chunks", chunks.Serialize());
   (void)cache.PutMeta(list, ".content", content.hash.ToString());
   return content;
 }
@@ -100,12 +166,14 @@ Result<Tree> FetchFormat2(Store& store, const Hash& root,
     }
     entries.push_back(std::move(e));
   }
+  std::optional<NodeChunks> local;
   for (size_t i : chunked) {
     const FlatFile& f = files[i];
+    if (!local) local.emplace(cache);
     bool fetched = false;
     uint64_t before = store.stats().bytes_read.load();
     LP_ASSIGN_OR_RETURN(Digest content,
-                        FetchChunkedFile(store, f, cache, &fetched));
+                        FetchChunkedFile(store, f, cache, *local, &fetched));
     entries[i].blob = content;
     if (fetched) {
       result->blobs_fetched++;

@@ -117,6 +117,23 @@ TEST_F(ActivateFormat2Test, AnEditedTreeFetchesOnlyWhatChanged) {
   EXPECT_EQ(Read(a->path + "/data/model.bin"), big_);
 }
 
+TEST_F(ActivateFormat2Test, AnEditedLargeFileFetchesOnlyTheChunksItChanged) {
+  Hash first = Push();
+  auto a1 = ActivateNow(first);
+  ASSERT_TRUE(a1.ok()) << a1.status().ToString();
+  for (size_t i = 0; i < 4096; ++i) big_[(2u << 20) + i] ^= 0x5a;
+  big_.insert(4u << 20, std::string(100, 'i'));
+  Write("data/model.bin", big_);
+  Hash second = Push();
+  auto a2 = ActivateNow(second);
+  ASSERT_TRUE(a2.ok()) << a2.status().ToString();
+  EXPECT_EQ(a2->blobs_fetched, 1u);
+  // A few of its ten or so chunks; the rest come from the first copy.
+  EXPECT_LT(a2->bytes_fetched, 2u << 20);
+  EXPECT_EQ(Read(a2->path + "/data/model.bin"), big_);
+  EXPECT_EQ(Read(a1->path + "/data/model.bin").size(), (5u << 20));
+}
+
 TEST_F(ActivateFormat2Test, ADamagedChunkPublishesNothing) {
   Hash root = Push();
   // Damage every pack's last chunk-sized region: the model's chunks are the

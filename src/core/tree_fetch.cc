@@ -1,8 +1,10 @@
 #include "core/tree_fetch.h"
 
 #include <algorithm>
+#include <memory>
 #include <mutex>
 #include <numeric>
+#include <optional>
 #include <utility>
 
 #include "lazypath/store.h"
@@ -57,12 +59,61 @@ std::vector<Span> Coalesce(const std::vector<Wanted>& wanted, uint64_t gap) {
   return spans;
 }
 
+// Byte ranges of packs read so far in one walk: a level's spans may cover
+// frames of the next level (a push's directories sit side by side), which
+// are then sliced from memory instead of read again.
+class ReadSpans {
+ public:
+  // The bytes of `frame` in `pack`, if a span read earlier holds them.
+  std::optional<std::string_view> Find(const Hash& pack,
+                                       const PackFrame& frame) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& s : spans_) {
+      if (s->pack == pack && frame.offset >= s->offset &&
+          frame.offset + frame.length <= s->offset + s->bytes.size()) {
+        return std::string_view(s->bytes).substr(frame.offset - s->offset,
+                                                 frame.length);
+      }
+    }
+    return std::nullopt;
+  }
+  const std::string& Add(const Hash& pack, uint64_t offset, std::string bytes) {
+    auto s = std::make_unique<Held>(Held{pack, offset, std::move(bytes)});
+    std::lock_guard<std::mutex> lock(mu_);
+    spans_.push_back(std::move(s));
+    return spans_.back()->bytes;
+  }
+
+ private:
+  struct Held {
+    Hash pack;
+    uint64_t offset;
+    std::string bytes;
+  };
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Held>> spans_;  // stable addresses
+};
+
 // Reads every wanted frame (coalesced) and hands each one's raw bytes to
-// `use`, which may run on any of `threads` threads.
+// `use`, which may run on any of `threads` threads. With `held`, frames
+// inside spans read before are not read again, and new spans are kept.
 Status ReadFrames(Store& store, const std::vector<Wanted>& wanted, uint64_t gap,
                   int threads, TreeReadStats* stats,
-                  const std::function<Status(size_t, std::string_view)>& use) {
-  std::vector<Span> spans = Coalesce(wanted, gap);
+                  const std::function<Status(size_t, std::string_view)>& use,
+                  ReadSpans* held = nullptr) {
+  std::vector<Wanted> to_read;
+  std::vector<size_t> index;  // to_read[i] is wanted[index[i]]
+  for (size_t i = 0; i < wanted.size(); ++i) {
+    if (held) {
+      if (auto bytes = held->Find(wanted[i].pack, wanted[i].frame)) {
+        LP_RETURN_IF_ERROR(use(i, *bytes));
+        continue;
+      }
+    }
+    to_read.push_back(wanted[i]);
+    index.push_back(i);
+  }
+  std::vector<Span> spans = Coalesce(to_read, gap);
   return ParallelFor(spans.size(), threads, [&](size_t k) -> Status {
     const Span& s = spans[k];
     std::string bytes;
@@ -76,10 +127,12 @@ Status ReadFrames(Store& store, const std::vector<Wanted>& wanted, uint64_t gap,
       stats->requests++;
       stats->bytes += bytes.size();
     }
+    std::string_view view = bytes;
+    if (held) view = held->Add(s.pack, s.offset, std::move(bytes));
     for (size_t i : s.members) {
-      const PackFrame& f = wanted[i].frame;
-      LP_RETURN_IF_ERROR(use(
-          i, std::string_view(bytes).substr(f.offset - s.offset, f.length)));
+      const PackFrame& f = to_read[i].frame;
+      LP_RETURN_IF_ERROR(
+          use(index[i], view.substr(f.offset - s.offset, f.length)));
     }
     return Status::OK();
   });
@@ -160,6 +213,7 @@ Result<std::vector<FlatFile>> ReadWholeTree(Store& store, const Hash& root,
   }
   std::vector<FlatFile> files;
   files.reserve(total);
+  ReadSpans held;
   std::vector<Child> level;
   LP_RETURN_IF_ERROR(Expand(top, &files, &level));
   while (!level.empty()) {
@@ -192,7 +246,8 @@ Result<std::vector<FlatFile>> ReadWholeTree(Store& store, const Hash& root,
               CheckLocator(n.locator, n.dir.SlotShapes(), cwhat));
           if (stats) stats->directories++;
           return Status::OK();
-        }));
+        },
+        &held));
     std::vector<Child> next;
     for (const Node& n : nodes) {
       LP_RETURN_IF_ERROR(Expand(n, &files, &next));
@@ -206,7 +261,8 @@ Result<std::vector<FlatFile>> ReadWholeTree(Store& store, const Hash& root,
 }
 
 Status ReadChunkedFile(Store& store, const FlatFile& file,
-                       const std::function<Status(std::string_view)>& sink) {
+                       const std::function<Status(std::string_view)>& sink,
+                       const LocalChunks* local, ChunkList* list_out) {
   const DirEntry& e = file.entry;
   const std::string what =
       "chunk list " + e.hash.ToString() + " of " + file.path;
@@ -232,12 +288,23 @@ Status ReadChunkedFile(Store& store, const FlatFile& file,
       Locator::Parse(std::string_view(content).substr(e.list_size),
                      what + " (locator)"));
   LP_RETURN_IF_ERROR(CheckLocator(locator, list.SlotShapes(), what));
-  // Chunks in order: adjacent frames in one read, one span at a time.
+  // Chunks in order: those this node has from its own copies, the rest
+  // from the store, adjacent frames in one read, one span at a time.
   size_t k = 0;
   while (k < list.chunks.size()) {
+    if (local && local->Has(list.chunks[k].hash)) {
+      const Chunk& c = list.chunks[k];
+      if (auto bytes = local->Read(c); bytes && bytes->size() == c.size &&
+                                       HashBytes(*bytes).hash == c.hash) {
+        LP_RETURN_IF_ERROR(sink(*bytes));
+        ++k;
+        continue;
+      }
+    }
     std::vector<Wanted> run;
     size_t j = k;
     while (j < list.chunks.size()) {
+      if (j > k && local && local->Has(list.chunks[j].hash)) break;
       const PackFrame& f = locator.slots[j].frame;
       Hash pack = locator.PackOf(f, loc.pack);
       if (!run.empty()) {
@@ -270,6 +337,7 @@ Status ReadChunkedFile(Store& store, const FlatFile& file,
     for (const std::string& d : decoded) LP_RETURN_IF_ERROR(sink(d));
     k = j;
   }
+  if (list_out) *list_out = std::move(list);
   return Status::OK();
 }
 

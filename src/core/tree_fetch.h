@@ -15,6 +15,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +24,7 @@
 #include "lazypath/digest.h"
 #include "lazypath/status.h"
 #include "pack/index.h"
+#include "tree/chunker.h"
 #include "tree/directory.h"
 
 namespace lazypath {
@@ -55,10 +58,23 @@ Result<std::vector<FlatFile>> ReadWholeTree(Store& store, const Hash& root,
                                             std::string_view record,
                                             int threads, TreeReadStats* stats);
 
+// Chunks this node holds already (in files it assembled before).
+class LocalChunks {
+ public:
+  virtual ~LocalChunks() = default;
+  virtual bool Has(const Hash& chunk) const = 0;
+  // The chunk's bytes as held; the caller verifies them.
+  virtual std::optional<std::string> Read(const Chunk& chunk) const = 0;
+};
+
 // Reads a chunked file's located chunk list and streams its chunks, each
-// verified, to `sink` in order. `what` names the file in errors.
+// verified, to `sink` in order; errors name the chunk and the file. A chunk
+// `local` holds is taken from there if its bytes match its digest, and read
+// from the store otherwise. `list`, when set, receives the chunk list.
 Status ReadChunkedFile(Store& store, const FlatFile& file,
-                       const std::function<Status(std::string_view)>& sink);
+                       const std::function<Status(std::string_view)>& sink,
+                       const LocalChunks* local = nullptr,
+                       ChunkList* list = nullptr);
 
 }  // namespace lazypath
 

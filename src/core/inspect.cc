@@ -205,7 +205,9 @@ Result<RefDiff> DiffRefAgainstDir(const std::string& store_url,
   }
   // Against a format 2 tree: the digest a format 2 push would give, and
   // large files named by their chunk lists, as the tree names them.
-  LP_ASSIGN_OR_RETURN(std::unique_ptr<BuiltTree> built, BuildTree(scanned));
+  auto memo = NodeCache::Open(cache_dir);
+  LP_ASSIGN_OR_RETURN(std::unique_ptr<BuiltTree> built,
+                      BuildTree(scanned, memo.ok() ? &*memo : nullptr));
   out.to = built->dirs.root.hash;
   std::vector<TreeEntry> entries = scanned.tree.entries();
   for (TreeEntry& e : entries) {

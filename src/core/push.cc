@@ -182,7 +182,8 @@ Result<PushResult> PushFormat2(ScanResult scanned, NodeCache& cache,
   result.format = 2;
   result.scan = scanned.stats;
   result.warnings = std::move(scanned.warnings);
-  LP_ASSIGN_OR_RETURN(std::unique_ptr<BuiltTree> built, BuildTree(scanned));
+  LP_ASSIGN_OR_RETURN(std::unique_ptr<BuiltTree> built,
+                      BuildTree(scanned, &cache));
   result.tree = built->dirs.root;
   const Hash& tree_hash = result.tree.hash;
   std::set<Hash> distinct;

@@ -3,9 +3,12 @@
 // Push and `diff --dir` build trees this way, so both name a directory by
 // the same digest.
 //
-// Chunking reads each large file once more after the scan; the file must
-// not change in between (a change fails the push later, when its chunks
-// no longer match). Thread safety: reentrant.
+// Chunking reads a large file once more after the scan; the file must not
+// change in between (a change fails the push later, when its chunks no
+// longer match). With a node cache, the chunk list of each content digest
+// is kept there (meta/<blob>.clist), so an unchanged large file, whose
+// digest the stat cache gives, is not read again. Thread safety:
+// reentrant.
 #ifndef LAZYPATH_CORE_TREE_BUILD_H_
 #define LAZYPATH_CORE_TREE_BUILD_H_
 
@@ -26,7 +29,11 @@ struct BuiltTree {
   BuiltTree& operator=(const BuiltTree&) = delete;
 };
 
-Result<std::unique_ptr<BuiltTree>> BuildTree(const ScanResult& scanned);
+class NodeCache;
+
+// `cache` may be nullptr (no memo of chunk lists).
+Result<std::unique_ptr<BuiltTree>> BuildTree(const ScanResult& scanned,
+                                             const NodeCache* cache = nullptr);
 
 }  // namespace lazypath
 

@@ -81,7 +81,7 @@ Result<std::vector<HistoryEntry>> ReadHistory(Store& store,
 // nothing, when the ref no longer is as seen; Conflict when another writer
 // recorded a move first; then the ref moves as in UpdateRef (a delete is
 // DeleteIfVersion where the store has conditional writes). A move to the
-// tree the ref already names records nothing.
+// tree the ref already names (or names by now) records nothing.
 Status MoveRef(Store& store, std::string_view name,
                const std::optional<Hash>& to, const RefState& seen, RefOp op,
                const std::string& actor, int64_t time);

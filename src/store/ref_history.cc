@@ -296,6 +296,7 @@ Status MoveRef(Store& store, std::string_view name,
   }
   if (move.seq == 1) move.prev.reset();
   LP_ASSIGN_OR_RETURN(RefState now, ReadRefState(store, name));
+  if (now.tree == to) return Status::OK();  // another writer did this move
   if (now.tree != seen.tree) {
     return Status::Conflict(
         ConflictMessage(store, name, now.tree, seen, "moved meanwhile"));

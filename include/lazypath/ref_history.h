@@ -70,9 +70,10 @@ struct HistoryEntry {
 // The history of ref `name`, oldest first, verified: each entry's sequence
 // number matches its key, each names its predecessor's hash (the oldest one
 // present may name one no longer stored). Corrupt naming the key for an
-// unreadable entry, a gap, a broken chain or a loop. An entry is applied
-// when the next entry moves the ref from its `to`, or, for the newest,
-// when the ref names its `to` now (is absent, for a delete).
+// unreadable entry, a gap, a broken chain or a loop. Which entries are
+// applied is decided newest first: an entry is applied when its `to` is
+// what the ref names now (absent, for a delete) if no newer entry is
+// applied, else the `from` of the oldest newer applied entry.
 Result<std::vector<HistoryEntry>> ReadHistory(Store& store,
                                               std::string_view name);
 

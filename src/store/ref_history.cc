@@ -252,9 +252,6 @@ Result<std::vector<HistoryEntry>> ReadHistory(Store& store,
     }
   }
   if (out.empty()) return out;
-  for (size_t i = 0; i + 1 < out.size(); ++i) {
-    out[i].applied = out[i + 1].move.from == out[i].move.to;
-  }
   std::optional<Hash> now;
   auto ref = ReadRef(store, name);
   if (ref.ok()) {
@@ -262,7 +259,13 @@ Result<std::vector<HistoryEntry>> ReadHistory(Store& store,
   } else if (ref.status().code() != Code::kNotFound) {
     return ref.status();
   }
-  out.back().applied = now == out.back().move.to;
+  // Newest first: a move is applied when it left the ref as the next
+  // applied move (or the ref now) found it.
+  std::optional<Hash> after = now;
+  for (auto it = out.rbegin(); it != out.rend(); ++it) {
+    it->applied = it->move.to == after;
+    if (it->applied) after = it->move.from;
+  }
   return out;
 }
 

@@ -167,6 +167,24 @@ TEST_F(RefHistoryTest, UnappliedEntriesAreMarked) {
   EXPECT_TRUE((*h)[2].applied);
 }
 
+// A writer that lost the ref's compare-and-swap after recording its move:
+// the move before it, which did land, stays applied.
+TEST_F(RefHistoryTest, LostRaceAfterAnAppliedMove) {
+  Hash x = TreeHash("x"), a = TreeHash("a"), b = TreeHash("b");
+  ASSERT_TRUE(Move("prod", x).ok());
+  ASSERT_TRUE(Move("prod", a).ok());
+  auto second = store_->Get(HistoryKey("prod", 2), 4096);
+  ASSERT_TRUE(second.ok());
+  RefMove stale{3, HashBytes(*second).hash, RefOp::kTag, x, b, 9, "late"};
+  ASSERT_TRUE(store_->Put(HistoryKey("prod", 3), SerializeRefMove(stale)).ok());
+  auto h = ReadHistory(*store_, "prod");
+  ASSERT_TRUE(h.ok());
+  ASSERT_EQ(h->size(), 3u);
+  EXPECT_TRUE((*h)[0].applied);
+  EXPECT_TRUE((*h)[1].applied);
+  EXPECT_FALSE((*h)[2].applied);
+}
+
 // Forwards to a store, but another writer creates each history entry just
 // before this one tries to.
 class RacingStore : public Store {

@@ -48,8 +48,10 @@ void RegisterPush(nb::module_& m) {
          bool gitignore, const FsPath& cache_dir, int level, int threads,
          nb::object progress, const std::string& profile_from, bool use_profile,
          bool portability, const std::vector<std::string>& stdlib_names,
-         const std::vector<std::string>& target_names, bool strict) {
+         const std::vector<std::string>& target_names, bool strict,
+         const std::string& actor) {
         PushOptions o;
+        o.actor = actor;
         o.scan.portability.enabled = portability;
         o.scan.portability.stdlib_names = stdlib_names;
         o.scan.portability.target_names = target_names;
@@ -71,7 +73,8 @@ void RegisterPush(nb::module_& m) {
       "gitignore"_a = true, "cache_dir"_a = "", "level"_a = 3, "threads"_a = 0,
       "progress"_a = nb::none(), "profile_from"_a = "", "use_profile"_a = true,
       "portability"_a = false, "stdlib_names"_a = std::vector<std::string>{},
-      "target_names"_a = std::vector<std::string>{}, "strict"_a = false);
+      "target_names"_a = std::vector<std::string>{}, "strict"_a = false,
+      "actor"_a = "");
 }
 
 }  // namespace lazypath::binding

@@ -22,6 +22,7 @@ from lazypath.errors import ConflictError, CorruptError, InvalidInputError, NotF
 from store_servers import (  # noqa: F401
     GOOGLE_VARS,
     gcs_emulator_fixture,
+    https_server_fixture,
     moto_s3_fixture,
 )
 
@@ -321,3 +322,22 @@ def test_a_move_whose_writer_died_is_marked(store, trees):
     assert moves[2].from_digest == a
     # rollback --steps counts applied moves only.
     assert lazypath.rollback(store.url, "prod").to_digest == a
+
+
+def test_https_store_reads_the_log_and_refuses_moves(tmp_path, https_server):
+    """A static https:// copy of a file store cannot be listed: its history is
+    read entry by entry; moving or deleting a ref there is refused as
+    read-only."""
+    path, url = https_server.new_store()
+    env = {"SSL_CERT_FILE": str(https_server.ca_file)}
+    src = write_tree(tmp_path / "src", {"app/__init__.py": "V = 1\n"})
+    d1 = lazypath.push(src, path.as_uri(), tag="prod", actor="ana")
+    (src / "app/__init__.py").write_text("V = 2\n")
+    d2 = lazypath.push(src, path.as_uri(), tag="prod", actor="ana")
+    res = run_cli("log", url, "prod", "--json", env=env)
+    assert res.returncode == 0, res
+    moves = json.loads(res.stdout)["moves"]
+    assert [(m["from"], m["to"]) for m in moves] == [(d1, d2), (None, d1)]
+    for args in (("tag", "--delete", url, "prod"), ("rollback", url, "prod")):
+        assert_one_line_error(run_cli(*args, env=env), "read-only", url)
+    assert lazypath.pull(path.as_uri(), "prod").digest == d2

@@ -73,7 +73,8 @@ struct HistoryEntry {
 // unreadable entry, a gap, a broken chain or a loop. Which entries are
 // applied is decided newest first: an entry is applied when its `to` is
 // what the ref names now (absent, for a delete) if no newer entry is
-// applied, else the `from` of the oldest newer applied entry.
+// applied, else the `from` of the oldest newer applied entry. A store that
+// cannot list (https://) is probed from entry 1 up to the first missing.
 Result<std::vector<HistoryEntry>> ReadHistory(Store& store,
                                               std::string_view name);
 

@@ -55,6 +55,29 @@ std::optional<uint64_t> EntrySeq(std::string_view key,
   return seq;
 }
 
+// The keys of entries 1, 2, ... up to the first one missing.
+Result<std::vector<std::string>> ProbeEntries(Store& store,
+                                              std::string_view name) {
+  std::vector<std::string> keys;
+  for (uint64_t seq = 1;; ++seq) {
+    std::string key = HistoryKey(name, seq);
+    LP_ASSIGN_OR_RETURN(bool there, store.Exists(key));
+    if (!there) return keys;
+    keys.push_back(std::move(key));
+  }
+}
+
+// The keys under the ref's history prefix, sorted; probed where the store
+// cannot list.
+Result<std::vector<std::string>> EntryKeys(Store& store,
+                                           std::string_view name) {
+  auto listed = store.List(HistoryPrefix(name));
+  if (!listed.ok() && listed.status().code() == Code::kUnsupported) {
+    return ProbeEntries(store, name);
+  }
+  return listed;
+}
+
 }  // namespace
 
 std::string_view RefOpName(RefOp op) {
@@ -202,7 +225,7 @@ Result<std::vector<HistoryEntry>> ReadHistory(Store& store,
                                               std::string_view name) {
   LP_RETURN_IF_ERROR(ValidateRefName(name));
   const std::string prefix = HistoryPrefix(name);
-  LP_ASSIGN_OR_RETURN(auto keys, store.List(prefix));
+  LP_ASSIGN_OR_RETURN(auto keys, EntryKeys(store, name));
   std::vector<HistoryEntry> out;
   std::map<Hash, uint64_t> seq_of;  // entry hash -> its seq
   for (const auto& key : keys) {
@@ -282,7 +305,7 @@ Status MoveRef(Store& store, std::string_view name,
   // The newest entry first, then the ref: a move recorded meanwhile makes
   // the create below fail, whether or not its ref write happened yet.
   const std::string prefix = HistoryPrefix(name);
-  LP_ASSIGN_OR_RETURN(auto keys, store.List(prefix));
+  LP_ASSIGN_OR_RETURN(auto keys, EntryKeys(store, name));
   RefMove move;
   move.seq = 1;
   for (auto it = keys.rbegin(); it != keys.rend(); ++it) {

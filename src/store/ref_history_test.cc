@@ -185,11 +185,14 @@ TEST_F(RefHistoryTest, LostRaceAfterAnAppliedMove) {
   EXPECT_FALSE((*h)[2].applied);
 }
 
-// Forwards to a store, but another writer creates each history entry just
-// before this one tries to.
-class RacingStore : public Store {
+// Forwards to a store; with `race`, another writer creates each history
+// entry just before this one tries to; with `no_list`, it cannot list (as
+// https:// stores).
+class WrappedStore : public Store {
  public:
-  explicit RacingStore(Store& base) : base_(base) {}
+  explicit WrappedStore(Store& base) : base_(base) {}
+  bool race = false;
+  bool no_list = false;
   const std::string& url() const override { return base_.url(); }
   Result<std::string> Get(const std::string& k, uint64_t m) override {
     return base_.Get(k, m);
@@ -206,6 +209,7 @@ class RacingStore : public Store {
   }
   Result<bool> Exists(const std::string& k) override { return base_.Exists(k); }
   Result<std::vector<std::string>> List(const std::string& p) override {
+    if (no_list) return Status::Unsupported("no listing");
     return base_.List(p);
   }
   Result<VersionedObject> GetVersioned(const std::string& k,
@@ -214,7 +218,7 @@ class RacingStore : public Store {
   }
   Status PutIfVersion(const std::string& k, std::string_view d,
                       const std::string& v) override {
-    if (k.rfind("history/", 0) == 0) {
+    if (race && k.rfind("history/", 0) == 0) {
       Status s = base_.PutIfVersion(k, "the other writer's entry", "");
       if (!s.ok()) return s;
     }
@@ -228,7 +232,8 @@ class RacingStore : public Store {
 TEST_F(RefHistoryTest, RacingRecordConflicts) {
   Hash a = TreeHash("a");
   ASSERT_TRUE(Move("prod", a).ok());
-  RacingStore racing(*store_);
+  WrappedStore racing(*store_);
+  racing.race = true;
   auto seen = ReadRefState(racing, "prod");
   ASSERT_TRUE(seen.ok());
   Status s =
@@ -237,6 +242,20 @@ TEST_F(RefHistoryTest, RacingRecordConflicts) {
   EXPECT_NE(s.message().find("another writer"), std::string::npos)
       << s.message();
   EXPECT_EQ(*ReadRef(*store_, "prod"), a);
+}
+
+TEST_F(RefHistoryTest, StoresThatCannotListAreProbed) {
+  ASSERT_TRUE(Move("prod", TreeHash("a")).ok());
+  ASSERT_TRUE(Move("prod", TreeHash("b")).ok());
+  WrappedStore https(*store_);
+  https.no_list = true;
+  auto h = ReadHistory(https, "prod");
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  ASSERT_EQ(h->size(), 2u);
+  EXPECT_TRUE((*h)[1].applied);
+  auto none = ReadHistory(https, "other");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
 }
 
 TEST_F(RefHistoryTest, DamagedHistoriesFailNamingTheKey) {

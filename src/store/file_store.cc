@@ -185,7 +185,17 @@ Status FileStore::DeleteIfVersion(const std::string& key,
                             (now.ok() ? " changed" : " was deleted") +
                             " since it was read");
   }
-  return Delete(key);  // the flock is released when `lock` closes
+  LP_RETURN_IF_ERROR(Delete(key));
+  // Directories a removed ref leaves empty would block a ref of their name
+  // (refs/team after refs/team/prod): remove them, below refs/, while
+  // holding the lock every conditional writer takes.
+  std::string dir = fs::Dirname(key);
+  while (dir.size() > kRefPrefix.size() &&
+         dir.compare(0, kRefPrefix.size(), kRefPrefix) == 0) {
+    if (::rmdir(Path(dir).c_str()) != 0) break;  // not empty, or gone
+    dir = fs::Dirname(dir);
+  }
+  return Status::OK();  // the flock is released when `lock` closes
 }
 
 Result<bool> FileStore::Exists(const std::string& key) {

@@ -193,6 +193,7 @@ class WrappedStore : public Store {
   explicit WrappedStore(Store& base) : base_(base) {}
   bool race = false;
   bool no_list = false;
+  bool fail_refs = false;  // every ref write fails, as if the writer died
   const std::string& url() const override { return base_.url(); }
   Result<std::string> Get(const std::string& k, uint64_t m) override {
     return base_.Get(k, m);
@@ -218,6 +219,9 @@ class WrappedStore : public Store {
   }
   Status PutIfVersion(const std::string& k, std::string_view d,
                       const std::string& v) override {
+    if (fail_refs && k.rfind("refs/", 0) == 0) {
+      return Status::IoError("killed before the ref moved");
+    }
     if (race && k.rfind("history/", 0) == 0) {
       Status s = base_.PutIfVersion(k, "the other writer's entry", "");
       if (!s.ok()) return s;
@@ -242,6 +246,23 @@ TEST_F(RefHistoryTest, RacingRecordConflicts) {
   EXPECT_NE(s.message().find("another writer"), std::string::npos)
       << s.message();
   EXPECT_EQ(*ReadRef(*store_, "prod"), a);
+}
+
+TEST_F(RefHistoryTest, AWriterDyingBeforeTheRefMovesLeavesItUnapplied) {
+  Hash a = TreeHash("a");
+  ASSERT_TRUE(Move("prod", a).ok());
+  WrappedStore dying(*store_);
+  dying.fail_refs = true;
+  auto seen = ReadRefState(dying, "prod");
+  ASSERT_TRUE(seen.ok());
+  Status s = MoveRef(dying, "prod", TreeHash("b"), *seen, RefOp::kTag, "me", 1);
+  EXPECT_EQ(s.code(), Code::kIoError);
+  EXPECT_EQ(*ReadRef(*store_, "prod"), a);
+  auto h = ReadHistory(*store_, "prod");
+  ASSERT_TRUE(h.ok());
+  ASSERT_EQ(h->size(), 2u);
+  EXPECT_TRUE((*h)[0].applied);
+  EXPECT_FALSE((*h)[1].applied);
 }
 
 TEST_F(RefHistoryTest, StoresThatCannotListAreProbed) {
@@ -308,22 +329,6 @@ TEST_F(RefHistoryTest, DamagedHistoriesFailNamingTheKey) {
   auto h = ReadHistory(*store_, "prod");
   ASSERT_TRUE(h.ok()) << h.status().ToString();
   EXPECT_EQ(h->size(), 2u);
-}
-
-TEST_F(RefHistoryTest, DeleteIfVersion) {
-  ASSERT_TRUE(store_->Put("refs/x", "one").ok());
-  auto v = store_->GetVersioned("refs/x", 100);
-  ASSERT_TRUE(v.ok());
-  ASSERT_TRUE(store_->Put("refs/x", "two").ok());
-  EXPECT_EQ(store_->DeleteIfVersion("refs/x", v->version).code(),
-            Code::kConflict);
-  auto w = store_->GetVersioned("refs/x", 100);
-  ASSERT_TRUE(w.ok());
-  EXPECT_TRUE(store_->DeleteIfVersion("refs/x", w->version).ok());
-  EXPECT_FALSE(*store_->Exists("refs/x"));
-  EXPECT_EQ(store_->DeleteIfVersion("refs/x", w->version).code(),
-            Code::kConflict);
-  EXPECT_TRUE(store_->Delete("refs/x").ok());  // absent: fine
 }
 
 }  // namespace

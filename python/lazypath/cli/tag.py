@@ -23,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("store", metavar="STORE", help=STORE_HELP)
     p.add_argument("ref", metavar="REF", help=REF_HELP)
-    p.add_argument("name", metavar="NAME", nargs="?")
+    p.add_argument("name", metavar="NAME", nargs="?", help="the ref to point at REF")
     p.add_argument(
         "--delete",
         action="store_true",

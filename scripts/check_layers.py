@@ -51,6 +51,7 @@ PUBLIC_HEADERS: dict[str, str] = {
     "tree_diff.h": "tree",
     "portability.h": "tree",
     "store.h": "store",
+    "ref_history.h": "store",
     "node_cache.h": "cache",
     "push.h": "core",
     "activate.h": "core",

@@ -30,7 +30,7 @@ SAMPLE = {
     "app/data.bin": bytes(range(256)) * 4,
     "notes.txt": "hello\n",
 }
-VERBS = ["push", "activate", "pull", "ls", "show", "diff", "tag", "cat"]
+VERBS = ["push", "activate", "pull", "ls", "show", "diff", "tag", "log", "rollback", "cat"]
 PUSH_FIELDS = set(lazypath.PushReport._fields)
 ACTIVATE_FIELDS = set(lazypath.ActiveTree._fields)
 

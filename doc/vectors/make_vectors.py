@@ -145,6 +145,52 @@ def ref_vectors():
     }
 
 
+def refmove_bytes(seq, prev, op, frm, to, time, actor) -> str:
+    fields = [("seq", str(seq)), ("prev", prev or "none"), ("op", op),
+              ("from", frm or "none"), ("to", to or "none"), ("time", str(time)),
+              ("actor", actor)]
+    return "lazypath-refmove 1\n" + "".join(f"{k} {v}\n" for k, v in fields)
+
+
+def refmove_vectors():
+    a = sha(b"lazypath-tree 1\n")
+    b = sha(b"lazypath-tree 1\nb")
+    first = refmove_bytes(1, None, "push", None, a, 1764590400, "ana@build-1")
+    second = refmove_bytes(2, sha(first.encode()), "tag", a, b, 1764590460, "ci")
+    valid = [
+        {"name": "first push", "bytes": first, "seq": 1, "op": "push",
+         "from": None, "to": a, "time": 1764590400, "actor": "ana@build-1"},
+        {"name": "tag after it", "bytes": second, "seq": 2, "op": "tag",
+         "from": a, "to": b, "time": 1764590460, "actor": "ci"},
+        {"name": "delete", "bytes": refmove_bytes(3, sha(second.encode()), "delete", b, None,
+                                                  0, "Jane Doe <jane@x>"),
+         "seq": 3, "op": "delete", "from": b, "to": None, "time": 0,
+         "actor": "Jane Doe <jane@x>"},
+    ]
+    p = sha(first.encode())
+    invalid = [
+        {"bytes": first + "x", "error": "trailing bytes"},
+        {"bytes": first.replace("refmove 1", "refmove 2"), "error": "bad magic"},
+        {"bytes": first[:-1], "error": "unterminated"},
+        {"bytes": refmove_bytes(1, p, "push", None, a, 1, "x"), "error": "prev"},
+        {"bytes": refmove_bytes(2, None, "push", None, a, 1, "x"), "error": "prev"},
+        {"bytes": refmove_bytes(0, None, "push", None, a, 1, "x"), "error": "seq"},
+        {"bytes": refmove_bytes("01", None, "push", None, a, 1, "x"), "error": "seq"},
+        {"bytes": refmove_bytes(1, None, "move", None, a, 1, "x"), "error": "op"},
+        {"bytes": refmove_bytes(1, None, "push", None, a.upper(), 1, "x"), "error": "to"},
+        {"bytes": refmove_bytes(1, None, "push", None, None, 1, "x"), "error": "to"},
+        {"bytes": refmove_bytes(1, None, "delete", None, None, 1, "x"), "error": "delete"},
+        {"bytes": refmove_bytes(1, None, "push", None, a, -1, "x"), "error": "time"},
+        {"bytes": refmove_bytes(1, None, "push", None, a, 1, ""), "error": "actor"},
+        {"bytes": refmove_bytes(1, None, "push", None, a, 1, "tab\there"), "error": "actor"},
+        {"bytes": refmove_bytes(1, None, "push", None, a, 1, "x" * 201), "error": "actor"},
+        {"bytes": first.replace("seq 1\n", "seq  1\n"), "error": "seq"},
+        {"bytes": first.replace("\nop ", "\nop_ "), "error": "op"},
+        {"bytes": refmove_bytes(1, None, "push", None, a, 1, "x" * 5000), "error": "4096"},
+    ]
+    return {"valid": valid, "invalid": invalid}
+
+
 def profile_bytes(tree: str, dirs) -> str:
     doc = {"format": "lazypath-profile/1", "tree": tree, "dirs": dirs}
     return json.dumps(doc, separators=(",", ":"), sort_keys=True, ensure_ascii=False) + "\n"
@@ -258,6 +304,7 @@ def main():
     for name, data in [
         ("trees.json", tree_vectors()),
         ("refs.json", ref_vectors()),
+        ("refmoves.json", refmove_vectors()),
         ("pack.json", pack_vectors()),
         ("profiles.json", profile_vectors()),
     ]:

@@ -1,5 +1,6 @@
 // Reading a store without activating: list refs and trees, show a tree,
-// read one file, and point a ref at a tree.
+// read one file; and moving refs: point a ref at a tree, roll it back,
+// delete it, and read its recorded history (lazypath/ref_history.h).
 //
 // Every tree is verified against its digest and every blob against its own
 // digest before it is returned. Thread-safe.
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "lazypath/digest.h"
+#include "lazypath/ref_history.h"
 #include "lazypath/scan.h"
 #include "lazypath/status.h"
 #include "lazypath/store.h"
@@ -70,9 +72,45 @@ Result<RefDiff> DiffRefAgainstDir(const std::string& store_url,
 // ref `name` now names that digest ("sha256:..."), or does not exist
 // ("none"); Conflict otherwise. Without it, a ref moved by someone else
 // between this call's read and write is still a Conflict (UpdateRef).
+// Every move is recorded (MoveRef) as made by `actor` ("" = DefaultActor()).
 Result<Hash> TagTree(const std::string& store_url, const std::string& ref,
                      const std::string& name,
-                     const std::optional<std::string>& expect = std::nullopt);
+                     const std::optional<std::string>& expect = std::nullopt,
+                     const std::string& actor = "");
+
+// The recorded moves of ref `name`, oldest first (ReadHistory); empty for
+// a ref never moved by a recording writer.
+Result<std::vector<HistoryEntry>> RefLog(const std::string& store_url,
+                                         const std::string& name);
+
+// A ref move as a verb made it: what the ref named before and after
+// (nullopt: absent). `moved` is false when it already was as asked.
+struct RefChange {
+  std::optional<Hash> from;
+  std::optional<Hash> to;
+  bool moved = false;
+};
+
+// Moves ref `name` back to a tree it named before: with `to` (a REF, as
+// ResolveRef reads it) that tree, which must be the `from` or `to` of an
+// applied move in its history; else the tree it named `steps` applied
+// moves ago (the `from` of the steps-th newest; steps >= 1). InvalidArgument
+// when the history is too short, names no such tree, or the ref did not
+// exist then; NotFound when the store lacks the tree or its index. The
+// move is a compare-and-swap against the ref as read at the start (and
+// `expect`, as in TagTree), and is recorded as a rollback.
+Result<RefChange> RollbackRef(
+    const std::string& store_url, const std::string& name,
+    const std::optional<std::string>& to, uint64_t steps,
+    const std::optional<std::string>& expect = std::nullopt,
+    const std::string& actor = "");
+
+// Removes ref `name` (NotFound when absent), recorded as a delete; with
+// `expect`, only if it names that digest. The tree stays in the store.
+Result<RefChange> DeleteRef(
+    const std::string& store_url, const std::string& name,
+    const std::optional<std::string>& expect = std::nullopt,
+    const std::string& actor = "");
 
 }  // namespace lazypath
 

@@ -45,6 +45,7 @@ class Env;  // src/util/env.h
 struct PushOptions {
   ScanOptions scan;       // scan.progress is ignored; `progress` covers it
   std::string tag;        // ref to point at the tree; empty: none
+  std::string actor;      // who the tag's move is recorded as; "": default
   std::string cache_dir;  // node cache (for the stat cache); "" = default
   int level = 3;          // zstd level
   // A REF (tag or digest) whose profile orders this push; "" = the tag's

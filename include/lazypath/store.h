@@ -83,6 +83,14 @@ class Store {
                                                uint64_t max_size);
   virtual Status PutIfVersion(const std::string& key, std::string_view data,
                               const std::string& expected_version);
+  // Removes an object; an absent one is success. DeleteIfVersion removes it
+  // only if it is still at `expected_version` (not empty), else Conflict
+  // naming the key (an absent object included). Read-only stores and the
+  // defaults return Unsupported. Stores without conditional deletes send the
+  // condition where the service may honour it (S3's If-Match).
+  virtual Status Delete(const std::string& key);
+  virtual Status DeleteIfVersion(const std::string& key,
+                                 const std::string& expected_version);
 
   StoreStats& stats() { return stats_; }
 

@@ -43,6 +43,8 @@ _RECORDS = (
     "OpenedFile",
     "Profile",
     "PushReport",
+    "RefChange",
+    "RefMove",
     "StoreListing",
     "TreeListing",
     "VerifyReport",
@@ -107,13 +109,15 @@ def push_report(
     use_profile: bool = True,
     strict: bool = False,
     format: int = 1,
+    actor: str | None = None,
 ):
     """Push `dir` to `store` and return the full PushReport (see push()).
 
     `format=2` writes the tree in format 2 (doc/format.md: a directory object
     per directory, large files chunked, locations per push), which eager
     activation and the inspecting functions read; lazy activation does not
-    read it yet.
+    read it yet. The tag's move is recorded in its history (log()) as made
+    by `actor` (default: $LAZYPATH_ACTOR, else user@host).
 
     When the tag's current tree (or `profile_from`, a tag or digest) has a
     profile, the blobs of its directories are packed first and contiguous,
@@ -150,6 +154,7 @@ def push_report(
         target_names=sorted(target),
         strict=strict,
         format=format,
+        actor=actor or "",
     )
 
 
@@ -175,14 +180,53 @@ def scan(dir, *, exclude=(), default_excludes: bool = True, gitignore: bool = Tr
     )
 
 
-def tag(store, ref: str, name: str, *, expect: str | None = None) -> str:
+def tag(store, ref: str, name: str, *, expect: str | None = None, actor: str | None = None) -> str:
     """Point ref `name` at the tree `ref` names; returns the tree digest.
 
     With `expect` ("sha256:..." or "none"), only if `name` now names that tree
     (or does not exist). A ref moved by someone else meanwhile raises
-    ConflictError and the ref is left as the other writer set it.
+    ConflictError and the ref is left as the other writer set it. The move is
+    recorded in the ref's history (log()) as made by `actor` (default:
+    $LAZYPATH_ACTOR, else user@host).
     """
-    return _load_core().tag(os.fspath(store), ref, name, expect)
+    return _load_core().tag(os.fspath(store), ref, name, expect, actor or "")
+
+
+def untag(store, name: str, *, expect: str | None = None, actor: str | None = None):
+    """Remove ref `name` (its tree stays in the store); the removal is recorded
+    in the ref's history. With `expect` ("sha256:..."), only if `name` names
+    that tree (else ConflictError). NotFoundError when there is no such ref.
+    Returns a RefChange (from_digest: what it named; to_digest: None)."""
+    return _load_core().delete_ref(os.fspath(store), name, expect, actor or "")
+
+
+def log(store, ref: str) -> list:
+    """The recorded moves of ref `ref` (a name), oldest first: RefMove records
+    (seq, time, op, from_digest, to_digest, actor, applied). A move whose
+    writer died before moving the ref has applied=False. CorruptError for a
+    damaged history (doc/format.md, "Ref history")."""
+    return _load_core().ref_log(os.fspath(store), ref)
+
+
+def rollback(
+    store,
+    ref: str,
+    *,
+    to: str | None = None,
+    steps: int | None = None,
+    expect: str | None = None,
+    actor: str | None = None,
+):
+    """Move ref `ref` back: to tree `to` (a digest or unique prefix the ref named
+    before, per its history), or to where it was `steps` moves ago (default
+    1). The same compare-and-swap as tag(): a ref moved meanwhile, or not at
+    `expect`, raises ConflictError. Returns a RefChange (from_digest,
+    to_digest, moved)."""
+    if to is not None and steps is not None:
+        raise InvalidInputError("rollback: give `to` or `steps`, not both")
+    if steps is not None and steps < 1:
+        raise InvalidInputError(f"rollback: steps must be at least 1, not {steps}")
+    return _load_core().rollback(os.fspath(store), ref, to, steps or 0, expect, actor or "")
 
 
 def ls(store):
@@ -299,6 +343,7 @@ __all__ = [
     "cat",
     "default_cache_dir",
     "diff",
+    "log",
     "ls",
     "materialize",
     "open_file",
@@ -309,9 +354,11 @@ __all__ = [
     "push",
     "push_report",
     "read_profile",
+    "rollback",
     "scan",
     "show",
     "tag",
+    "untag",
     "write_profile",
     "LazypathError",
     "NotFoundError",

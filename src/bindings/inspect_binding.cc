@@ -1,5 +1,5 @@
 // lazypath/inspect.h: reading a store without activating (ls, show, cat,
-// diff) and moving refs (tag).
+// diff) and moving refs (tag, rollback, delete, and their log).
 #include <nanobind/stl/pair.h>
 
 #include "bindings/binding.h"
@@ -58,6 +58,40 @@ void RegisterInspect(nb::module_& m) {
       .Field("bytes_new", [](const RefDiff& r) { return r.diff.bytes_new; })
       .Done();
 
+  Record<HistoryEntry>(m, "RefMove",
+                       "One recorded move of a ref: seq, time (Unix seconds, "
+                       "UTC), op (push, tag, rollback, delete), from_digest "
+                       "and to_digest (JSON \"from\", \"to\"; None: absent), "
+                       "actor, and whether the ref really moved (applied).")
+      .Field("seq", [](const HistoryEntry& e) { return e.move.seq; })
+      .Field("time", [](const HistoryEntry& e) { return e.move.time; })
+      .Field("op",
+             [](const HistoryEntry& e) {
+               return std::string(RefOpName(e.move.op));
+             })
+      .Field(
+          "from_digest",
+          [](const HistoryEntry& e) { return OptionalDigest(e.move.from); },
+          "from")
+      .Field(
+          "to_digest",
+          [](const HistoryEntry& e) { return OptionalDigest(e.move.to); }, "to")
+      .Field("actor", [](const HistoryEntry& e) { return e.move.actor; })
+      .Member("applied", &HistoryEntry::applied)
+      .Done();
+  Record<RefChange>(m, "RefChange",
+                    "A ref move a verb made: from_digest and to_digest (JSON "
+                    "\"from\", \"to\"; None: absent), and whether it "
+                    "moved (False: it already was so).")
+      .Field(
+          "from_digest",
+          [](const RefChange& c) { return OptionalDigest(c.from); }, "from")
+      .Field(
+          "to_digest", [](const RefChange& c) { return OptionalDigest(c.to); },
+          "to")
+      .Member("moved", &RefChange::moved)
+      .Done();
+
   m.def(
       "list_store",
       [](const FsPath& store) {
@@ -105,11 +139,34 @@ void RegisterInspect(nb::module_& m) {
   m.def(
       "tag",
       [](const FsPath& store, const std::string& ref, const std::string& name,
-         std::optional<std::string> expect) {
-        return RunCore([&] { return TagTree(store, ref, name, expect); })
+         std::optional<std::string> expect, const std::string& actor) {
+        return RunCore([&] { return TagTree(store, ref, name, expect, actor); })
             .ToString();
       },
-      "store"_a, "ref"_a, "name"_a, "expect"_a = nb::none());
+      "store"_a, "ref"_a, "name"_a, "expect"_a = nb::none(), "actor"_a = "");
+  m.def(
+      "ref_log",
+      [](const FsPath& store, const std::string& name) {
+        return RunCore([&] { return RefLog(store, name); });
+      },
+      "store"_a, "name"_a);
+  m.def(
+      "rollback",
+      [](const FsPath& store, const std::string& name,
+         std::optional<std::string> to, uint64_t steps,
+         std::optional<std::string> expect, const std::string& actor) {
+        return RunCore(
+            [&] { return RollbackRef(store, name, to, steps, expect, actor); });
+      },
+      "store"_a, "name"_a, "to"_a = nb::none(), "steps"_a = 0,
+      "expect"_a = nb::none(), "actor"_a = "");
+  m.def(
+      "delete_ref",
+      [](const FsPath& store, const std::string& name,
+         std::optional<std::string> expect, const std::string& actor) {
+        return RunCore([&] { return DeleteRef(store, name, expect, actor); });
+      },
+      "store"_a, "name"_a, "expect"_a = nb::none(), "actor"_a = "");
 }
 
 }  // namespace lazypath::binding

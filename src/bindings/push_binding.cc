@@ -49,10 +49,11 @@ void RegisterPush(nb::module_& m) {
          bool gitignore, const FsPath& cache_dir, int level, int threads,
          nb::object progress, const std::string& profile_from, bool use_profile,
          bool portability, const std::vector<std::string>& stdlib_names,
-         const std::vector<std::string>& target_names, bool strict,
-         int format) {
+         const std::vector<std::string>& target_names, bool strict, int format,
+         const std::string& actor) {
         PushOptions o;
         o.format = format;
+        o.actor = actor;
         o.scan.portability.enabled = portability;
         o.scan.portability.stdlib_names = stdlib_names;
         o.scan.portability.target_names = target_names;
@@ -75,7 +76,7 @@ void RegisterPush(nb::module_& m) {
       "progress"_a = nb::none(), "profile_from"_a = "", "use_profile"_a = true,
       "portability"_a = false, "stdlib_names"_a = std::vector<std::string>{},
       "target_names"_a = std::vector<std::string>{}, "strict"_a = false,
-      "format"_a = 1);
+      "format"_a = 1, "actor"_a = "");
 }
 
 }  // namespace lazypath::binding

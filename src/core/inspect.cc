@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <ctime>
 
 #include "cache/file_lock.h"
 #include "core/fetch.h"
@@ -226,35 +227,144 @@ Result<RefDiff> DiffRefAgainstDir(const std::string& store_url,
   return out;
 }
 
-Result<Hash> TagTree(const std::string& store_url, const std::string& ref,
-                     const std::string& name,
-                     const std::optional<std::string>& expect) {
-  LP_RETURN_IF_ERROR(ValidateRefName(name));
-  std::optional<Hash> expected;
-  if (expect && *expect != "none") {
-    auto h = Hash::Parse(*expect);
-    if (!h.ok()) {
-      return Status::InvalidArgument("expected tree '" + *expect +
-                                     "': want sha256:<64 hex> or 'none'");
-    }
-    expected = *h;
+namespace {
+
+// `expect` as TagTree reads it: "none" (absent) or a full digest.
+Result<std::optional<Hash>> ParseExpect(const std::string& text) {
+  if (text == "none") return std::optional<Hash>();
+  auto h = Hash::Parse(text);
+  if (!h.ok()) {
+    return Status::InvalidArgument("expected tree '" + text +
+                                   "': want sha256:<64 hex> or 'none'");
   }
-  LP_ASSIGN_OR_RETURN(auto store, OpenStore(store_url));
-  LP_ASSIGN_OR_RETURN(RefState before, ReadRefState(*store, name));
-  if (expect && before.tree != expected) {
-    return Status::Conflict(
-        "ref '" + name + "' in store " + store->url() + " names " +
-        (before.tree ? before.tree->ToString() : "nothing") + ", not " +
-        (expected ? expected->ToString() : "nothing") + "; not tagged");
-  }
-  LP_ASSIGN_OR_RETURN(Hash h, ResolveRef(*store, ref));
-  LP_ASSIGN_OR_RETURN(bool whole, HasTree(*store, h));
+  return std::optional<Hash>(*h);
+}
+
+// Conflict unless the ref, as read, is what `expect` says it must be.
+Status CheckExpect(const Store& store, const std::string& name,
+                   const RefState& before,
+                   const std::optional<std::string>& expect,
+                   std::string_view verb) {
+  if (!expect) return Status::OK();
+  LP_ASSIGN_OR_RETURN(std::optional<Hash> expected, ParseExpect(*expect));
+  if (before.tree == expected) return Status::OK();
+  return Status::Conflict(
+      "ref '" + name + "' in store " + store.url() + " names " +
+      (before.tree ? before.tree->ToString() : "nothing") + ", not " +
+      (expected ? expected->ToString() : "nothing") + "; not " +
+      std::string(verb));
+}
+
+// NotFound unless the store holds tree `h` whole (HasTree: format 1's tree
+// and index, or format 2's tree record).
+Status RequireTree(Store& store, const Hash& h) {
+  LP_ASSIGN_OR_RETURN(bool whole, HasTree(store, h));
   if (!whole) {
     return Status::NotFound("tree " + h.ToString() + " not in store " +
-                            store->url());
+                            store.url());
   }
-  LP_RETURN_IF_ERROR(UpdateRef(*store, name, h, before));
+  return Status::OK();
+}
+
+Result<std::string> ActorOrDefault(const std::string& actor) {
+  if (actor.empty()) return DefaultActor();
+  LP_RETURN_IF_ERROR(ValidateActor(actor));
+  return actor;
+}
+
+int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
+
+}  // namespace
+
+Result<Hash> TagTree(const std::string& store_url, const std::string& ref,
+                     const std::string& name,
+                     const std::optional<std::string>& expect,
+                     const std::string& actor) {
+  LP_RETURN_IF_ERROR(ValidateRefName(name));
+  if (expect) LP_RETURN_IF_ERROR(ParseExpect(*expect).status());
+  LP_ASSIGN_OR_RETURN(std::string who, ActorOrDefault(actor));
+  LP_ASSIGN_OR_RETURN(auto store, OpenStore(store_url));
+  LP_ASSIGN_OR_RETURN(RefState before, ReadRefState(*store, name));
+  LP_RETURN_IF_ERROR(CheckExpect(*store, name, before, expect, "tagged"));
+  LP_ASSIGN_OR_RETURN(Hash h, ResolveRef(*store, ref));
+  LP_RETURN_IF_ERROR(RequireTree(*store, h));
+  LP_RETURN_IF_ERROR(MoveRef(*store, name, h, before, RefOp::kTag, who, Now()));
   return h;
+}
+
+Result<std::vector<HistoryEntry>> RefLog(const std::string& store_url,
+                                         const std::string& name) {
+  LP_RETURN_IF_ERROR(ValidateRefName(name));
+  LP_ASSIGN_OR_RETURN(auto store, OpenStore(store_url));
+  return ReadHistory(*store, name);
+}
+
+Result<RefChange> RollbackRef(const std::string& store_url,
+                              const std::string& name,
+                              const std::optional<std::string>& to,
+                              uint64_t steps,
+                              const std::optional<std::string>& expect,
+                              const std::string& actor) {
+  LP_RETURN_IF_ERROR(ValidateRefName(name));
+  if (to && steps != 0) {
+    return Status::InvalidArgument("rollback: give a tree or steps, not both");
+  }
+  if (!to && steps == 0) steps = 1;
+  if (expect) LP_RETURN_IF_ERROR(ParseExpect(*expect).status());
+  LP_ASSIGN_OR_RETURN(std::string who, ActorOrDefault(actor));
+  LP_ASSIGN_OR_RETURN(auto store, OpenStore(store_url));
+  LP_ASSIGN_OR_RETURN(RefState before, ReadRefState(*store, name));
+  LP_RETURN_IF_ERROR(CheckExpect(*store, name, before, expect, "rolled back"));
+  LP_ASSIGN_OR_RETURN(auto history, ReadHistory(*store, name));
+  std::vector<const RefMove*> applied;
+  for (const auto& e : history) {
+    if (e.applied) applied.push_back(&e.move);
+  }
+  const std::string what = "ref '" + name + "' in store " + store->url();
+  std::optional<Hash> target;
+  if (to) {
+    LP_ASSIGN_OR_RETURN(target, ResolveRef(*store, *to));
+    bool named = false;
+    for (const RefMove* m : applied)
+      named |= m->from == target || m->to == target;
+    if (!named) {
+      return Status::InvalidArgument(what + " never named " +
+                                     target->ToString() +
+                                     " in its recorded history");
+    }
+  } else {
+    if (steps > applied.size()) {
+      return Status::InvalidArgument(
+          what + ": cannot go back " + std::to_string(steps) +
+          " moves; its history records " + std::to_string(applied.size()));
+    }
+    target = applied[applied.size() - steps]->from;
+    if (!target) {
+      return Status::InvalidArgument(what + " did not exist " +
+                                     std::to_string(steps) +
+                                     " moves ago (to remove it: tag --delete)");
+    }
+  }
+  LP_RETURN_IF_ERROR(RequireTree(*store, *target));
+  RefChange change{before.tree, target, before.tree != target};
+  LP_RETURN_IF_ERROR(
+      MoveRef(*store, name, target, before, RefOp::kRollback, who, Now()));
+  return change;
+}
+
+Result<RefChange> DeleteRef(const std::string& store_url,
+                            const std::string& name,
+                            const std::optional<std::string>& expect,
+                            const std::string& actor) {
+  LP_RETURN_IF_ERROR(ValidateRefName(name));
+  if (expect) LP_RETURN_IF_ERROR(ParseExpect(*expect).status());
+  LP_ASSIGN_OR_RETURN(std::string who, ActorOrDefault(actor));
+  LP_ASSIGN_OR_RETURN(auto store, OpenStore(store_url));
+  LP_ASSIGN_OR_RETURN(RefState before, ReadRefState(*store, name));
+  LP_RETURN_IF_ERROR(CheckExpect(*store, name, before, expect, "deleted"));
+  LP_RETURN_IF_ERROR(
+      MoveRef(*store, name, std::nullopt, before, RefOp::kDelete, who, Now()));
+  return RefChange{before.tree, std::nullopt, true};
 }
 
 }  // namespace lazypath

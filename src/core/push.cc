@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <ctime>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -21,6 +22,7 @@
 #include "lazypath/node_cache.h"
 #include "lazypath/profile.h"
 #include "lazypath/progress.h"
+#include "lazypath/ref_history.h"
 #include "lazypath/store.h"
 #include "pack/index.h"
 #include "pack/pack.h"
@@ -205,7 +207,13 @@ Result<PushResult> PushFormat2(ScanResult scanned, NodeCache& cache,
   so.create = true;
   LP_ASSIGN_OR_RETURN(auto store, OpenStore(store_url, so));
   RefState tag_before;
+  std::string actor = options.actor;
   if (!options.tag.empty()) {
+    if (actor.empty()) {
+      LP_ASSIGN_OR_RETURN(actor, DefaultActor());
+    } else {
+      LP_RETURN_IF_ERROR(ValidateActor(actor));
+    }
     LP_ASSIGN_OR_RETURN(tag_before, ReadRefState(*store, options.tag));
   }
   // A tree the store has is complete (its record is written last): nothing
@@ -251,7 +259,9 @@ Result<PushResult> PushFormat2(ScanResult scanned, NodeCache& cache,
   // A tag that names the tree already stays as it is: an unchanged re-push
   // writes nothing.
   if (!options.tag.empty() && tag_before.tree != tree_hash) {
-    LP_RETURN_IF_ERROR(UpdateRef(*store, options.tag, tree_hash, tag_before));
+    LP_RETURN_IF_ERROR(MoveRef(*store, options.tag, tree_hash, tag_before,
+                               RefOp::kPush, actor,
+                               static_cast<int64_t>(std::time(nullptr))));
   }
   result.bytes_uploaded = store->stats().bytes_written;
   result.bytes_read = store->stats().bytes_read;
@@ -293,7 +303,13 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
   // The tag moves only if no other push or tag moved it while this one
   // uploaded (UpdateRef).
   RefState tag_before;
+  std::string actor = options.actor;
   if (!options.tag.empty()) {
+    if (actor.empty()) {
+      LP_ASSIGN_OR_RETURN(actor, DefaultActor());
+    } else {
+      LP_RETURN_IF_ERROR(ValidateActor(actor));
+    }
     LP_ASSIGN_OR_RETURN(tag_before, ReadRefState(*store, options.tag));
   }
 
@@ -379,7 +395,9 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
     }
   }
   if (!options.tag.empty()) {
-    LP_RETURN_IF_ERROR(UpdateRef(*store, options.tag, tree_hash, tag_before));
+    LP_RETURN_IF_ERROR(MoveRef(*store, options.tag, tree_hash, tag_before,
+                               RefOp::kPush, actor,
+                               static_cast<int64_t>(std::time(nullptr))));
   }
   result.bytes_uploaded = store->stats().bytes_written;
   result.bytes_read = store->stats().bytes_read;

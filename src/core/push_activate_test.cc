@@ -251,6 +251,78 @@ TEST_F(PushActivateTest, InspectListsShowsCatsAndTags) {
   EXPECT_FALSE(TagTree(store_, "v1", "../evil").ok());
 }
 
+// Every move is recorded; rollback and delete move by the history.
+TEST_F(PushActivateTest, RefHistoryRollbackAndDelete) {
+  PushOptions po = PushOpts();
+  po.tag = "prod";
+  po.actor = "ana@build";
+  auto p1 = Push(src_, store_, po);
+  ASSERT_TRUE(p1.ok()) << p1.status().ToString();
+  Write("pkg1/m2.py", "changed = True\n");
+  auto p2 = Push(src_, store_, po);
+  ASSERT_TRUE(p2.ok());
+  Write("pkg1/m2.py", "changed = 2\n");
+  po.tag = "";
+  auto p3 = Push(src_, store_, po);
+  ASSERT_TRUE(p3.ok());
+  const Hash h1 = p1->tree.hash, h2 = p2->tree.hash, h3 = p3->tree.hash;
+  ASSERT_TRUE(TagTree(store_, h3.ToString(), "prod", std::nullopt, "ci").ok());
+
+  auto log = RefLog(store_, "prod");
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  ASSERT_EQ(log->size(), 3u);
+  EXPECT_EQ((*log)[0].move.op, RefOp::kPush);
+  EXPECT_EQ((*log)[0].move.actor, "ana@build");
+  EXPECT_EQ((*log)[2].move.op, RefOp::kTag);
+  EXPECT_EQ((*log)[2].move.actor, "ci");
+
+  // --steps 1: where the ref was before its newest move.
+  auto r = RollbackRef(store_, "prod", std::nullopt, 1);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->from, h3);
+  EXPECT_EQ(r->to, h2);
+  EXPECT_EQ(*ReadRef(**OpenStore(store_), "prod"), h2);
+  // --to: any tree the history names, by digest prefix too.
+  r = RollbackRef(store_, "prod", h1.ToString().substr(0, 20), 0);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->to, h1);
+  // Too far back, before the ref existed, a tree it never named.
+  EXPECT_EQ(RollbackRef(store_, "prod", std::nullopt, 9).status().code(),
+            Code::kInvalidArgument);
+  auto before = RollbackRef(store_, "prod", std::nullopt, 5);
+  EXPECT_NE(before.status().message().find("did not exist"), std::string::npos)
+      << before.status().ToString();
+  EXPECT_EQ(RollbackRef(store_, "prod", "sha256:" + std::string(64, 'a'), 0)
+                .status()
+                .code(),
+            Code::kInvalidArgument);
+  // --expect, as tag's.
+  EXPECT_EQ(RollbackRef(store_, "prod", std::nullopt, 1, h3.ToString())
+                .status()
+                .code(),
+            Code::kConflict);
+
+  auto d = DeleteRef(store_, "prod", h2.ToString());
+  EXPECT_EQ(d.status().code(), Code::kConflict);
+  d = DeleteRef(store_, "prod", h1.ToString(), "ops");
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->from, h1);
+  EXPECT_EQ(ReadRef(**OpenStore(store_), "prod").status().code(),
+            Code::kNotFound);
+  EXPECT_EQ(DeleteRef(store_, "prod").status().code(), Code::kNotFound);
+  log = RefLog(store_, "prod");
+  ASSERT_TRUE(log.ok());
+  ASSERT_EQ(log->size(), 6u);
+  EXPECT_EQ(log->back().move.op, RefOp::kDelete);
+  EXPECT_EQ(log->back().move.actor, "ops");
+  for (const auto& e : *log) EXPECT_TRUE(e.applied);
+  // A deleted ref rolls back to what it named.
+  r = RollbackRef(store_, "prod", std::nullopt, 1);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(r->from);
+  EXPECT_EQ(r->to, h1);
+}
+
 // DiffRefAgainstDir: the tree a push would make, compared without pushing.
 TEST_F(PushActivateTest, DiffAgainstADirectoryMatchesTheNextPush) {
   PushOptions po = PushOpts();

@@ -51,7 +51,11 @@ Result<std::string> FileStore::Get(const std::string& key, uint64_t max_size) {
   stats().requests++;
   auto data = fs::ReadFile(Path(key), max_size);
   if (!data.ok()) {
-    if (data.status().code() == Code::kNotFound) {
+    struct stat st;
+    // A directory is no object (refs/a when only refs/a/b exists), as in
+    // the object stores.
+    if (data.status().code() == Code::kNotFound ||
+        (::stat(Path(key).c_str(), &st) == 0 && S_ISDIR(st.st_mode))) {
       return Status::NotFound("store " + url_ + ": no object " + key);
     }
     return data.status().WithContext("store " + url_);
@@ -127,9 +131,7 @@ Result<VersionedObject> FileStore::GetVersioned(const std::string& key,
   return VersionedObject{std::move(data), std::move(version)};
 }
 
-Status FileStore::PutIfVersion(const std::string& key, std::string_view data,
-                               const std::string& expected_version) {
-  LP_RETURN_IF_ERROR(CheckKey(key));
+Result<fs::Fd> FileStore::LockRefs() {
   std::string lock_path = fs::Join(root_, ".refs.lock");
   int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return Status::FromErrno("open", lock_path, errno);
@@ -137,6 +139,13 @@ Status FileStore::PutIfVersion(const std::string& key, std::string_view data,
   while (::flock(fd, LOCK_EX) != 0) {
     if (errno != EINTR) return Status::FromErrno("flock", lock_path, errno);
   }
+  return lock;
+}
+
+Status FileStore::PutIfVersion(const std::string& key, std::string_view data,
+                               const std::string& expected_version) {
+  LP_RETURN_IF_ERROR(CheckKey(key));
+  LP_ASSIGN_OR_RETURN(fs::Fd lock, LockRefs());
   std::string current;
   auto now = GetVersioned(key, 1 << 20);
   if (now.ok()) {
@@ -152,6 +161,41 @@ Status FileStore::PutIfVersion(const std::string& key, std::string_view data,
                             " since it was read");
   }
   return Put(key, data);  // the flock is released when `lock` closes
+}
+
+Status FileStore::Delete(const std::string& key) {
+  LP_RETURN_IF_ERROR(CheckKey(key));
+  stats().requests++;
+  std::string path = Path(key);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return Status::FromErrno("unlink", path, errno)
+        .WithContext("store " + url_ + ": delete " + key);
+  }
+  return fs::FsyncDir(fs::Dirname(path));
+}
+
+Status FileStore::DeleteIfVersion(const std::string& key,
+                                  const std::string& expected_version) {
+  LP_RETURN_IF_ERROR(CheckKey(key));
+  LP_ASSIGN_OR_RETURN(fs::Fd lock, LockRefs());
+  auto now = GetVersioned(key, 1 << 20);
+  if (!now.ok() && now.status().code() != Code::kNotFound) return now.status();
+  if (!now.ok() || now->version != expected_version) {
+    return Status::Conflict("store " + url_ + ": " + key +
+                            (now.ok() ? " changed" : " was deleted") +
+                            " since it was read");
+  }
+  LP_RETURN_IF_ERROR(Delete(key));
+  // Directories a removed ref leaves empty would block a ref of their name
+  // (refs/team after refs/team/prod): remove them, below refs/, while
+  // holding the lock every conditional writer takes.
+  std::string dir = fs::Dirname(key);
+  while (dir.size() > kRefPrefix.size() &&
+         dir.compare(0, kRefPrefix.size(), kRefPrefix) == 0) {
+    if (::rmdir(Path(dir).c_str()) != 0) break;  // not empty, or gone
+    dir = fs::Dirname(dir);
+  }
+  return Status::OK();  // the flock is released when `lock` closes
 }
 
 Result<bool> FileStore::Exists(const std::string& key) {

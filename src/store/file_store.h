@@ -11,6 +11,7 @@
 #include <string>
 
 #include "lazypath/store.h"
+#include "util/fd.h"
 
 namespace lazypath {
 
@@ -37,11 +38,18 @@ class FileStore : public Store {
                                        uint64_t max_size) override;
   Status PutIfVersion(const std::string& key, std::string_view data,
                       const std::string& expected_version) override;
+  // Unlinks the file; DeleteIfVersion checks and unlinks under the same
+  // flock as PutIfVersion.
+  Status Delete(const std::string& key) override;
+  Status DeleteIfVersion(const std::string& key,
+                         const std::string& expected_version) override;
 
  private:
   FileStore(std::string url, std::string root)
       : url_(std::move(url)), root_(std::move(root)) {}
   Status CheckKey(const std::string& key) const;
+  // An exclusive flock on <root>/.refs.lock, held while the Fd lives.
+  Result<fs::Fd> LockRefs();
   std::string Path(const std::string& key) const;
   std::string url_;
   std::string root_;

@@ -384,6 +384,35 @@ Status GcsStore::PutIfVersion(const std::string& key, std::string_view data,
   return s;
 }
 
+Status GcsStore::Delete(const std::string& key) {
+  return DeleteIfVersion(key, "");
+}
+
+Status GcsStore::DeleteIfVersion(const std::string& key,
+                                 const std::string& expected_version) {
+  if (!expected_version.empty() && !ValidGeneration(expected_version)) {
+    return Status::Corrupt(What(key) + ": malformed generation");
+  }
+  http::Request req;
+  req.method = "DELETE";
+  req.url = ObjectUrl(key, expected_version.empty()
+                               ? ""
+                               : "ifGenerationMatch=" + expected_version);
+  LP_ASSIGN_OR_RETURN(http::Response r, Call(req, What(key), kMaxMetadata));
+  if (r.status == 200 || r.status == 204) return Status::OK();
+  Status s = Error(r, What(key));
+  if (s.code() == Code::kConflict) {
+    return Status::Conflict(What(key) + " changed since it was read");
+  }
+  if (s.code() == Code::kNotFound) {
+    if (!expected_version.empty()) {
+      return Status::Conflict(What(key) + " was deleted since it was read");
+    }
+    return Status::OK();
+  }
+  return s;
+}
+
 Status GcsStore::PutFile(const std::string& key, const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {

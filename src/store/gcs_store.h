@@ -101,6 +101,10 @@ class GcsStore : public Store {
                                        uint64_t max_size) override;
   Status PutIfVersion(const std::string& key, std::string_view data,
                       const std::string& expected_version) override;
+  // DELETE of the object; DeleteIfVersion adds ifGenerationMatch.
+  Status Delete(const std::string& key) override;
+  Status DeleteIfVersion(const std::string& key,
+                         const std::string& expected_version) override;
 
   // Request URLs, exposed for tests: an object's metadata (JSON API path),
   // and a media upload of `key`. `query` is appended verbatim.

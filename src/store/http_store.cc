@@ -100,6 +100,12 @@ Status HttpStore::PutFile(const std::string& key, const std::string&) {
   return ReadOnly(key);
 }
 
+Status HttpStore::Delete(const std::string& key) { return ReadOnly(key); }
+
+Status HttpStore::DeleteIfVersion(const std::string& key, const std::string&) {
+  return ReadOnly(key);
+}
+
 Result<bool> HttpStore::Exists(const std::string& key) {
   http::Request req;
   req.method = "HEAD";

@@ -39,6 +39,9 @@ class HttpStore : public Store {
                   const ByteSink& sink) override;
   Status Put(const std::string& key, std::string_view data) override;
   Status PutFile(const std::string& key, const std::string& path) override;
+  Status Delete(const std::string& key) override;
+  Status DeleteIfVersion(const std::string& key,
+                         const std::string& expected_version) override;
   Result<bool> Exists(const std::string& key) override;
   Result<std::vector<std::string>> List(const std::string& prefix) override;
 

@@ -443,6 +443,39 @@ Status S3Store::PutIfVersion(const std::string& key, std::string_view data,
   return Status::OK();
 }
 
+Status S3Store::Delete(const std::string& key) {
+  return DeleteIfVersion(key, "");
+}
+
+Status S3Store::DeleteIfVersion(const std::string& key,
+                                const std::string& expected_version) {
+  http::Request req;
+  req.method = "DELETE";
+  req.url = ObjectUrl(key);
+  req.headers = BaseHeaders();
+  if (!expected_version.empty()) {
+    if (expected_version.find_first_of("\r\n") != std::string::npos) {
+      return Status::Corrupt(What(key) + ": malformed ETag");
+    }
+    req.headers.push_back("If-Match: " + expected_version);
+  }
+  LP_ASSIGN_OR_RETURN(http::Response r,
+                      client_.Send(req, What(key), 1 << 20, &stats()));
+  if (r.status == 412 || r.status == 409) {
+    return Status::Conflict(What(key) + " changed since it was read");
+  }
+  if (r.status == 404 && !expected_version.empty()) {
+    return Status::Conflict(What(key) + " was deleted since it was read");
+  }
+  if (r.status == 404 && http::ErrorCode(r.body) != "NoSuchBucket") {
+    return Status::OK();
+  }
+  if (r.status != 200 && r.status != 204) {
+    return http::MapHttpError(r.status, r.body, What(key));
+  }
+  return Status::OK();
+}
+
 Status S3Store::GetRange(const std::string& key, uint64_t offset,
                          uint64_t length, const ByteSink& sink) {
   http::Request req;

@@ -102,6 +102,11 @@ class S3Store : public Store {
                                        uint64_t max_size) override;
   Status PutIfVersion(const std::string& key, std::string_view data,
                       const std::string& expected_version) override;
+  // DELETE; DeleteIfVersion adds If-Match (AWS honours it on deletes of
+  // general-purpose buckets; a service that ignores it deletes regardless).
+  Status Delete(const std::string& key) override;
+  Status DeleteIfVersion(const std::string& key,
+                         const std::string& expected_version) override;
 
   // The request URL of an object or (empty key) of the bucket; `query` is
   // appended verbatim. Exposed for tests.

@@ -89,6 +89,17 @@ Status Store::PutIfVersion(const std::string& key, std::string_view /*data*/,
                              key + ")");
 }
 
+Status Store::Delete(const std::string& key) {
+  return Status::Unsupported("store " + url() + ": cannot delete (" + key +
+                             ")");
+}
+
+Status Store::DeleteIfVersion(const std::string& key,
+                              const std::string& /*expected_version*/) {
+  return Status::Unsupported("store " + url() + ": cannot delete (" + key +
+                             ")");
+}
+
 Result<RefState> ReadRefState(Store& store, std::string_view name) {
   LP_RETURN_IF_ERROR(ValidateRefName(name));
   RefState state;

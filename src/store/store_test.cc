@@ -221,5 +221,33 @@ TEST(StoreTest, StoresWithoutConditionalWritesFallBackToLastWriterWins) {
   EXPECT_EQ(*ReadRef(st, "prod"), HashBytes("mine").hash);
 }
 
+TEST_F(FileStoreTest, DeleteIfVersion) {
+  StoreOptions o;
+  o.create = true;
+  auto opened = OpenStore(root_, o);
+  ASSERT_TRUE(opened.ok());
+  auto& store = *opened;
+  ASSERT_TRUE(store->Put("refs/x", "one").ok());
+  auto v = store->GetVersioned("refs/x", 100);
+  ASSERT_TRUE(v.ok());
+  ASSERT_TRUE(store->Put("refs/x", "two").ok());
+  EXPECT_EQ(store->DeleteIfVersion("refs/x", v->version).code(),
+            Code::kConflict);
+  auto w = store->GetVersioned("refs/x", 100);
+  ASSERT_TRUE(w.ok());
+  EXPECT_TRUE(store->DeleteIfVersion("refs/x", w->version).ok());
+  EXPECT_FALSE(*store->Exists("refs/x"));
+  EXPECT_EQ(store->DeleteIfVersion("refs/x", w->version).code(),
+            Code::kConflict);
+  EXPECT_TRUE(store->Delete("refs/x").ok());  // absent: fine
+  // A deleted ref leaves no directory behind that would block its parent.
+  ASSERT_TRUE(store->Put("refs/team/prod", "one").ok());
+  auto t = store->GetVersioned("refs/team/prod", 100);
+  ASSERT_TRUE(t.ok());
+  ASSERT_TRUE(store->DeleteIfVersion("refs/team/prod", t->version).ok());
+  EXPECT_TRUE(store->Put("refs/team", "two").ok());
+  EXPECT_EQ(*store->Get("refs/team", 100), "two");
+}
+
 }  // namespace
 }  // namespace lazypath

@@ -53,7 +53,13 @@ COMMANDS = {
         "list the files that differ from tree FROM to tree TO (or to directory --dir)",
         (),
     ),
-    "tag": ("lazypath.cli.tag", "point ref NAME at tree REF", ()),
+    "tag": ("lazypath.cli.tag", "point ref NAME at tree REF (--delete: remove ref NAME)", ()),
+    "log": ("lazypath.cli.log", "list the recorded moves of ref REF, newest first", ()),
+    "rollback": (
+        "lazypath.cli.rollback",
+        "move ref REF back to a tree it named before (--to DIGEST, --steps N)",
+        (),
+    ),
     "cat": ("lazypath.cli.cat", "write the bytes of file PATH in tree REF to stdout", ()),
     "cache": ("lazypath.cli.cache", "inspect and manage the node cache", ()),
     "doctor": (
@@ -68,8 +74,8 @@ exit status:
   0    success
   1    the operation failed; one line 'lazypath: error: <message>' on stderr
   2    usage error (bad arguments or options)
-  3    a ref moved while push --tag or tag ran (or tag --expect did not
-       match): the tree is in the store, the ref was left as it was
+  3    a ref moved while push --tag, tag or rollback ran (or --expect did
+       not match): the tree is in the store, the ref was left as it was
   130  interrupted (Ctrl-C)
 
 environment:
@@ -77,6 +83,8 @@ environment:
                          or ~/.cache/lazypath); --cache overrides it
   LAZYPATH_CACHE_MAX     size budget of the node cache (e.g. 20G), kept after
                          every activation and by `cache gc`
+  LAZYPATH_ACTOR         who ref moves are recorded as (default: user@host);
+                         --actor overrides it
   LAZYPATH_PROFILE       lazy activation: record, off or prefetch (default)
   LAZYPATH_HTTP_TIMEOUT, LAZYPATH_HTTP_ATTEMPTS
                          remote stores: seconds without progress before a

@@ -29,6 +29,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("store", metavar="STORE", help=STORE_HELP)
     p.add_argument("--tag", metavar="NAME", help="point ref NAME at the pushed tree")
     p.add_argument(
+        "--actor",
+        help="who the tag's move is recorded as (default: $LAZYPATH_ACTOR or user@host)",
+    )
+    p.add_argument(
         "--exclude",
         metavar="PAT",
         action="append",
@@ -90,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
                 args.dir,
                 args.store,
                 tag=args.tag,
+                actor=args.actor,
                 exclude=args.exclude,
                 default_excludes=args.default_excludes,
                 gitignore=args.gitignore,

@@ -62,9 +62,10 @@ def test_push_format2_then_activate_show_cat(src, store, cli):
     assert "models/weights.bin" in paths and "bin/readme" in paths
     cat = cli("cat", store, "prod", "models/weights.bin")
     assert cat.returncode == 0, cat
-    assert hashlib.sha256(cat.stdout_bytes).digest() == hashlib.sha256(
-        (src / "models" / "weights.bin").read_bytes()
-    ).digest()
+    assert (
+        hashlib.sha256(cat.stdout_bytes).digest()
+        == hashlib.sha256((src / "models" / "weights.bin").read_bytes()).digest()
+    )
     assert cli("cat", store, "prod", "bin/readme").stdout == "hello\n"
 
 

@@ -1,6 +1,7 @@
 #include "lazypath/activate.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -86,7 +87,13 @@ Result<Digest> FetchChunkedFile(Store& store, const FlatFile& file,
   const Hash& list = file.entry.hash;
   *fetched = false;
   if (auto known = cache.GetMeta(list, ".content"); known.ok()) {
-    if (auto d = Hash::Parse(*known); d.ok() && cache.HasBlob(*d)) {
+    // The meta is local; the blob it names must at least be as long as
+    // the file, or the file is assembled again.
+    struct stat st;
+    if (auto d = Hash::Parse(*known);
+        d.ok() && cache.HasBlob(*d) &&
+        ::stat(cache.BlobPath(*d).c_str(), &st) == 0 &&
+        static_cast<uint64_t>(st.st_size) == file.entry.size) {
       return Digest{*d, file.entry.size};
     }
   }

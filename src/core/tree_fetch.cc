@@ -211,8 +211,10 @@ Result<std::vector<FlatFile>> ReadWholeTree(Store& store, const Hash& root,
                            " entries, more than a tree may hold (" +
                            std::to_string(kMaxEntries) + ")");
   }
+  // The claims are checked only as each level is read: reserve no more
+  // than a plausible tree on their say-so.
   std::vector<FlatFile> files;
-  files.reserve(total);
+  files.reserve(std::min<uint64_t>(total, 1u << 16));
   ReadSpans held;
   std::vector<Child> level;
   LP_RETURN_IF_ERROR(Expand(top, &files, &level));

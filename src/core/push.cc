@@ -159,6 +159,39 @@ ScanOptions PushScanOptions(ScanOptions scan, const NodeCache& cache,
 
 namespace {
 
+// The tag a push moves: what it named before the upload (the move is a
+// compare-and-swap against it) and who the move is recorded as.
+struct TagMove {
+  RefState before;
+  std::string actor;
+};
+
+Result<TagMove> ReadTag(Store& store, const PushOptions& options) {
+  TagMove tag;
+  if (options.tag.empty()) return tag;
+  tag.actor = options.actor;
+  if (tag.actor.empty()) {
+    LP_ASSIGN_OR_RETURN(tag.actor, DefaultActor());
+  } else {
+    LP_RETURN_IF_ERROR(ValidateActor(tag.actor));
+  }
+  LP_ASSIGN_OR_RETURN(tag.before, ReadRefState(store, options.tag));
+  return tag;
+}
+
+Status MoveTag(Store& store, const std::string& name, const Hash& tree,
+               const TagMove& tag) {
+  return MoveRef(store, name, tree, tag.before, RefOp::kPush, tag.actor,
+                 static_cast<int64_t>(std::time(nullptr)));
+}
+
+// Everything the push moved to and from the store, retries included.
+void CountTraffic(Store& store, PushResult* result) {
+  result->bytes_uploaded = store.stats().bytes_written;
+  result->bytes_read = store.stats().bytes_read;
+  result->requests = store.stats().requests;
+}
+
 // The bytes of `built` that WriteTree will write (files whose blob or chunk
 // list the store lacks), for the "pack" progress total.
 uint64_t NewFileBytes(const BuiltTree& built, const KnownObjects& known) {
@@ -206,16 +239,7 @@ Result<PushResult> PushFormat2(ScanResult scanned, NodeCache& cache,
   StoreOptions so;
   so.create = true;
   LP_ASSIGN_OR_RETURN(auto store, OpenStore(store_url, so));
-  RefState tag_before;
-  std::string actor = options.actor;
-  if (!options.tag.empty()) {
-    if (actor.empty()) {
-      LP_ASSIGN_OR_RETURN(actor, DefaultActor());
-    } else {
-      LP_RETURN_IF_ERROR(ValidateActor(actor));
-    }
-    LP_ASSIGN_OR_RETURN(tag_before, ReadRefState(*store, options.tag));
-  }
+  LP_ASSIGN_OR_RETURN(TagMove tag, ReadTag(*store, options));
   // A tree the store has is complete (its record is written last): nothing
   // more to read or write but the ref.
   LP_ASSIGN_OR_RETURN(result.tree_existed, store->Exists(TreeKey(tree_hash)));
@@ -258,14 +282,10 @@ Result<PushResult> PushFormat2(ScanResult scanned, NodeCache& cache,
   }
   // A tag that names the tree already stays as it is: an unchanged re-push
   // writes nothing.
-  if (!options.tag.empty() && tag_before.tree != tree_hash) {
-    LP_RETURN_IF_ERROR(MoveRef(*store, options.tag, tree_hash, tag_before,
-                               RefOp::kPush, actor,
-                               static_cast<int64_t>(std::time(nullptr))));
+  if (!options.tag.empty() && tag.before.tree != tree_hash) {
+    LP_RETURN_IF_ERROR(MoveTag(*store, options.tag, tree_hash, tag));
   }
-  result.bytes_uploaded = store->stats().bytes_written;
-  result.bytes_read = store->stats().bytes_read;
-  result.requests = store->stats().requests;
+  CountTraffic(*store, &result);
   return result;
 }
 
@@ -302,16 +322,7 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
   LP_ASSIGN_OR_RETURN(auto store, OpenStore(store_url, so));
   // The tag moves only if no other push or tag moved it while this one
   // uploaded (UpdateRef).
-  RefState tag_before;
-  std::string actor = options.actor;
-  if (!options.tag.empty()) {
-    if (actor.empty()) {
-      LP_ASSIGN_OR_RETURN(actor, DefaultActor());
-    } else {
-      LP_RETURN_IF_ERROR(ValidateActor(actor));
-    }
-    LP_ASSIGN_OR_RETURN(tag_before, ReadRefState(*store, options.tag));
-  }
+  LP_ASSIGN_OR_RETURN(TagMove tag, ReadTag(*store, options));
 
   std::set<Hash> distinct;
   for (const auto& e : scanned.tree.entries()) {
@@ -395,13 +406,9 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
     }
   }
   if (!options.tag.empty()) {
-    LP_RETURN_IF_ERROR(MoveRef(*store, options.tag, tree_hash, tag_before,
-                               RefOp::kPush, actor,
-                               static_cast<int64_t>(std::time(nullptr))));
+    LP_RETURN_IF_ERROR(MoveTag(*store, options.tag, tree_hash, tag));
   }
-  result.bytes_uploaded = store->stats().bytes_written;
-  result.bytes_read = store->stats().bytes_read;
-  result.requests = store->stats().requests;
+  CountTraffic(*store, &result);
   return result;
 }
 

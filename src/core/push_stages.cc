@@ -5,6 +5,7 @@
 #include <set>
 #include <tuple>
 
+#include "core/pack_upload.h"
 #include "lazypath/store.h"
 #include "pack/pack.h"
 #include "util/env.h"
@@ -45,86 +46,38 @@ PushPlan PlanPush(const ScanResult& scanned, const Hash& tree,
   return plan;
 }
 
-namespace {
-
-// The pack being filled: a temporary file, put into the store when full.
-class PackSink {
- public:
-  PackSink(Store& store, const PackWriteOptions& options)
-      : store_(store), options_(options) {}
-  ~PackSink() {
-    if (writer_) (void)options_.env->Unlink(tmp_);
-  }
-  PackSink(const PackSink&) = delete;
-  PackSink& operator=(const PackSink&) = delete;
-
-  // The writer to append to, after putting a full pack into the store.
-  Result<PackWriter*> Writer() {
-    if (writer_ && writer_->size() >= kPackTargetBytes) {
-      LP_RETURN_IF_ERROR(Flush());
-    }
-    if (!writer_) {
-      tmp_ = fs::TempName(fs::Join(options_.temp_dir, "pack"));
-      LP_ASSIGN_OR_RETURN(PackWriter w,
-                          PackWriter::Create(tmp_, options_.level));
-      writer_.emplace(std::move(w));
-    }
-    return &*writer_;
-  }
-  void Added(const Hash& hash, const FrameRef& frame) {
-    in_pack_.emplace_back(hash, frame);
-  }
-  // Puts the current pack, if any, into the store.
-  Status Flush() {
-    if (!writer_) return Status::OK();
-    auto pd = writer_->Finish();
-    writer_.reset();
-    if (!pd.ok()) {
-      (void)options_.env->Unlink(tmp_);
-      return pd.status();
-    }
-    if (options_.on_pack) options_.on_pack(pd->size);
-    Status s = store_.PutFile(PackKey(pd->hash), tmp_);
-    (void)options_.env->Unlink(tmp_);
-    LP_RETURN_IF_ERROR(s);
-    out_.packs++;
-    for (auto& [h, frame] : in_pack_) {
-      out_.blobs[h] = BlobLocation{pd->hash, frame, 0};
-    }
-    in_pack_.clear();
-    return Status::OK();
-  }
-  WrittenPacks Take() { return std::move(out_); }
-
- private:
-  Store& store_;
-  const PackWriteOptions& options_;
-  std::optional<PackWriter> writer_;
-  std::string tmp_;
-  std::vector<std::pair<Hash, FrameRef>> in_pack_;
-  WrittenPacks out_;
-};
-
-}  // namespace
-
 Result<WrittenPacks> WritePacks(Store& store, const std::vector<NewBlob>& fresh,
                                 const PackWriteOptions& options) {
   auto on_bytes = [&](uint64_t n) {
     if (options.on_bytes) options.on_bytes(n);
   };
-  PackSink sink(store, options);
+  WrittenPacks out;
+  std::vector<std::pair<Hash, FrameRef>> in_pack;  // of the open pack
+  PackUploadOptions upload;
+  upload.temp_dir = options.temp_dir;
+  upload.level = options.level;
+  upload.env = options.env;
+  upload.on_pack = options.on_pack;
+  upload.on_finished = [&](const Digest& pack) {
+    out.packs++;
+    for (auto& [h, frame] : in_pack) {
+      out.blobs[h] = BlobLocation{pack.hash, frame, 0};
+    }
+    in_pack.clear();
+  };
+  PackUpload packs(store, std::move(upload));
   // Encode small blobs in parallel windows, append them in order; stream
   // large ones straight into the pack.
   constexpr uint64_t kWindowBytes = 64ull << 20;
   size_t i = 0;
   while (i < fresh.size()) {
     if (fresh[i].size > kInMemoryBlobBytes) {
-      LP_ASSIGN_OR_RETURN(PackWriter * writer, sink.Writer());
+      LP_ASSIGN_OR_RETURN(PackWriter * writer, packs.Writer());
       LP_ASSIGN_OR_RETURN(
           FrameRef ref,
           writer->AddFile(fresh[i].source, Digest{fresh[i].hash, fresh[i].size},
                           on_bytes));
-      sink.Added(fresh[i].hash, ref);
+      in_pack.emplace_back(fresh[i].hash, ref);
       ++i;
       continue;
     }
@@ -145,15 +98,14 @@ Result<WrittenPacks> WritePacks(Store& store, const std::vector<NewBlob>& fresh,
           return Status::OK();
         }));
     for (size_t k = 0; k < encoded.size(); ++k) {
-      LP_ASSIGN_OR_RETURN(PackWriter * writer, sink.Writer());
+      LP_ASSIGN_OR_RETURN(PackWriter * writer, packs.Writer());
       LP_ASSIGN_OR_RETURN(FrameRef ref, writer->AddEncoded(encoded[k]));
-      sink.Added(fresh[i + k].hash, ref);
+      in_pack.emplace_back(fresh[i + k].hash, ref);
       on_bytes(fresh[i + k].size);
     }
     i = j;
   }
-  LP_RETURN_IF_ERROR(sink.Flush());
-  WrittenPacks out = sink.Take();
+  LP_RETURN_IF_ERROR(packs.Finish());
   for (const auto& b : fresh) out.blobs[b.hash].size = b.size;
   return out;
 }

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/pack_upload.h"
 #include "lazypath/store.h"
 #include "pack/pack.h"
 #include "util/env.h"
@@ -45,10 +46,11 @@ class Writer {
  public:
   Writer(Store& store, const TreeInput& input, KnownObjects& known,
          const TreeWriteOptions& options)
-      : store_(store), input_(input), known_(known), options_(options) {}
-  ~Writer() {
-    if (pack_) (void)options_.env->Unlink(tmp_);
-  }
+      : store_(store),
+        input_(input),
+        known_(known),
+        options_(options),
+        packs_(store, UploadOptions(options)) {}
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
 
@@ -104,7 +106,7 @@ class Writer {
   // Finishes the last pack, then writes the locations object and the tree
   // record for `root`.
   Result<WrittenTree> Publish(const BuiltDirectory& root) {
-    LP_RETURN_IF_ERROR(Flush());
+    LP_RETURN_IF_ERROR(packs_.Finish());
     LP_ASSIGN_OR_RETURN(Locator root_locator,
                         BuildLocator(root.dir.SlotShapes(), root.dir));
     for (const auto& [key, p] : placed_) {
@@ -228,42 +230,24 @@ class Writer {
     return loc;
   }
 
-  // The pack to append to: the current one, or a new one once it is full.
-  Result<PackWriter*> Pack() {
-    if (pack_ && pack_->size() >= kPackTargetBytes) {
-      LP_RETURN_IF_ERROR(Flush());
-    }
-    if (!pack_) {
-      tmp_ = fs::TempName(fs::Join(options_.temp_dir, "pack"));
-      LP_ASSIGN_OR_RETURN(PackWriter w,
-                          PackWriter::Create(tmp_, options_.level));
-      pack_.emplace(std::move(w));
-    }
-    return &*pack_;
-  }
-
-  Status Flush() {
-    if (!pack_) return Status::OK();
-    auto pd = pack_->Finish();
-    pack_.reset();
-    if (!pd.ok()) {
-      (void)options_.env->Unlink(tmp_);
-      return pd.status();
-    }
-    if (options_.on_pack) options_.on_pack(pd->size);
-    Status s = store_.PutFile(PackKey(pd->hash), tmp_);
-    (void)options_.env->Unlink(tmp_);
-    LP_RETURN_IF_ERROR(s);
-    pack_hashes_.push_back(pd->hash);
-    out_.packs++;
-    return Status::OK();
+  PackUploadOptions UploadOptions(const TreeWriteOptions& o) {
+    PackUploadOptions u;
+    u.temp_dir = o.temp_dir;
+    u.level = o.level;
+    u.env = o.env;
+    u.on_pack = o.on_pack;
+    u.on_finished = [this](const Digest& pack) {
+      pack_hashes_.push_back(pack.hash);
+      out_.packs++;
+    };
+    return u;
   }
 
   Status Append(const Key& key, std::string raw, uint64_t lsize) {
     uint64_t size = raw.size() - lsize;
     LP_ASSIGN_OR_RETURN(EncodedBlob enc,
                         EncodeBytes(std::move(raw), options_.level));
-    LP_ASSIGN_OR_RETURN(PackWriter * pack, Pack());
+    LP_ASSIGN_OR_RETURN(PackWriter * pack, packs_.Writer());
     LP_ASSIGN_OR_RETURN(FrameRef ref, pack->AddEncoded(enc));
     placed_[key] = Placed{pack_hashes_.size(), ref, size, lsize};
     return Status::OK();
@@ -328,7 +312,7 @@ class Writer {
                       const Directory& dir, const ChunkList* chunks = nullptr) {
     // Open (or roll over) the pack first: the locator names the pack its
     // frame goes into as the holding pack.
-    LP_RETURN_IF_ERROR(Pack().status());
+    LP_RETURN_IF_ERROR(packs_.Writer().status());
     LP_ASSIGN_OR_RETURN(Locator loc, BuildLocator(shapes, dir, chunks));
     std::string locator = loc.Serialize();
     uint64_t lsize = locator.size();
@@ -343,10 +327,10 @@ class Writer {
   std::map<Key, Placed> placed_;
   std::set<Hash> queued_;                    // directories queued below
   std::vector<const BuiltDirectory*> dirs_;  // to write, deepest first
-  std::vector<Hash> pack_hashes_;            // finished packs, by id
-  std::optional<PackWriter> pack_;  // the current pack: id pack_hashes_.size()
-  std::string tmp_;
+  // Finished packs, by id; the open pack's id is pack_hashes_.size().
+  std::vector<Hash> pack_hashes_;
   WrittenTree out_;
+  PackUpload packs_;  // last: its callback uses the members above
 };
 
 }  // namespace

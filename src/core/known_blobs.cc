@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/store_summary.h"
 #include "util/fs.h"
 #include "util/parallel.h"
 
@@ -18,49 +19,21 @@ constexpr std::string_view kMagic = "lazypath-store-summary 1\n";
 // Bounds on a summary we read back: the file is ours, but a damaged one must
 // cost a rebuild, not memory.
 constexpr uint64_t kMaxSummaryBytes = kMaxIndexBytes;
-constexpr uint64_t kMaxCoveredKeys = 10'000'000;
 
 struct Summary {
   std::set<std::string> covered;
   std::map<Hash, BlobLocation> blobs;
 };
 
-// Takes one '\n'-terminated line off the front of `rest`.
-std::optional<std::string_view> Line(std::string_view& rest) {
-  size_t nl = rest.find('\n');
-  if (nl == std::string_view::npos) return std::nullopt;
-  std::string_view line = rest.substr(0, nl);
-  rest.remove_prefix(nl + 1);
-  return line;
-}
-
 std::optional<Summary> ParseSummary(std::string_view bytes,
                                     const std::string& url,
                                     const std::string& path) {
-  if (bytes.substr(0, kMagic.size()) != kMagic) return std::nullopt;
-  std::string_view rest = bytes.substr(kMagic.size());
-  auto stored_url = Line(rest);
-  if (!stored_url || *stored_url != url) return std::nullopt;
-  auto count_line = Line(rest);
-  if (!count_line || count_line->empty() || count_line->size() > 9) {
-    return std::nullopt;
-  }
-  uint64_t count = 0;
-  for (char c : *count_line) {
-    if (c < '0' || c > '9') return std::nullopt;
-    count = count * 10 + static_cast<uint64_t>(c - '0');
-  }
-  if (count > kMaxCoveredKeys) return std::nullopt;
-  Summary s;
-  for (uint64_t i = 0; i < count; ++i) {
-    auto key = Line(rest);
-    if (!key || key->substr(0, kIndexPrefix.size()) != kIndexPrefix) {
-      return std::nullopt;
-    }
-    s.covered.emplace(*key);
-  }
-  auto index = Index::Parse(rest, path);
+  auto head = ParseSummaryHead(bytes, kMagic, url, kIndexPrefix);
+  if (!head) return std::nullopt;
+  auto index = Index::Parse(head->body, path);
   if (!index.ok() || index->tree != HashBytes(url).hash) return std::nullopt;
+  Summary s;
+  s.covered = std::move(head->covered);
   s.blobs = std::move(index->blobs);
   return s;
 }
@@ -69,17 +42,7 @@ std::string SerializeSummary(const Summary& s, const std::string& url) {
   Index index;
   index.tree = HashBytes(url).hash;
   index.blobs = s.blobs;
-  std::string out(kMagic);
-  out += url;
-  out += '\n';
-  out += std::to_string(s.covered.size());
-  out += '\n';
-  for (const auto& key : s.covered) {
-    out += key;
-    out += '\n';
-  }
-  out += index.Serialize();
-  return out;
+  return SerializeSummaryHead(kMagic, url, s.covered) + index.Serialize();
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/store_summary.h"
 #include "core/tree_writer.h"
 #include "lazypath/store.h"
 #include "util/env.h"
@@ -22,52 +23,26 @@ constexpr std::string_view kLocsPrefix = "locs/";
 // Bounds on a summary read back: the file is ours, but a damaged one must
 // cost a rebuild, not memory.
 constexpr uint64_t kMaxSummaryBytes = kMaxLocationsBytes;
-constexpr uint64_t kMaxCoveredKeys = 10'000'000;
 
 struct Summary {
   std::set<std::string> covered;
   KnownObjects objects;
 };
 
-std::optional<std::string_view> Line(std::string_view& rest) {
-  size_t nl = rest.find('\n');
-  if (nl == std::string_view::npos) return std::nullopt;
-  std::string_view line = rest.substr(0, nl);
-  rest.remove_prefix(nl + 1);
-  return line;
-}
-
 std::optional<Summary> ParseSummary(std::string_view bytes,
                                     const std::string& url,
                                     const std::string& path) {
-  if (bytes.substr(0, kMagic.size()) != kMagic) return std::nullopt;
-  std::string_view rest = bytes.substr(kMagic.size());
-  auto stored_url = Line(rest);
-  if (!stored_url || *stored_url != url) return std::nullopt;
-  auto count_line = Line(rest);
-  if (!count_line || count_line->empty() || count_line->size() > 9) {
-    return std::nullopt;
-  }
-  uint64_t count = 0;
-  for (char c : *count_line) {
-    if (c < '0' || c > '9') return std::nullopt;
-    count = count * 10 + static_cast<uint64_t>(c - '0');
-  }
-  if (count > kMaxCoveredKeys) return std::nullopt;
-  Summary s;
-  for (uint64_t i = 0; i < count; ++i) {
-    auto key = Line(rest);
-    if (!key || key->substr(0, kLocsPrefix.size()) != kLocsPrefix) {
-      return std::nullopt;
-    }
-    s.covered.emplace(*key);
-  }
-  auto hex = Line(rest);
+  auto head = ParseSummaryHead(bytes, kMagic, url, kLocsPrefix);
+  if (!head) return std::nullopt;
+  std::string_view rest = head->body;
+  auto hex = TakeLine(rest);
   if (!hex) return std::nullopt;
   auto key = Hash::FromHex(*hex);
   if (!key.ok()) return std::nullopt;
   auto locations = DecodeLocations(rest, *key, path);
   if (!locations.ok()) return std::nullopt;
+  Summary s;
+  s.covered = std::move(head->covered);
   s.objects.Add(*locations);
   return s;
 }
@@ -76,19 +51,8 @@ Result<std::string> SerializeSummary(const Summary& s, const std::string& url) {
   LP_ASSIGN_OR_RETURN(
       std::string locations,
       EncodeLocations(s.objects.ToLocations(), Codec::kZstd, 1));
-  std::string out(kMagic);
-  out += url;
-  out += '\n';
-  out += std::to_string(s.covered.size());
-  out += '\n';
-  for (const auto& key : s.covered) {
-    out += key;
-    out += '\n';
-  }
-  out += HashBytes(locations).hash.hex();
-  out += '\n';
-  out += locations;
-  return out;
+  return SerializeSummaryHead(kMagic, url, s.covered) +
+         HashBytes(locations).hash.hex() + "\n" + locations;
 }
 
 }  // namespace

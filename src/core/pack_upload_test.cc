@@ -80,9 +80,9 @@ TEST_F(PackUploadTest, AnUnfinishedPackLeavesNoTemporaryFile) {
 
 TEST_F(PackUploadTest, AStoreThatRefusesThePackLeavesNoTemporaryFile) {
   // A file where the store's packs/ directory should be: every put fails.
-  ASSERT_TRUE(fs::WriteFileAtomic(base_ + "/store/packs", "not a directory",
-                                  0644)
-                  .ok());
+  ASSERT_TRUE(
+      fs::WriteFileAtomic(base_ + "/store/packs", "not a directory", 0644)
+          .ok());
   PackUpload packs(*store_, Opts());
   auto w = packs.Writer();
   ASSERT_TRUE(w.ok());

@@ -83,7 +83,10 @@ Result<std::vector<HistoryEntry>> ReadHistory(Store& store,
 // nothing, when the ref no longer is as seen; Conflict when another writer
 // recorded a move first; then the ref moves as in UpdateRef (a delete is
 // DeleteIfVersion where the store has conditional writes). A move to the
-// tree the ref already names (or names by now) records nothing.
+// tree the ref already names (or names by now) records nothing. Two writers
+// making the same move (pushes of one tree to one tag) both succeed: the
+// one that finds the move recorded by the other moves the ref if the other
+// has not yet, and records nothing.
 Status MoveRef(Store& store, std::string_view name,
                const std::optional<Hash>& to, const RefState& seen, RefOp op,
                const std::string& actor, int64_t time);

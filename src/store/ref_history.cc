@@ -292,6 +292,29 @@ Result<std::vector<HistoryEntry>> ReadHistory(Store& store,
   return out;
 }
 
+namespace {
+
+// Whether the entry at `key` records a move from `from` to `to`.
+bool SameMoveRecorded(Store& store, const std::string& key,
+                      const std::optional<Hash>& from, const Hash& to) {
+  auto bytes = store.Get(key, kMaxRefMoveBytes);
+  if (!bytes.ok()) return false;
+  auto entry = ParseRefMove(*bytes, key);
+  return entry.ok() && entry->from == from && entry->to == to;
+}
+
+// The ref move of an entry another writer recorded: done by whichever
+// writer gets there first; a Conflict is fine once the ref names `to`.
+Status FinishRecordedMove(Store& store, std::string_view name, const Hash& to,
+                          const RefState& seen) {
+  Status s = UpdateRef(store, name, to, seen);
+  if (s.code() != Code::kConflict) return s;
+  LP_ASSIGN_OR_RETURN(RefState now, ReadRefState(store, name));
+  return now.tree == to ? Status::OK() : s;
+}
+
+}  // namespace
+
 Status MoveRef(Store& store, std::string_view name,
                const std::optional<Hash>& to, const RefState& seen, RefOp op,
                const std::string& actor, int64_t time) {
@@ -308,12 +331,16 @@ Status MoveRef(Store& store, std::string_view name,
   LP_ASSIGN_OR_RETURN(auto keys, EntryKeys(store, name));
   RefMove move;
   move.seq = 1;
+  bool newest_is_this_move = false;
   for (auto it = keys.rbegin(); it != keys.rend(); ++it) {
     auto last = EntrySeq(*it, prefix);
     if (!last) continue;
     LP_ASSIGN_OR_RETURN(std::string bytes, store.Get(*it, kMaxRefMoveBytes));
     move.seq = *last + 1;
     move.prev = HashBytes(bytes).hash;
+    auto newest = ParseRefMove(bytes, *it);
+    newest_is_this_move =
+        to && newest.ok() && newest->from == seen.tree && newest->to == to;
     break;
   }
   if (move.seq >= 10'000'000'000'000'000ULL) {
@@ -327,6 +354,8 @@ Status MoveRef(Store& store, std::string_view name,
     return Status::Conflict(
         ConflictMessage(store, name, now.tree, seen, "moved meanwhile"));
   }
+  // Another writer recorded this very move and has yet to move the ref.
+  if (newest_is_this_move) return FinishRecordedMove(store, name, *to, seen);
   move.op = op;
   move.from = seen.tree;
   move.to = to;
@@ -337,13 +366,19 @@ Status MoveRef(Store& store, std::string_view name,
   Status s = store.PutIfVersion(key, bytes, "");
   if (s.code() == Code::kUnsupported) s = store.Put(key, bytes);
   if (s.code() == Code::kConflict) {
+    // Another writer recorded entry N first. When it recorded this very
+    // move (two pushes of one tree to one tag), the move is ours too: make
+    // sure the ref lands, whichever of us writes it.
+    if (to && SameMoveRecorded(store, key, seen.tree, *to)) {
+      return FinishRecordedMove(store, name, *to, seen);
+    }
     return Status::Conflict(
         ConflictMessage(store, name, now.tree, seen,
                         "was moved by another writer (history entry " +
                             std::to_string(move.seq) + " exists)"));
   }
   LP_RETURN_IF_ERROR(s);
-  if (to) return UpdateRef(store, name, *to, seen);
+  if (to) return FinishRecordedMove(store, name, *to, seen);
   s = seen.conditional ? store.DeleteIfVersion(RefKey(name), seen.version)
                        : store.Delete(RefKey(name));
   if (s.code() == Code::kConflict) {

@@ -192,6 +192,8 @@ class WrappedStore : public Store {
  public:
   explicit WrappedStore(Store& base) : base_(base) {}
   bool race = false;
+  // With `race`: the other writer records this same move, not junk.
+  std::string race_entry = "the other writer's entry";
   bool no_list = false;
   bool fail_refs = false;  // every ref write fails, as if the writer died
   const std::string& url() const override { return base_.url(); }
@@ -223,7 +225,7 @@ class WrappedStore : public Store {
       return Status::IoError("killed before the ref moved");
     }
     if (race && k.rfind("history/", 0) == 0) {
-      Status s = base_.PutIfVersion(k, "the other writer's entry", "");
+      Status s = base_.PutIfVersion(k, race_entry, "");
       if (!s.ok()) return s;
     }
     return base_.PutIfVersion(k, d, v);
@@ -246,6 +248,49 @@ TEST_F(RefHistoryTest, RacingRecordConflicts) {
   EXPECT_NE(s.message().find("another writer"), std::string::npos)
       << s.message();
   EXPECT_EQ(*ReadRef(*store_, "prod"), a);
+}
+
+// Two pushes of one tree to one tag: the one that loses the history race
+// still succeeds, and the ref lands even if the winner never moved it.
+TEST_F(RefHistoryTest, RacingWriterOfTheSameMoveSucceeds) {
+  Hash a = TreeHash("a"), b = TreeHash("b");
+  ASSERT_TRUE(Move("prod", a).ok());
+  auto first = store_->Get(HistoryKey("prod", 1), 4096);
+  ASSERT_TRUE(first.ok());
+  WrappedStore racing(*store_);
+  racing.race = true;
+  racing.race_entry = SerializeRefMove(
+      {2, HashBytes(*first).hash, RefOp::kPush, a, b, 9, "the other"});
+  auto seen = ReadRefState(racing, "prod");
+  ASSERT_TRUE(seen.ok());
+  Status s = MoveRef(racing, "prod", b, *seen, RefOp::kPush, "me", 9);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(*ReadRef(*store_, "prod"), b);
+  auto h = ReadHistory(*store_, "prod");
+  ASSERT_TRUE(h.ok());
+  ASSERT_EQ(h->size(), 2u);
+  EXPECT_EQ((*h)[1].move.actor, "the other");
+  EXPECT_TRUE((*h)[1].applied);
+}
+
+// A writer that finds this very move recorded but the ref not yet moved
+// (the other writer is between its two writes) moves the ref itself and
+// records nothing more.
+TEST_F(RefHistoryTest, MoveRecordedButNotAppliedIsFinished) {
+  Hash a = TreeHash("a"), b = TreeHash("b");
+  ASSERT_TRUE(Move("prod", a).ok());
+  auto first = store_->Get(HistoryKey("prod", 1), 4096);
+  ASSERT_TRUE(first.ok());
+  auto seen = ReadRefState(*store_, "prod");
+  ASSERT_TRUE(seen.ok());
+  RefMove other{2, HashBytes(*first).hash, RefOp::kPush, a, b, 9, "other"};
+  ASSERT_TRUE(store_->Put(HistoryKey("prod", 2), SerializeRefMove(other)).ok());
+  ASSERT_TRUE(MoveRef(*store_, "prod", b, *seen, RefOp::kPush, "me", 9).ok());
+  EXPECT_EQ(*ReadRef(*store_, "prod"), b);
+  auto h = ReadHistory(*store_, "prod");
+  ASSERT_TRUE(h.ok());
+  ASSERT_EQ(h->size(), 2u);
+  EXPECT_TRUE((*h)[1].applied);
 }
 
 TEST_F(RefHistoryTest, AWriterDyingBeforeTheRefMovesLeavesItUnapplied) {

@@ -15,9 +15,12 @@ and committed to a git repository with its own git dir, it measures:
 - eager activation of the edited tree on a node that holds the previous one: bytes
   fetched, files linked, and time (median of --runs, a fresh node cache each run);
 - a --big-mib file with a 4 KiB overwrite and a 100-byte insert: bytes uploaded by
-  the second push, and bytes fetched activating it on a node holding the first.
-
-Lazy activation does not read format 2 yet, so its metadata row is not measured.
+  the second push, and bytes fetched activating it on a node holding the first;
+- lazy activation on a fresh node: the tree's metadata read from the store (format 1:
+  tree and index; format 2: tree record and directory objects) when it opens, and
+  after the first import of the package holding the edited module (what the import
+  hook does: materialise that package's directory and its parents), in a subprocess
+  through the core's LazyTree, the object the hook drives.
 This environment sets PYTHONDONTWRITEBYTECODE=1; no Python file is imported from the
 trees, so it does not matter here, and it is left as it is.
 """
@@ -80,6 +83,20 @@ class Format:
 
     def push_cmd(self, tree: Path) -> list[str]:
         return [LAZYPATH, "push", str(tree), self.store, "--format", str(self.fmt), "--json"]
+
+    def lazy_metadata(self, digest: str, cache: str, package: str) -> dict:
+        script = (
+            "import json, sys\n"
+            "from lazypath import _core\n"
+            "t = _core.LazyTree.open(sys.argv[1], sys.argv[2], cache_dir=sys.argv[3])\n"
+            "opened = t.snapshot().metadata_bytes\n"
+            "assert t.is_directory(sys.argv[4]) and t.materialize_dir(sys.argv[4])\n"
+            "s = t.snapshot()\n"
+            "print(json.dumps({'opened': opened, 'imported': s.metadata_bytes,\n"
+            "                  'bytes_read': s.bytes_read}))\n"
+        )
+        out = run([sys.executable, "-c", script, self.store, digest, cache, package])
+        return json.loads(out)
 
     def activate(self, digest: str, cache: str) -> dict:
         env = {**os.environ, "LAZYPATH_CACHE": cache}
@@ -232,6 +249,14 @@ def measure(work: Path, args) -> list:
         big_fetch[fmt] = f.activate(big2[fmt]["digest"], cache)
         shutil.rmtree(cache, ignore_errors=True)
 
+    log("lazy activation on a fresh node: metadata before and after the first import")
+    package = str(target.parent.relative_to(tree))
+    lazy = {}
+    for fmt, f in ((1, f1), (2, f2)):
+        cache = str(work / f"lazynode-{fmt}")
+        lazy[fmt] = f.lazy_metadata(v2[fmt]["digest"], cache, package)
+        shutil.rmtree(cache, ignore_errors=True)
+
     rows = [
         ["measure", "format 1", "format 2", "git", "format 2 / format 1", "format 2 / git"],
         ["---", "---:", "---:", "---:", "---:", "---:"],
@@ -275,6 +300,23 @@ def measure(work: Path, args) -> list:
             f"{fetched[2]['files']}",
             "-",
             ratio(fetched[2]["bytes_read"], fetched[1]["bytes_read"]),
+            "-",
+        ],
+        [
+            "lazy activation, fresh node: metadata read when it opens",
+            human(lazy[1]["opened"]),
+            human(lazy[2]["opened"]),
+            "-",
+            ratio(lazy[2]["opened"], lazy[1]["opened"]),
+            "-",
+        ],
+        [
+            f"  ... and after the first import of `{package.replace('/', '.')}`"
+            " (target: 64 KiB)",
+            human(lazy[1]["imported"]),
+            human(lazy[2]["imported"]),
+            "-",
+            ratio(lazy[2]["imported"], lazy[1]["imported"]),
             "-",
         ],
         [

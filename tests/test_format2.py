@@ -1,6 +1,6 @@
-"""Format 2 through the API and the CLI: push --format 2, then eager
-activation, show, cat, diff and tag read it; lazy activation refuses it in
-one line. The stores are real directories; the trees, real files."""
+"""Format 2 through the API and the CLI: push --format 2, then eager and
+lazy activation, show, cat, diff and tag read it. The stores are real
+directories; the trees, real files."""
 
 from __future__ import annotations
 
@@ -116,13 +116,39 @@ def test_an_insert_into_a_large_file_uploads_only_the_chunks_it_touches(src, sto
     assert (Path(tree.path) / "models" / "weights.bin").read_bytes() == bytes(data)
 
 
-def test_lazy_activation_refuses_format2_in_one_line(src, store, cli):
+def test_lazy_activation_reads_only_the_directories_an_import_needs(
+    src, store, cli, node_cache, restore_imports
+):
     res = cli("push", src, store, "--format", "2", "--json")
     digest = res.json()["digest"]
-    refused = cli("activate", store, digest, "--mode", "lazy")
-    assert_one_line_error(refused, digest, "format 2", "eagerly")
-    with pytest.raises(lazypath.UnsupportedError, match="format 2"):
-        lazypath.activate(store, digest, mode="lazy")
+    tree = lazypath.activate(store, digest, mode="lazy")
+    assert tree.mode == "lazy" and tree.digest == digest
+    # The tree record, and the objects of the directories that come with
+    # the root in full (bin/, models/): nothing below app/ is read yet.
+    opened = tree.metadata_bytes
+    assert 0 < opened < 4 << 10, tree
+    root = Path(tree.path)
+    assert (root / "app").stat().st_mode & 0o777 == 0o700
+    assert (root / "app" / "__init__.py").read_text() == ""
+    assert (root / "README").read_text() == "hello\n"
+    import app.sub2.pkg7.m3 as m3  # noqa: PLC0415
+
+    assert m3.VALUE == 703
+    assert (root / "app" / "sub2" / "pkg7" / "m3.py").is_file()
+    # Siblings never imported stay placeholders with their __init__.py.
+    pkg2 = root / "app" / "sub2" / "pkg2"
+    assert pkg2.stat().st_mode & 0o777 == 0o700
+    assert sorted(p.name for p in pkg2.iterdir()) == ["__init__.py"]
+    assert (pkg2 / "__init__.py").read_text() == "NAME = 'pkg2'\n"
+    # models/ holds no code: it came in full with the root (chunked file
+    # assembled from its chunks).
+    weights = (root / "models" / "weights.bin").read_bytes()
+    assert weights == (src / "models" / "weights.bin").read_bytes()
+    assert os.readlink(root / "bin" / "readme") == "../README"
+    # The CLI activates it lazily too, from the node cache.
+    again = cli("activate", store, digest, "--mode", "lazy", "--json")
+    assert again.returncode == 0, again
+    assert again.json()["mode"] == "lazy"
 
 
 def test_tag_and_a_store_holding_both_formats(src, store, cli):

@@ -112,10 +112,10 @@ def dist_infos(name_prefixes: list[str]) -> list[str]:
     return out
 
 
-@pytest.fixture(scope="module")
-def artifact(tmp_path_factory):
-    """The packages as a plain directory, pushed to a store."""
-    base = tmp_path_factory.mktemp("compat")
+@pytest.fixture(scope="module", params=[1, 2], ids=["format1", "format2"])
+def artifact(tmp_path_factory, request):
+    """The packages as a plain directory, pushed to a store in each format."""
+    base = tmp_path_factory.mktemp(f"compat{request.param}")
     plain = base / "plain"
     plain.mkdir()
     names = [n for n in SHIPPED if (SITE / n).exists()]
@@ -145,7 +145,7 @@ def artifact(tmp_path_factory):
             SITE / n, plain / n, symlinks=True, ignore=shutil.ignore_patterns("__pycache__")
         )
     store = base / "store"
-    digest = lazypath.push(plain, store, cache_dir=base / "push-cache")
+    digest = lazypath.push(plain, store, cache_dir=base / "push-cache", format=request.param)
     # An interpreter that sees lazypath and nothing else from site-packages.
     only_lazypath = base / "only-lazypath"
     only_lazypath.mkdir()

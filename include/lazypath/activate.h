@@ -61,7 +61,10 @@ struct ActivateResult {
   uint64_t bytes_read = 0;     // every byte read from the store: ref, tree,
                                // index and pack ranges
   uint64_t requests = 0;       // store requests made
-  int lease_fd = -1;           // with options.lease: close it to end the lease
+  // Of bytes_read, the tree's metadata: the tree and its index (format 1),
+  // or the tree record and directory objects (format 2).
+  uint64_t metadata_bytes = 0;
+  int lease_fd = -1;  // with options.lease: close it to end the lease
 };
 
 Result<ActivateResult> Activate(const std::string& store_url,

@@ -1,7 +1,9 @@
 // LazyTree: a tree activated lazily, one directory at a time.
 //
-// Open() fetches only the tree and its index (both kept in the node cache)
-// and materialises the tree's root directory under lazy/<hex>/. Every other
+// Open() fetches only the tree and its index (both kept in the node cache;
+// for a format 2 tree, only its tree record: its directory objects are read
+// as paths through them are asked about, src/core/lazy_format2.h) and
+// materialises the tree's root directory under lazy/<hex>/. Every other
 // directory starts as a placeholder; MaterializeDir() replaces it, when it is
 // first needed, with the directory's own files. The import hook calls it the
 // first time anything in a package is imported, so Python's normal machinery
@@ -33,7 +35,8 @@
 //
 // A tree already materialised eagerly (trees/<hex>), or lazily with every
 // directory done by earlier processes, is used as it is: complete() is true,
-// nothing is fetched and no import hook is needed.
+// nothing is fetched and no import hook is needed. (A format 2 tree is known
+// to be all done only once MaterializePath("") completed it.)
 //
 // Prefetch() reads the tree's profile (lazypath/profile.h) and fetches the
 // blobs of every profiled directory still a placeholder in one go (one
@@ -69,6 +72,7 @@ namespace lazypath {
 
 class Env;  // src/util/env.h
 class Index;
+class LazyFormat2;      // src/core/lazy_format2.h
 class Materialization;  // src/core/materialization.h
 
 struct PrefetchStats {
@@ -132,6 +136,9 @@ class LazyTree {
   uint64_t dirs_materialized() const { return dirs_materialized_; }
   uint64_t requests() const;
   uint64_t bytes_read() const;  // every byte read from the store so far
+  // Of those, the tree's metadata: the tree and its index (format 1), or
+  // the tree record and the directory objects read (format 2).
+  uint64_t metadata_bytes() const;
   // Directories materialised by this object, in order (for profiles).
   std::vector<std::string> MaterializedDirs() const;
 
@@ -140,8 +147,18 @@ class LazyTree {
   bool IsDone(const std::string& rel) const;
   Status Build(const std::string& rel);
   Status LoadIndex();  // REQUIRES: mu_ held, or not yet shared
+  // The store, opened on first use. Thread-safe.
+  Result<Store*> OpenedStore();
+  Result<std::vector<std::string>> SubdirsOf(const std::string& rel) const;
+  // What `rel`'s materialisation places (lazy.cc), its blobs fetched into
+  // the cache. REQUIRES: mu_ held, the build lock and gc guard too.
+  struct Gathered;
+  Status Gather(const std::string& rel, Gathered* out);
+  Result<PrefetchStats> PrefetchFormat2(std::vector<std::string> todo,
+                                        PrefetchStats st);
 
   std::unique_ptr<NodeCache> cache_;
+  mutable std::mutex store_mu_;  // guards opening store_
   std::unique_ptr<Store> store_;
   std::string store_url_;
   std::unique_ptr<Index> index_;
@@ -154,7 +171,10 @@ class LazyTree {
   // What each directory holds (src/core/materialization.h), over
   // tree_entries_ and LazyOptions::on_demand.
   std::unique_ptr<Materialization> rule_;
-  mutable std::mutex mu_;  // guards done_, order_, and building
+  // Format 2 trees: their directories, read as needed (rule_ stays null).
+  std::unique_ptr<LazyFormat2> f2_;
+  uint64_t tree_bytes_ = 0;  // tree (and index) bytes read from the store
+  mutable std::mutex mu_;    // guards done_, order_, and building
   std::set<std::string, std::less<>> done_;
   std::vector<std::string> order_;
   std::atomic<uint64_t> blobs_fetched_{0}, bytes_fetched_{0};

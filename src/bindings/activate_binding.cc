@@ -22,7 +22,8 @@ void RegisterActivate(nb::module_& m) {
              [](const ActivateResult& r) {
                return r.mode == ActivationMode::kLazy ? "lazy" : "eager";
              })
-      .Member("bytes_read", &ActivateResult::bytes_read);
+      .Member("bytes_read", &ActivateResult::bytes_read)
+      .Member("metadata_bytes", &ActivateResult::metadata_bytes);
   // The lease is not a field: whoever holds the activation takes it once
   // (-1 without one) and closes it to end the lease.
   tree.cls().def("_take_lease_fd", [](ActivateResult& r) {

@@ -265,7 +265,7 @@ bool NodeCache::Unpublish(const Hash& tree, bool lazy) const {
   // file stays: a process may already have it open and be waiting for the
   // lock, and a new file at the same path would not be locked by it.
   if (!fs::Exists(lazy ? TreeDir(tree) : LazyDir(tree))) {
-    for (const char* suffix : {".tree", ".index"}) {
+    for (const char* suffix : {".tree", ".index", ".record", ".lazyall"}) {
       (void)env_->Unlink(fs::Join(dir_, "meta/" + tree.hex() + suffix));
     }
   }

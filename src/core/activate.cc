@@ -10,6 +10,7 @@
 #include <set>
 
 #include "cache/file_lock.h"
+#include "core/chunked_files.h"
 #include "core/fetch.h"
 #include "core/tree_fetch.h"
 #include "lazypath/node_cache.h"
@@ -20,125 +21,16 @@ namespace lazypath {
 
 namespace {
 
-// The chunks of the files this node assembled before: for each, the
-// cache keeps its chunk list (meta/<list>.chunks) beside the digest of its
-// content (meta/<list>.content), and the content is a blob while the cache
-// holds it. An edited large file then fetches only the chunks it changed.
-class NodeChunks : public LocalChunks {
- public:
-  explicit NodeChunks(const NodeCache& cache) {
-    auto names = fs::ListDir(fs::Join(cache.dir(), "meta"));
-    if (!names.ok()) return;
-    constexpr std::string_view kSuffix = ".chunks";
-    for (const std::string& name : *names) {
-      if (name.size() != 64 + kSuffix.size() || !name.ends_with(kSuffix)) {
-        continue;
-      }
-      auto list = Hash::FromHex(std::string_view(name).substr(0, 64));
-      if (!list.ok()) continue;
-      auto content = cache.GetMeta(*list, ".content");
-      auto bytes = cache.GetMeta(*list, ".chunks");
-      if (!content.ok() || !bytes.ok()) continue;
-      auto blob = Hash::Parse(*content);
-      auto chunks = ChunkList::Parse(*bytes, name);
-      if (!blob.ok() || !chunks.ok() || !cache.HasBlob(*blob)) continue;
-      std::string path = cache.BlobPath(*blob);
-      uint64_t offset = 0;
-      for (const Chunk& c : chunks->chunks) {
-        at_.emplace(c.hash, Where{path, offset});
-        offset += c.size;
-      }
-    }
-  }
-  bool Has(const Hash& chunk) const override { return at_.count(chunk) > 0; }
-  std::optional<std::string> Read(const Chunk& chunk) const override {
-    auto it = at_.find(chunk.hash);
-    if (it == at_.end()) return std::nullopt;
-    int fd = ::open(it->second.path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return std::nullopt;  // swept since: the store has it
-    fs::Fd in(fd);
-    std::string bytes(chunk.size, '\0');
-    size_t got = 0;
-    while (got < bytes.size()) {
-      ssize_t n = ::pread(fd, bytes.data() + got, bytes.size() - got,
-                          static_cast<off_t>(it->second.offset + got));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return std::nullopt;
-      got += static_cast<size_t>(n);
-    }
-    return bytes;
-  }
-
- private:
-  struct Where {
-    std::string path;
-    uint64_t offset;
-  };
-  std::map<Hash, Where> at_;
-};
-
-// Assembles a chunked file into the node cache's blobs, under its
-// content's digest, from the chunks `local` holds and the rest fetched, and
-// remembers its chunk list and that digest; a file the cache holds already
-// is not assembled again (`*fetched` says which).
-Result<Digest> FetchChunkedFile(Store& store, const FlatFile& file,
-                                const NodeCache& cache,
-                                const LocalChunks& local, bool* fetched) {
-  const Hash& list = file.entry.hash;
-  *fetched = false;
-  if (auto known = cache.GetMeta(list, ".content"); known.ok()) {
-    // The meta is local; the blob it names must at least be as long as
-    // the file, or the file is assembled again.
-    struct stat st;
-    if (auto d = Hash::Parse(*known);
-        d.ok() && cache.HasBlob(*d) &&
-        ::stat(cache.BlobPath(*d).c_str(), &st) == 0 &&
-        static_cast<uint64_t>(st.st_size) == file.entry.size) {
-      return Digest{*d, file.entry.size};
-    }
-  }
-  *fetched = true;
-  std::string tmp = fs::TempName(fs::Join(cache.TempDir(), "chunked"));
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::FromErrno("create", tmp, errno);
-  fs::Fd out(fd);
-  Hasher hasher;
-  ChunkList chunks;
-  Status s = ReadChunkedFile(
-      store, file,
-      [&](std::string_view b) -> Status {
-        hasher.Update(b);
-        while (!b.empty()) {
-          ssize_t n = ::write(out.get(), b.data(), b.size());
-          if (n < 0 && errno == EINTR) continue;
-          if (n < 0) return Status::FromErrno("write", tmp, errno);
-          b.remove_prefix(static_cast<size_t>(n));
-        }
-        return Status::OK();
-      },
-      &local, &chunks);
-  out = fs::Fd();
-  if (!s.ok()) {
-    (void)cache.env()->Unlink(tmp);
-    return s;
-  }
-  Digest content = hasher.Finish();
-  LP_RETURN_IF_ERROR(cache.AdoptBlob(tmp, content.hash));
-  // Best effort: without them the next activation assembles the file
-  // again, and an edit of it fetches every chunk.
-  (void)cache.PutMeta(list, ".chunks", chunks.Serialize());
-  (void)cache.PutMeta(list, ".content", content.hash.ToString());
-  return content;
-}
-
 // Reads a format 2 tree (its tree record is `record`) and fetches what the
 // cache lacks of it; returns its entries as the cache lays trees out.
 Result<Tree> FetchFormat2(Store& store, const Hash& root,
                           const std::string& record, const NodeCache& cache,
                           const ActivateOptions& options,
                           ActivateResult* result) {
+  TreeReadStats read;
   LP_ASSIGN_OR_RETURN(
-      auto files, ReadWholeTree(store, root, record, options.threads, nullptr));
+      auto files, ReadWholeTree(store, root, record, options.threads, &read));
+  result->metadata_bytes += read.bytes;
   std::vector<TreeEntry> entries;
   entries.reserve(files.size());
   Index index;
@@ -267,6 +159,7 @@ Result<ActivateResult> Activate(const std::string& store_url,
     LP_ASSIGN_OR_RETURN(tree, Tree::Parse(*meta, result.tree.ToString()));
   } else {
     LP_ASSIGN_OR_RETURN(std::string record, GetTreeObject(*store, result.tree));
+    result.metadata_bytes += record.size();
     if (IsTreeRecord(record)) {
       // Format 2. The cache keeps the flat listing it materialises (its
       // own layout, not covered by the digest; every object it was read
@@ -295,7 +188,9 @@ Result<ActivateResult> Activate(const std::string& store_url,
     }
   }
   if (!missing.empty()) {
+    uint64_t before = store->stats().bytes_read;
     LP_ASSIGN_OR_RETURN(Index index, FetchIndex(*store, result.tree));
+    result.metadata_bytes += store->stats().bytes_read - before;
     LP_RETURN_IF_ERROR(CheckIndexAgainstTree(index, tree, store->url()));
     FetchCounters counters;
     LP_RETURN_IF_ERROR(FetchBlobs(*store, index, missing, cache,

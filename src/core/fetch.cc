@@ -192,7 +192,7 @@ class RangeSink {
 Status FetchBlobs(Store& store, const Index& index,
                   const std::vector<Hash>& blobs, const NodeCache& cache,
                   int threads, const ProgressFn& progress,
-                  FetchCounters* counters) {
+                  FetchCounters* counters, uint64_t gap) {
   std::vector<std::pair<Hash, BlobLocation>> located;
   located.reserve(blobs.size());
   for (const Hash& h : blobs) {
@@ -206,7 +206,7 @@ Status FetchBlobs(Store& store, const Index& index,
   }
   LP_ASSIGN_OR_RETURN(
       std::vector<BlobRange> ranges,
-      PlanRanges(std::move(located), "index of " + index.tree.ToString()));
+      PlanRanges(std::move(located), "index of " + index.tree.ToString(), gap));
   uint64_t total = 0;
   for (const auto& r : ranges) total += r.length;
   Progress prog(progress, "fetch", total, "bytes");

@@ -44,7 +44,7 @@ struct FetchCounters {
 Status FetchBlobs(Store& store, const Index& index,
                   const std::vector<Hash>& blobs, const NodeCache& cache,
                   int threads, const ProgressFn& progress,
-                  FetchCounters* counters);
+                  FetchCounters* counters, uint64_t gap = kCoalesceGapBytes);
 
 // Decodes one blob into `sink` as it arrives, hashing as it goes; OK only if
 // the whole content matched its digest. The sink sees bytes before they are

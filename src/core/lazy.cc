@@ -10,6 +10,7 @@
 
 #include "cache/file_lock.h"
 #include "core/fetch.h"
+#include "core/lazy_format2.h"
 #include "core/materialization.h"
 #include "core/tree_fetch.h"
 #include "core/tree_paths.h"
@@ -29,6 +30,20 @@ constexpr mode_t kPlaceholderMode = 0700;
 using tree_paths::Child;
 using tree_paths::Parent;
 
+// A format 2 tree cannot list its directories without reading them all, so
+// the process that materialises all of them (MaterializePath("")) leaves
+// meta/<tree>.lazyall naming the lazy root it completed: device, inode and
+// change time. Nothing changes a lazy root once all is done, and gc removes
+// a lazy tree whole (and this meta with it); a root built again is another
+// inode with another change time, so a stale stamp never matches.
+std::string RootStamp(const std::string& root) {
+  struct stat st;
+  if (::lstat(root.c_str(), &st) != 0) return "";
+  return std::to_string(st.st_dev) + " " + std::to_string(st.st_ino) + " " +
+         std::to_string(st.st_ctim.tv_sec) + "." +
+         std::to_string(st.st_ctim.tv_nsec);
+}
+
 }  // namespace
 
 LazyTree::~LazyTree() {
@@ -42,13 +57,25 @@ int LazyTree::TakeLeaseFd() {
 }
 
 uint64_t LazyTree::requests() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> lock(store_mu_);
   return store_ ? store_->stats().requests.load() : 0;
 }
 
 uint64_t LazyTree::bytes_read() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> lock(store_mu_);
   return store_ ? store_->stats().bytes_read.load() : 0;
+}
+
+uint64_t LazyTree::metadata_bytes() const {
+  return tree_bytes_ + (f2_ ? f2_->metadata_bytes() : 0);
+}
+
+Result<Store*> LazyTree::OpenedStore() {
+  std::lock_guard<std::mutex> lock(store_mu_);
+  if (!store_) {
+    LP_ASSIGN_OR_RETURN(store_, OpenStore(store_url_));
+  }
+  return store_.get();
 }
 
 ActivateResult LazyTree::Snapshot() const {
@@ -61,6 +88,7 @@ ActivateResult LazyTree::Snapshot() const {
   r.bytes_fetched = bytes_fetched_;
   r.requests = requests();
   r.bytes_read = bytes_read();
+  r.metadata_bytes = metadata_bytes();
   return r;
 }
 
@@ -93,29 +121,48 @@ Result<std::unique_ptr<LazyTree>> LazyTree::Open(const std::string& store_url,
     return t;
   }
   // The tree and index, from the node cache when an earlier activation kept
-  // them, else from the store (verified, then kept).
-  auto open_store = [&]() -> Status {
-    if (!t->store_) {
-      LP_ASSIGN_OR_RETURN(t->store_, OpenStore(store_url));
-    }
-    return Status::OK();
-  };
+  // them, else from the store (verified, then kept). A format 2 tree needs
+  // only its tree record now; its directories are read as they are needed.
+  auto open_store = [&]() -> Status { return t->OpenedStore().status(); };
+  LazyTree* self = t.get();
+  auto f2_store = [self]() { return self->OpenedStore(); };
+  if (auto rec = t->cache_->GetMeta(t->tree_, ".record"); rec.ok()) {
+    auto f2 = LazyFormat2::Open(t->tree_, *rec, *t->cache_, f2_store);
+    if (f2.ok()) t->f2_ = std::move(*f2);  // else damaged: read it again
+  }
   auto meta = t->cache_->GetMeta(t->tree_, ".tree");
-  if (meta.ok() && HashBytes(*meta).hash == t->tree_) {
+  if (t->f2_) {
+    // Kept by an earlier lazy activation of this format 2 tree.
+  } else if (meta.ok() && HashBytes(*meta).hash == t->tree_) {
     LP_ASSIGN_OR_RETURN(t->tree_entries_,
                         Tree::Parse(*meta, t->tree_.ToString()));
   } else {
     LP_RETURN_IF_ERROR(open_store());
     LP_ASSIGN_OR_RETURN(std::string bytes, GetTreeObject(*t->store_, t->tree_));
+    t->tree_bytes_ += bytes.size();
     if (IsTreeRecord(bytes)) {
-      return Status::Unsupported(
-          "tree " + t->tree_.ToString() + " in store " + t->store_->url() +
-          " is in format 2, which lazy activation does not read yet; "
-          "activate it eagerly");
+      LP_ASSIGN_OR_RETURN(
+          t->f2_, LazyFormat2::Open(t->tree_, bytes, *t->cache_, f2_store));
+      LP_RETURN_IF_ERROR(t->cache_->PutMeta(t->tree_, ".record", bytes));
+    } else {
+      LP_ASSIGN_OR_RETURN(t->tree_entries_,
+                          ParseTreeVerified(bytes, t->tree_, t->store_->url()));
+      LP_RETURN_IF_ERROR(t->cache_->PutMeta(t->tree_, ".tree", bytes));
     }
-    LP_ASSIGN_OR_RETURN(t->tree_entries_,
-                        ParseTreeVerified(bytes, t->tree_, t->store_->url()));
-    LP_RETURN_IF_ERROR(t->cache_->PutMeta(t->tree_, ".tree", bytes));
+  }
+  if (t->f2_) {
+    LP_RETURN_IF_ERROR(t->f2_->SetOnDemand(options.on_demand));
+    t->root_ = t->cache_->LazyDir(t->tree_);
+    if (auto stamp = t->cache_->GetMeta(t->tree_, ".lazyall");
+        stamp.ok() && !stamp->empty() && *stamp == RootStamp(t->root_)) {
+      t->complete_ = true;  // every directory done by an earlier process
+      return t;
+    }
+    // Which directories exist is known only as they are read: the tree is
+    // never complete() here, and an import of a done directory costs a
+    // stat.
+    LP_RETURN_IF_ERROR(t->MaterializeDir("").status());
+    return t;
   }
   // The index is fetched now, so later imports cost no extra round trip,
   // but parsed only when a directory needs blobs (LoadIndex).
@@ -124,8 +171,9 @@ Result<std::unique_ptr<LazyTree>> LazyTree::Open(const std::string& store_url,
     LP_ASSIGN_OR_RETURN(Index fetched, FetchIndex(*t->store_, t->tree_));
     LP_RETURN_IF_ERROR(
         CheckIndexAgainstTree(fetched, t->tree_entries_, store_url));
-    LP_RETURN_IF_ERROR(
-        t->cache_->PutMeta(t->tree_, ".index", fetched.Serialize()));
+    const std::string bytes = fetched.Serialize();
+    t->tree_bytes_ += bytes.size();
+    LP_RETURN_IF_ERROR(t->cache_->PutMeta(t->tree_, ".index", bytes));
     t->index_ = std::make_unique<Index>(std::move(fetched));
   }
 
@@ -165,7 +213,20 @@ Status LazyTree::LoadIndex() {
 }
 
 bool LazyTree::IsDirectory(std::string_view rel) const {
+  if (f2_) {
+    if (complete_) return false;
+    // A directory that cannot be read is reported as one, so that
+    // MaterializeDir, which the import hook calls next, reports why.
+    auto is = f2_->IsDirectory(rel);
+    return !is.ok() || *is;
+  }
   return rule_ && rule_->IsDirectory(rel);
+}
+
+Result<std::vector<std::string>> LazyTree::SubdirsOf(
+    const std::string& rel) const {
+  if (f2_) return f2_->Subdirs(rel);
+  return rule_->Subdirs(rel);
 }
 
 bool LazyTree::IsDone(const std::string& rel) const {
@@ -206,6 +267,44 @@ Result<bool> LazyTree::MaterializeDir(std::string_view rel_view) {
   return did;
 }
 
+struct LazyTree::Gathered {
+  std::vector<DirectoryPlan::Dir> dirs;  // parents first
+  std::vector<TreeEntry> files;          // paths relative to the directory
+};
+
+Status LazyTree::Gather(const std::string& rel, Gathered* out) {
+  FetchCounters counters;
+  if (f2_) {
+    LP_ASSIGN_OR_RETURN(LazyFormat2::Plan plan, f2_->PlanDir(rel));
+    LP_ASSIGN_OR_RETURN(out->files,
+                        f2_->Fetch(plan.files, threads_, &counters));
+    out->dirs = std::move(plan.dirs);
+  } else {
+    DirectoryPlan plan = rule_->Plan(rel);
+    std::vector<Hash> missing;
+    std::set<Hash> seen;
+    for (const auto& f : plan.files) {
+      TreeEntry e = *f.entry;
+      e.path = f.path;
+      if (e.kind != EntryKind::kSymlink && e.blob.size > 0 &&
+          seen.insert(e.blob.hash).second && !cache_->HasBlob(e.blob.hash)) {
+        missing.push_back(e.blob.hash);
+      }
+      out->files.push_back(std::move(e));
+    }
+    if (!missing.empty()) {
+      LP_RETURN_IF_ERROR(LoadIndex());
+      LP_ASSIGN_OR_RETURN(Store * store, OpenedStore());
+      LP_RETURN_IF_ERROR(FetchBlobs(*store, *index_, missing, *cache_, threads_,
+                                    {}, &counters));
+    }
+    out->dirs = std::move(plan.dirs);
+  }
+  blobs_fetched_ += counters.blobs;
+  bytes_fetched_ += counters.bytes;
+  return Status::OK();
+}
+
 Status LazyTree::Build(const std::string& rel) {
   Env* env = cache_->env();
   // One process at a time builds directories of this tree.
@@ -216,31 +315,14 @@ Status LazyTree::Build(const std::string& rel) {
     done_.insert(rel);
     return Status::OK();
   }
-  const DirectoryPlan plan = rule_->Plan(rel);
   // Fetch what the blob cache lacks, keeping gc's sweep out until published.
   LP_ASSIGN_OR_RETURN(
       FileLock gc_guard,
       FileLock::Acquire(cache_->GcLockPath(), FileLock::Mode::kShared, env));
-  std::vector<Hash> missing;
-  std::set<Hash> seen;
-  for (const auto& f : plan.files) {
-    const TreeEntry& e = *f.entry;
-    if (e.kind == EntryKind::kSymlink || e.blob.size == 0) continue;
-    if (seen.insert(e.blob.hash).second && !cache_->HasBlob(e.blob.hash)) {
-      missing.push_back(e.blob.hash);
-    }
-  }
-  if (!missing.empty()) {
-    LP_RETURN_IF_ERROR(LoadIndex());
-    if (!store_) {
-      LP_ASSIGN_OR_RETURN(store_, OpenStore(store_url_));
-    }
-    FetchCounters counters;
-    LP_RETURN_IF_ERROR(FetchBlobs(*store_, *index_, missing, *cache_, threads_,
-                                  {}, &counters));
-    blobs_fetched_ += counters.blobs;
-    bytes_fetched_ += counters.bytes;
-  }
+  Gathered plan;
+  LP_RETURN_IF_ERROR(Gather(rel, &plan)
+                         .WithContext("materialise '" + rel + "' of tree " +
+                                      tree_.ToString()));
   std::string stage = fs::TempName(
       fs::Join(cache_->TempDir(), "lazy-" + tree_.hex().substr(0, 16)));
   auto fail = [&](Status s) {
@@ -258,12 +340,12 @@ Status LazyTree::Build(const std::string& rel) {
         writer->MakeDir(d.path, d.placeholder ? kPlaceholderMode : kDoneMode);
     if (!s.ok()) return fail(s);
   }
-  for (const auto& f : plan.files) {
+  for (const TreeEntry& f : plan.files) {
     auto [parent, name] = fs::DirWriter::Split(f.path);
     auto dir = writer->Dir(parent);
     if (!dir.ok()) return fail(dir.status());
-    Status s = cache_->PlaceEntry(*f.entry, *dir, std::string(name),
-                                  writer->Show(f.path));
+    Status s =
+        cache_->PlaceEntry(f, *dir, std::string(name), writer->Show(f.path));
     if (!s.ok()) return fail(s);
   }
   if (Status s = env->Chmod(stage, kDoneMode); !s.ok()) return fail(s);
@@ -323,7 +405,13 @@ Status LazyTree::MaterializePath(std::string_view rel_view) {
     std::string d = std::move(stack.back());
     stack.pop_back();
     LP_RETURN_IF_ERROR(MaterializeDir(d).status());
-    for (const auto& name : rule_->Subdirs(d)) stack.push_back(Child(d, name));
+    LP_ASSIGN_OR_RETURN(auto subs, SubdirsOf(d));
+    for (const auto& name : subs) stack.push_back(Child(d, name));
+  }
+  if (f2_ && rel.empty()) {
+    // Best effort: without it the next process installs the import hook.
+    std::string stamp = RootStamp(root_);
+    if (!stamp.empty()) (void)cache_->PutMeta(tree_, ".lazyall", stamp);
   }
   return Status::OK();
 }
@@ -331,18 +419,20 @@ Status LazyTree::MaterializePath(std::string_view rel_view) {
 Result<PrefetchStats> LazyTree::Prefetch() {
   PrefetchStats st;
   if (complete_) return st;
-  Store* store = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!store_) {
-      LP_ASSIGN_OR_RETURN(store_, OpenStore(store_url_));
-    }
-    store = store_.get();
-  }
+  LP_ASSIGN_OR_RETURN(Store * store, OpenedStore());
   LP_ASSIGN_OR_RETURN(auto profile, ReadProfile(*store, tree_));
   if (!profile) return st;
   st.profile = true;
   std::vector<std::string> todo;
+  if (f2_) {
+    for (const auto& d : profile->dirs) {
+      if (!IsDirectory(d)) continue;
+      st.profile_dirs++;
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!IsDone(d)) todo.push_back(d);
+    }
+    return PrefetchFormat2(std::move(todo), st);
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& d : profile->dirs) {
@@ -380,6 +470,45 @@ Result<PrefetchStats> LazyTree::Prefetch() {
       blobs_fetched_ += counters.blobs;
       bytes_fetched_ += counters.bytes;
     }
+  }
+  for (const auto& d : todo) {
+    LP_ASSIGN_OR_RETURN(bool did, MaterializeDir(d));
+    if (did) st.dirs++;
+  }
+  return st;
+}
+
+Result<PrefetchStats> LazyTree::PrefetchFormat2(std::vector<std::string> todo,
+                                                PrefetchStats st) {
+  if (todo.empty()) return st;
+  {
+    // As for format 1: the whole set's blobs in one go, under the build
+    // lock, then each directory built from the cache.
+    LP_ASSIGN_OR_RETURN(
+        FileLock lock,
+        FileLock::Acquire(cache_->LockPath(tree_) + ".lazy",
+                          FileLock::Mode::kExclusive, cache_->env()));
+    LP_ASSIGN_OR_RETURN(
+        FileLock gc_guard,
+        FileLock::Acquire(cache_->GcLockPath(), FileLock::Mode::kShared,
+                          cache_->env()));
+    std::vector<FlatFile> files;
+    for (const auto& d : todo) {
+      LP_ASSIGN_OR_RETURN(LazyFormat2::Plan plan, f2_->PlanDir(d));
+      for (auto& f : plan.files) files.push_back(std::move(f));
+    }
+    LP_ASSIGN_OR_RETURN(Store * store, OpenedStore());
+    uint64_t before = store->stats().requests;
+    FetchCounters counters;
+    LP_RETURN_IF_ERROR(
+        f2_->Fetch(files, threads_, &counters)
+            .status()
+            .WithContext("prefetch profile of tree " + tree_.ToString()));
+    st.requests = store->stats().requests - before;
+    st.blobs = counters.blobs;
+    st.bytes = counters.bytes;
+    blobs_fetched_ += counters.blobs;
+    bytes_fetched_ += counters.bytes;
   }
   for (const auto& d : todo) {
     LP_ASSIGN_OR_RETURN(bool did, MaterializeDir(d));

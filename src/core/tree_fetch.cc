@@ -138,51 +138,60 @@ Status ReadFrames(Store& store, const std::vector<Wanted>& wanted, uint64_t gap,
   });
 }
 
-// A directory read, with what locates its children.
-struct Node {
-  std::string path;
-  size_t depth = 0;
-  Directory dir;
-  Locator locator;
-  Hash holding;
-};
-
-// A subdirectory to read at the next level.
-struct Child {
-  std::string path;
-  size_t depth = 0;
-  DirEntry claim;
-  Wanted where;
-  uint64_t lsize = 0;
-};
-
 // Lists `node`'s files into `files` and its subdirectories into `next`.
-Status Expand(const Node& node, std::vector<FlatFile>* files,
-              std::vector<Child>* next) {
+Status Expand(const LocatedDirectory& node, std::vector<FlatFile>* files,
+              std::vector<ChildRef>* next) {
   for (size_t i = 0; i < node.dir.entries.size(); ++i) {
     const DirEntry& e = node.dir.entries[i];
-    const Slot& slot = node.locator.slots[i];
-    LP_ASSIGN_OR_RETURN(std::string path, ChildPath(node.path, e.name));
     if (e.kind == DirKind::kDirectory) {
-      next->push_back(Child{
-          std::move(path), node.depth + 1, e,
-          Wanted{node.locator.PackOf(slot.frame, node.holding), slot.frame},
-          slot.lsize});
+      next->push_back(ChildRef{&node, i});
       continue;
     }
-    FlatFile f;
-    f.path = std::move(path);
-    f.entry = e;
-    if (slot.type != SlotType::kNone) {
-      f.location.pack = node.locator.PackOf(slot.frame, node.holding);
-      f.location.frame =
-          FrameRef{slot.frame.offset, slot.frame.length, slot.frame.codec};
-      f.location.size = e.chunked() ? e.list_size : e.size;
-      f.lsize = slot.lsize;
-    }
+    LP_ASSIGN_OR_RETURN(FlatFile f, LocateFile(node, i));
     files->push_back(std::move(f));
   }
   return Status::OK();
+}
+
+Result<std::vector<LocatedDirectory>> ReadChildren(
+    Store& store, const std::vector<ChildRef>& children, uint64_t gap,
+    int threads, TreeReadStats* stats, ReadSpans* held) {
+  std::vector<Wanted> wanted;
+  wanted.reserve(children.size());
+  for (const ChildRef& c : children) {
+    const Slot& slot = c.parent->locator.slots[c.index];
+    wanted.push_back(Wanted{
+        c.parent->locator.PackOf(slot.frame, c.parent->holding), slot.frame});
+  }
+  std::vector<LocatedDirectory> nodes(children.size());
+  LP_RETURN_IF_ERROR(ReadFrames(
+      store, wanted, gap, threads, stats,
+      [&](size_t i, std::string_view raw) -> Status {
+        const LocatedDirectory& parent = *children[i].parent;
+        const DirEntry& claim = parent.dir.entries[children[i].index];
+        const Slot& slot = parent.locator.slots[children[i].index];
+        const std::string cwhat = "directory " + claim.hash.ToString();
+        LP_ASSIGN_OR_RETURN(
+            std::string content,
+            DecodeFrame(slot.frame.codec, raw, claim.size + slot.lsize, cwhat));
+        LocatedDirectory& n = nodes[i];
+        LP_ASSIGN_OR_RETURN(n.path, ChildPath(parent.path, claim.name));
+        n.depth = parent.depth + 1;
+        n.holding = wanted[i].pack;
+        LP_ASSIGN_OR_RETURN(
+            n.dir, Directory::ParseChild(
+                       claim, std::string_view(content).substr(0, claim.size),
+                       n.depth));
+        LP_ASSIGN_OR_RETURN(
+            n.locator,
+            Locator::Parse(std::string_view(content).substr(claim.size),
+                           cwhat + " (locator)"));
+        LP_RETURN_IF_ERROR(CheckLocator(n.locator, n.dir.SlotShapes(), cwhat));
+        if (stats) stats->directories++;
+        return Status::OK();
+      },
+      held));
+  return nodes;
 }
 
 }  // namespace
@@ -191,15 +200,43 @@ bool IsTreeRecord(std::string_view record) {
   return record.substr(0, kRecordMagic.size()) == kRecordMagic;
 }
 
+Result<FlatFile> LocateFile(const LocatedDirectory& dir, size_t i) {
+  const DirEntry& e = dir.dir.entries[i];
+  const Slot& slot = dir.locator.slots[i];
+  FlatFile f;
+  LP_ASSIGN_OR_RETURN(f.path, ChildPath(dir.path, e.name));
+  f.entry = e;
+  if (slot.type != SlotType::kNone) {
+    f.location.pack = dir.locator.PackOf(slot.frame, dir.holding);
+    f.location.frame =
+        FrameRef{slot.frame.offset, slot.frame.length, slot.frame.codec};
+    f.location.size = e.chunked() ? e.list_size : e.size;
+    f.lsize = slot.lsize;
+  }
+  return f;
+}
+
+Result<LocatedDirectory> DecodeRoot(const Hash& root, std::string_view record) {
+  const std::string what = "tree " + root.ToString();
+  LP_ASSIGN_OR_RETURN(TreeRecord rec, DecodeTreeRecord(record, root, what));
+  LocatedDirectory top;
+  LP_ASSIGN_OR_RETURN(top.dir, Directory::Parse(rec.directory, 0, what));
+  LP_RETURN_IF_ERROR(CheckLocator(rec.locator, top.dir.SlotShapes(), what));
+  top.locator = std::move(rec.locator);
+  return top;
+}
+
+Result<std::vector<LocatedDirectory>> ReadChildDirectories(
+    Store& store, const std::vector<ChildRef>& children, uint64_t gap,
+    int threads, TreeReadStats* stats) {
+  return ReadChildren(store, children, gap, threads, stats, nullptr);
+}
+
 Result<std::vector<FlatFile>> ReadWholeTree(Store& store, const Hash& root,
                                             std::string_view record,
                                             int threads, TreeReadStats* stats) {
   const std::string what = "tree " + root.ToString();
-  LP_ASSIGN_OR_RETURN(TreeRecord rec, DecodeTreeRecord(record, root, what));
-  Node top;
-  LP_ASSIGN_OR_RETURN(top.dir, Directory::Parse(rec.directory, 0, what));
-  LP_RETURN_IF_ERROR(CheckLocator(rec.locator, top.dir.SlotShapes(), what));
-  top.locator = std::move(rec.locator);
+  LP_ASSIGN_OR_RETURN(LocatedDirectory top, DecodeRoot(root, record));
   // The root's claims bound the whole walk: each child's aggregates are
   // checked against what it holds (CheckChild), all the way down.
   uint64_t total = 0;
@@ -216,44 +253,19 @@ Result<std::vector<FlatFile>> ReadWholeTree(Store& store, const Hash& root,
   std::vector<FlatFile> files;
   files.reserve(std::min<uint64_t>(total, 1u << 16));
   ReadSpans held;
-  std::vector<Child> level;
+  std::vector<ChildRef> level;
   LP_RETURN_IF_ERROR(Expand(top, &files, &level));
+  std::vector<LocatedDirectory> nodes;
   while (!level.empty()) {
-    std::vector<Wanted> wanted;
-    wanted.reserve(level.size());
-    for (const Child& c : level) wanted.push_back(c.where);
-    std::vector<Node> nodes(level.size());
-    LP_RETURN_IF_ERROR(ReadFrames(
-        store, wanted, kMaxGapBytes, threads, stats,
-        [&](size_t i, std::string_view raw) -> Status {
-          const Child& c = level[i];
-          const std::string cwhat = "directory " + c.claim.hash.ToString();
-          LP_ASSIGN_OR_RETURN(std::string content,
-                              DecodeFrame(c.where.frame.codec, raw,
-                                          c.claim.size + c.lsize, cwhat));
-          Node& n = nodes[i];
-          n.path = c.path;
-          n.depth = c.depth;
-          n.holding = c.where.pack;
-          LP_ASSIGN_OR_RETURN(
-              n.dir,
-              Directory::ParseChild(
-                  c.claim, std::string_view(content).substr(0, c.claim.size),
-                  c.depth));
-          LP_ASSIGN_OR_RETURN(
-              n.locator,
-              Locator::Parse(std::string_view(content).substr(c.claim.size),
-                             cwhat + " (locator)"));
-          LP_RETURN_IF_ERROR(
-              CheckLocator(n.locator, n.dir.SlotShapes(), cwhat));
-          if (stats) stats->directories++;
-          return Status::OK();
-        },
-        &held));
-    std::vector<Child> next;
-    for (const Node& n : nodes) {
+    LP_ASSIGN_OR_RETURN(
+        std::vector<LocatedDirectory> read,
+        ReadChildren(store, level, kMaxGapBytes, threads, stats, &held));
+    std::vector<ChildRef> next;
+    for (const LocatedDirectory& n : read) {
       LP_RETURN_IF_ERROR(Expand(n, &files, &next));
     }
+    // `next` points into `read`: keep it alive for the next level.
+    nodes = std::move(read);
     level = std::move(next);
   }
   std::sort(

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/tree_reader.h"
 #include "lazypath/digest.h"
 #include "lazypath/status.h"
 #include "pack/index.h"
@@ -49,6 +50,28 @@ struct TreeReadStats {
 
 // Whether `record` (the bytes of trees/<hex>) is a format 2 tree record.
 bool IsTreeRecord(std::string_view record);
+
+// The root directory of the tree whose tree record is `record`, verified
+// against `root` (as ReadRootDirectory, from bytes already read).
+Result<LocatedDirectory> DecodeRoot(const Hash& root, std::string_view record);
+
+// File entry `i` of `dir` with where its bytes are.
+// REQUIRES: entry `i` is not a directory.
+Result<FlatFile> LocateFile(const LocatedDirectory& dir, size_t i);
+
+// One subdirectory to read: entry `index` of `*parent`, which must outlive
+// the read.
+struct ChildRef {
+  const LocatedDirectory* parent = nullptr;
+  size_t index = 0;
+};
+
+// Reads the given subdirectories, each verified as ReadChildDirectory does,
+// in order; located frames of one pack less than `gap` bytes apart are read
+// in one request (0: only touching frames).
+Result<std::vector<LocatedDirectory>> ReadChildDirectories(
+    Store& store, const std::vector<ChildRef>& children, uint64_t gap,
+    int threads, TreeReadStats* stats);
 
 // Reads every directory of the tree whose tree record is `record` (the
 // bytes of trees/<hex of root>) and returns its non-directory entries in

@@ -5,7 +5,8 @@
 namespace lazypath {
 
 Result<std::vector<BlobRange>> PlanRanges(
-    std::vector<std::pair<Hash, BlobLocation>> blobs, const std::string& what) {
+    std::vector<std::pair<Hash, BlobLocation>> blobs, const std::string& what,
+    uint64_t gap) {
   std::sort(blobs.begin(), blobs.end(), [](const auto& a, const auto& b) {
     if (a.second.pack != b.second.pack) return a.second.pack < b.second.pack;
     return a.second.frame.offset < b.second.frame.offset;
@@ -21,8 +22,7 @@ Result<std::vector<BlobRange>> PlanRanges(
                                " and another blob overlap in pack " +
                                loc.pack.ToString());
       }
-      if (loc.frame.offset - r_end <= kCoalesceGapBytes &&
-          end - r.offset <= kMaxRangeBytes) {
+      if (loc.frame.offset - r_end <= gap && end - r.offset <= kMaxRangeBytes) {
         r.length = end - r.offset;
         r.blobs.emplace_back(h, loc);
         continue;

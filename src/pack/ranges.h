@@ -33,8 +33,11 @@ struct BlobRange {
 };
 // Groups blob locations into coalesced ranges, sorted by pack and offset.
 // Fails with Corrupt, naming `what` and the pack, when two frames overlap.
+// `gap` replaces kCoalesceGapBytes (lazy activation reads one directory's
+// files and keeps its reads tight).
 Result<std::vector<BlobRange>> PlanRanges(
-    std::vector<std::pair<Hash, BlobLocation>> blobs, const std::string& what);
+    std::vector<std::pair<Hash, BlobLocation>> blobs, const std::string& what,
+    uint64_t gap = kCoalesceGapBytes);
 
 }  // namespace lazypath
 

@@ -11,6 +11,7 @@
 
 #include "cache/file_lock.h"
 #include "core/chunked_files.h"
+#include "core/directory_cache.h"
 #include "core/fetch.h"
 #include "core/tree_fetch.h"
 #include "lazypath/node_cache.h"
@@ -27,9 +28,12 @@ Result<Tree> FetchFormat2(Store& store, const Hash& root,
                           const std::string& record, const NodeCache& cache,
                           const ActivateOptions& options,
                           ActivateResult* result) {
+  // Directories this node read before (for an earlier tree, or lazily)
+  // are not read again: a new tree costs the directories that changed.
   TreeReadStats read;
-  LP_ASSIGN_OR_RETURN(
-      auto files, ReadWholeTree(store, root, record, options.threads, &read));
+  NodeDirectoryCache dirs(cache);
+  LP_ASSIGN_OR_RETURN(auto files, ReadWholeTree(store, root, record,
+                                                options.threads, &read, &dirs));
   result->metadata_bytes += read.bytes;
   std::vector<TreeEntry> entries;
   entries.reserve(files.size());

@@ -37,6 +37,7 @@ class KnownBlobsTest : public testing::Test {
   Result<PushResult> PushNow(const std::string& push_cache) {
     PushOptions o;
     o.cache_dir = push_cache;
+    o.format = 1;  // the summary of format 1 indexes (format 2: store_objects)
     return Push(src_, store_, o);
   }
   std::string SummaryDir(const std::string& push_cache) {

@@ -1,9 +1,11 @@
 #include "core/lazy_format2.h"
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 
 #include "core/chunked_files.h"
+#include "core/directory_cache.h"
 #include "core/tree_paths.h"
 #include "pack/index.h"
 #include "pack/locator.h"
@@ -23,42 +25,6 @@ constexpr uint64_t kDirectoryGapBytes = 64ull << 10;
 // One directory's files sit side by side too; a prefilled __init__.py lives
 // with its own package's files, elsewhere: never read what lies between.
 constexpr uint64_t kFileGapBytes = 16ull << 10;
-constexpr std::string_view kDirMeta = ".ldir";
-
-// meta/<hash>.ldir: the holding pack, then the directory object, then its
-// locator. The object's size comes from the parent's entry.
-std::string SerializeCached(const LocatedDirectory& d) {
-  std::string out(reinterpret_cast<const char*>(d.holding.bytes.data()),
-                  d.holding.bytes.size());
-  out += d.dir.Serialize();
-  out += d.locator.Serialize();
-  return out;
-}
-
-std::optional<LocatedDirectory> ParseCached(std::string_view bytes,
-                                            const LocatedDirectory& parent,
-                                            size_t i) {
-  const DirEntry& claim = parent.dir.entries[i];
-  constexpr size_t kHash = sizeof(Hash::bytes);
-  if (bytes.size() < kHash + claim.size) return std::nullopt;
-  LocatedDirectory d;
-  auto path = ChildPath(parent.path, claim.name);
-  if (!path.ok()) return std::nullopt;
-  d.path = std::move(*path);
-  d.depth = parent.depth + 1;
-  std::copy(bytes.begin(), bytes.begin() + kHash, d.holding.bytes.begin());
-  auto dir =
-      Directory::ParseChild(claim, bytes.substr(kHash, claim.size), d.depth);
-  if (!dir.ok()) return std::nullopt;
-  auto locator = Locator::Parse(bytes.substr(kHash + claim.size), "cached");
-  if (!locator.ok() ||
-      !CheckLocator(*locator, dir->SlotShapes(), "cached").ok()) {
-    return std::nullopt;
-  }
-  d.dir = std::move(*dir);
-  d.locator = std::move(*locator);
-  return d;
-}
 
 const DirEntry* FindEntry(const Directory& dir, std::string_view name,
                           size_t* index) {
@@ -97,29 +63,23 @@ Result<std::vector<LazyFormat2::DirPtr>> LazyFormat2::ReadChildren(
   std::vector<DirPtr> out(refs.size());
   std::vector<ChildRef> from_store;
   std::vector<size_t> where;
+  const NodeDirectoryCache held(*cache_);
   for (size_t k = 0; k < refs.size(); ++k) {
-    const DirEntry& claim = refs[k].parent->dir.entries[refs[k].index];
-    if (auto bytes = cache_->GetMeta(claim.hash, kDirMeta); bytes.ok()) {
-      if (auto d = ParseCached(*bytes, *refs[k].parent, refs[k].index)) {
-        out[k] = std::make_shared<const LocatedDirectory>(std::move(*d));
-        continue;
-      }
+    if (auto d = held.Find(*refs[k].parent, refs[k].index)) {
+      out[k] = std::make_shared<const LocatedDirectory>(std::move(*d));
+      continue;
     }
     from_store.push_back(refs[k]);
     where.push_back(k);
   }
-  if (from_store.empty()) return out;
+  if (from_store.empty()) return out;  // no store needed
   LP_ASSIGN_OR_RETURN(Store * store, store_());
   TreeReadStats stats;
   LP_ASSIGN_OR_RETURN(
-      auto read,
-      ReadChildDirectories(*store, from_store, kDirectoryGapBytes, 4, &stats));
+      auto read, ReadChildDirectories(*store, from_store, kDirectoryGapBytes, 4,
+                                      &stats, &held));
   metadata_bytes_ += stats.bytes;
   for (size_t j = 0; j < read.size(); ++j) {
-    const DirEntry& claim =
-        from_store[j].parent->dir.entries[from_store[j].index];
-    // Best effort: without it the next process reads the store again.
-    (void)cache_->PutMeta(claim.hash, kDirMeta, SerializeCached(read[j]));
     out[where[j]] =
         std::make_shared<const LocatedDirectory>(std::move(read[j]));
   }

@@ -106,6 +106,7 @@ class ProfilePushTest : public testing::Test {
                     const std::string& from = "") {
     PushOptions po;
     po.cache_dir = base_ + "/push-cache";
+    po.format = 1;  // format 2 carries a profile but does not reorder packs
     po.tag = tag;
     po.use_profile = use_profile;
     po.profile_from = from;

@@ -50,6 +50,7 @@ class PushActivateTest : public testing::Test {
   PushOptions PushOpts() {
     PushOptions o;
     o.cache_dir = base_ + "/push-cache";
+    o.format = 1;  // format 2 has its own cases here and in format2_*_test
     return o;
   }
   ActivateOptions ActOpts(const std::string& cache) {
@@ -150,6 +151,16 @@ TEST_F(PushActivateTest, Format2RoundTripAndIncrementalPush) {
   auto a3 = Activate(store_, "prod", ActOpts(cache_));
   ASSERT_TRUE(a3.ok()) << a3.status().ToString();
   EXPECT_EQ(a3->blobs_fetched, 1u);
+  // The node read every directory of v1 already: of v3's metadata only the
+  // tree record and pkg2/ (the one changed directory) come from the store.
+  auto fresh = Activate(store_, "prod", ActOpts(base_ + "/fresh-cache"));
+  ASSERT_TRUE(fresh.ok());
+  auto record = (*store)->Get(TreeKey(p3->tree.hash), 1 << 20);
+  ASSERT_TRUE(record.ok());
+  const uint64_t dirs_fresh = fresh->metadata_bytes - record->size();
+  const uint64_t dirs_a3 = a3->metadata_bytes - record->size();
+  EXPECT_GT(dirs_a3, 0u);              // pkg2/ was read...
+  EXPECT_LT(dirs_a3 * 5, dirs_fresh);  // ...and none of the 5 others
   EXPECT_EQ(*fs::ReadFile(a3->path + "/pkg2/m3.py"), "changed = True\n");
 
   // diff --dir names the tree a format 2 push would make.
@@ -165,8 +176,7 @@ TEST_F(PushActivateTest, Format2RoundTripAndIncrementalPush) {
   auto lazy = LazyTree::Open(store_, "prod", lo);
   ASSERT_TRUE(lazy.ok()) << lazy.status().ToString();
   ASSERT_TRUE((*lazy)->MaterializePath("").ok());
-  EXPECT_EQ(*fs::ReadFile((*lazy)->root() + "/pkg2/m3.py"),
-            "changed = True\n");
+  EXPECT_EQ(*fs::ReadFile((*lazy)->root() + "/pkg2/m3.py"), "changed = True\n");
 }
 
 TEST_F(PushActivateTest, ThreadsActivatingOneTreeFetchEachBlobOnce) {

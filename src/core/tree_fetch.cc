@@ -7,6 +7,7 @@
 #include <optional>
 #include <utility>
 
+#include "core/directory_cache.h"
 #include "lazypath/store.h"
 #include "pack/locator.h"
 #include "tree/chunker.h"
@@ -153,7 +154,42 @@ Status Expand(const LocatedDirectory& node, std::vector<FlatFile>* files,
   return Status::OK();
 }
 
+Result<std::vector<LocatedDirectory>> ReadFromStore(
+    Store& store, const std::vector<ChildRef>& children, uint64_t gap,
+    int threads, TreeReadStats* stats, ReadSpans* held);
+
+// Children the node holds come from `cache`; the rest are read from the
+// store and kept there.
 Result<std::vector<LocatedDirectory>> ReadChildren(
+    Store& store, const std::vector<ChildRef>& children, uint64_t gap,
+    int threads, TreeReadStats* stats, ReadSpans* held,
+    const DirectoryCache* cache) {
+  if (!cache) {
+    return ReadFromStore(store, children, gap, threads, stats, held);
+  }
+  std::vector<LocatedDirectory> out(children.size());
+  std::vector<ChildRef> missing;
+  std::vector<size_t> where;
+  for (size_t k = 0; k < children.size(); ++k) {
+    if (auto d = cache->Find(*children[k].parent, children[k].index)) {
+      out[k] = std::move(*d);
+      if (stats) stats->cached++;
+      continue;
+    }
+    missing.push_back(children[k]);
+    where.push_back(k);
+  }
+  if (missing.empty()) return out;
+  LP_ASSIGN_OR_RETURN(auto read,
+                      ReadFromStore(store, missing, gap, threads, stats, held));
+  for (size_t j = 0; j < read.size(); ++j) {
+    cache->Keep(*missing[j].parent, missing[j].index, read[j]);
+    out[where[j]] = std::move(read[j]);
+  }
+  return out;
+}
+
+Result<std::vector<LocatedDirectory>> ReadFromStore(
     Store& store, const std::vector<ChildRef>& children, uint64_t gap,
     int threads, TreeReadStats* stats, ReadSpans* held) {
   std::vector<Wanted> wanted;
@@ -228,13 +264,122 @@ Result<LocatedDirectory> DecodeRoot(const Hash& root, std::string_view record) {
 
 Result<std::vector<LocatedDirectory>> ReadChildDirectories(
     Store& store, const std::vector<ChildRef>& children, uint64_t gap,
-    int threads, TreeReadStats* stats) {
-  return ReadChildren(store, children, gap, threads, stats, nullptr);
+    int threads, TreeReadStats* stats, const DirectoryCache* cache) {
+  return ReadChildren(store, children, gap, threads, stats, nullptr, cache);
+}
+
+Result<ChangedFiles> ReadChangedFiles(Store& store, const Hash& from,
+                                      std::string_view from_record,
+                                      const Hash& to,
+                                      std::string_view to_record, int threads,
+                                      TreeReadStats* stats) {
+  ChangedFiles out;
+  LP_ASSIGN_OR_RETURN(LocatedDirectory root_a, DecodeRoot(from, from_record));
+  LP_ASSIGN_OR_RETURN(LocatedDirectory root_b, DecodeRoot(to, to_record));
+  // One level of the walk: directory pairs to compare, and directories on
+  // one side only (listed whole). Pointers refer to the previous level's
+  // storage (or the roots), alive until this level's reads are done.
+  struct Level {
+    std::vector<std::pair<const LocatedDirectory*, const LocatedDirectory*>>
+        pairs;
+    std::vector<const LocatedDirectory*> only_a, only_b;
+  };
+  Level level;
+  level.pairs.push_back({&root_a, &root_b});
+  std::vector<LocatedDirectory> held_a, held_b;
+  while (!level.pairs.empty() || !level.only_a.empty() ||
+         !level.only_b.empty()) {
+    std::vector<ChildRef> read_a, read_b;
+    std::vector<std::pair<size_t, size_t>> paired;  // indexes into the reads
+    std::vector<size_t> alone_a, alone_b;
+    // Every entry of a one-sided directory is listed; its subdirectories
+    // stay one-sided.
+    auto whole = [&](const LocatedDirectory& d, std::vector<FlatFile>* files,
+                     std::vector<ChildRef>* reads,
+                     std::vector<size_t>* alone) -> Status {
+      for (size_t i = 0; i < d.dir.entries.size(); ++i) {
+        if (d.dir.entries[i].kind == DirKind::kDirectory) {
+          alone->push_back(reads->size());
+          reads->push_back(ChildRef{&d, i});
+          continue;
+        }
+        LP_ASSIGN_OR_RETURN(FlatFile f, LocateFile(d, i));
+        files->push_back(std::move(f));
+      }
+      return Status::OK();
+    };
+    auto one = [&](const LocatedDirectory& d, size_t i,
+                   std::vector<FlatFile>* files, std::vector<ChildRef>* reads,
+                   std::vector<size_t>* alone) -> Status {
+      if (d.dir.entries[i].kind == DirKind::kDirectory) {
+        alone->push_back(reads->size());
+        reads->push_back(ChildRef{&d, i});
+        return Status::OK();
+      }
+      LP_ASSIGN_OR_RETURN(FlatFile f, LocateFile(d, i));
+      files->push_back(std::move(f));
+      return Status::OK();
+    };
+    for (const auto& [da, db] : level.pairs) {
+      const auto& ea = da->dir.entries;
+      const auto& eb = db->dir.entries;
+      size_t i = 0, j = 0;
+      while (i < ea.size() || j < eb.size()) {
+        if (j == eb.size() || (i < ea.size() && ea[i].name < eb[j].name)) {
+          LP_RETURN_IF_ERROR(one(*da, i++, &out.from, &read_a, &alone_a));
+          continue;
+        }
+        if (i == ea.size() || eb[j].name < ea[i].name) {
+          LP_RETURN_IF_ERROR(one(*db, j++, &out.to, &read_b, &alone_b));
+          continue;
+        }
+        const DirEntry& a = ea[i];
+        const DirEntry& b = eb[j];
+        const bool dir_a = a.kind == DirKind::kDirectory;
+        const bool dir_b = b.kind == DirKind::kDirectory;
+        if (dir_a && dir_b) {
+          if (a.hash != b.hash || a.size != b.size) {
+            paired.push_back({read_a.size(), read_b.size()});
+            read_a.push_back(ChildRef{da, i});
+            read_b.push_back(ChildRef{db, j});
+          }
+        } else if (dir_a || dir_b || !(a == b)) {
+          LP_RETURN_IF_ERROR(one(*da, i, &out.from, &read_a, &alone_a));
+          LP_RETURN_IF_ERROR(one(*db, j, &out.to, &read_b, &alone_b));
+        }
+        ++i, ++j;
+      }
+    }
+    for (const LocatedDirectory* d : level.only_a) {
+      LP_RETURN_IF_ERROR(whole(*d, &out.from, &read_a, &alone_a));
+    }
+    for (const LocatedDirectory* d : level.only_b) {
+      LP_RETURN_IF_ERROR(whole(*d, &out.to, &read_b, &alone_b));
+    }
+    LP_ASSIGN_OR_RETURN(
+        auto next_a, ReadChildren(store, read_a, kMaxGapBytes, threads, stats,
+                                  nullptr, nullptr));
+    LP_ASSIGN_OR_RETURN(
+        auto next_b, ReadChildren(store, read_b, kMaxGapBytes, threads, stats,
+                                  nullptr, nullptr));
+    // The next level points into these; the previous one is done with.
+    held_a = std::move(next_a);
+    held_b = std::move(next_b);
+    Level next;
+    for (const auto& [x, y] : paired) {
+      next.pairs.push_back({&held_a[x], &held_b[y]});
+    }
+    for (size_t x : alone_a) next.only_a.push_back(&held_a[x]);
+    for (size_t y : alone_b) next.only_b.push_back(&held_b[y]);
+    level = std::move(next);
+  }
+  return out;
 }
 
 Result<std::vector<FlatFile>> ReadWholeTree(Store& store, const Hash& root,
                                             std::string_view record,
-                                            int threads, TreeReadStats* stats) {
+                                            int threads, TreeReadStats* stats,
+                                            const DirectoryCache* cache) {
   const std::string what = "tree " + root.ToString();
   LP_ASSIGN_OR_RETURN(LocatedDirectory top, DecodeRoot(root, record));
   // The root's claims bound the whole walk: each child's aggregates are
@@ -259,7 +404,7 @@ Result<std::vector<FlatFile>> ReadWholeTree(Store& store, const Hash& root,
   while (!level.empty()) {
     LP_ASSIGN_OR_RETURN(
         std::vector<LocatedDirectory> read,
-        ReadChildren(store, level, kMaxGapBytes, threads, stats, &held));
+        ReadChildren(store, level, kMaxGapBytes, threads, stats, &held, cache));
     std::vector<ChildRef> next;
     for (const LocatedDirectory& n : read) {
       LP_RETURN_IF_ERROR(Expand(n, &files, &next));

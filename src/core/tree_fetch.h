@@ -42,8 +42,11 @@ struct FlatFile {
   uint64_t lsize = 0;
 };
 
+class DirectoryCache;  // core/directory_cache.h
+
 struct TreeReadStats {
   std::atomic<uint64_t> directories{0};  // directory objects read
+  std::atomic<uint64_t> cached{0};       // taken from a DirectoryCache
   std::atomic<uint64_t> requests{0};     // range reads made for them
   std::atomic<uint64_t> bytes{0};        // bytes those reads moved
 };
@@ -68,18 +71,36 @@ struct ChildRef {
 
 // Reads the given subdirectories, each verified as ReadChildDirectory does,
 // in order; located frames of one pack less than `gap` bytes apart are read
-// in one request (0: only touching frames).
+// in one request (0: only touching frames). With `cache`, those it holds
+// come from there and the others are kept in it.
 Result<std::vector<LocatedDirectory>> ReadChildDirectories(
     Store& store, const std::vector<ChildRef>& children, uint64_t gap,
-    int threads, TreeReadStats* stats);
+    int threads, TreeReadStats* stats, const DirectoryCache* cache = nullptr);
 
 // Reads every directory of the tree whose tree record is `record` (the
 // bytes of trees/<hex of root>) and returns its non-directory entries in
 // path order. Refuses, naming the object, anything DecodeTreeRecord,
-// Directory::ParseChild or CheckLocator refuses.
-Result<std::vector<FlatFile>> ReadWholeTree(Store& store, const Hash& root,
-                                            std::string_view record,
-                                            int threads, TreeReadStats* stats);
+// Directory::ParseChild or CheckLocator refuses. With `cache`, directories
+// the node holds are not read again (a tree that shares most directories
+// with one read before costs only its changed ones), and those read are
+// kept.
+Result<std::vector<FlatFile>> ReadWholeTree(
+    Store& store, const Hash& root, std::string_view record, int threads,
+    TreeReadStats* stats, const DirectoryCache* cache = nullptr);
+
+// The files of two format 2 trees in the directories where they differ:
+// both trees are walked together from their roots, and a subdirectory whose
+// digest is the same in both is not read (nothing below it can differ). A
+// directory on one side only is read whole. What is listed of each tree is
+// enough to diff them (DiffTrees over the two listings), not to list either.
+struct ChangedFiles {
+  std::vector<FlatFile> from, to;  // in no particular order
+};
+Result<ChangedFiles> ReadChangedFiles(Store& store, const Hash& from,
+                                      std::string_view from_record,
+                                      const Hash& to,
+                                      std::string_view to_record, int threads,
+                                      TreeReadStats* stats);
 
 // Chunks this node holds already (in files it assembled before).
 class LocalChunks {

@@ -53,6 +53,10 @@ Result<OpenedFile> OpenFileInTree(const std::string& store_url,
                                   const std::string& cache_dir);
 // What changed from tree `from_ref` to tree `to_ref` (both verified), with
 // their digests.
+// Between two format 2 trees, subtrees with the same digest are skipped
+// unread (ReadChangedFiles); blobs_new then counts against FROM's files in
+// the directories read, so a blob FROM holds only in an unchanged
+// directory is counted as new.
 struct RefDiff {
   Hash from, to;
   TreeDiff diff;

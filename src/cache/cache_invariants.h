@@ -16,6 +16,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "lazypath/digest.h"
@@ -130,13 +131,15 @@ inline void CheckTree(const std::string& root, const Tree& t, bool lazy,
 // content hashes to <hex>; every trees/<hex> is a tree of `trees`, complete
 // and correct; every lazy/<hex> is one of `trees` and holds only correct
 // entries, with every finished directory complete; meta/ holds only
-// <hex>.tree (whose bytes hash to <hex>) and <hex>.index; and no temp name
-// (".tmp.") appears outside tmp/.
-inline std::vector<std::string> Problems(const std::string& dir,
-                                         const std::vector<Tree>& trees) {
+// <hex>.tree (whose bytes are the tree named <hex>), <hex>.index and format
+// 2's <hex>.record, .ldir, .lazyall, .chunks and .content; and no temp name
+// (".tmp.") appears outside tmp/. `trees` maps each tree's name (its
+// digest: for format 2 the root directory object's) to its flat listing.
+inline std::vector<std::string> NamedProblems(
+    const std::string& dir, const std::vector<std::pair<Hash, Tree>>& trees) {
   std::vector<std::string> out;
   std::map<std::string, const Tree*> by_hex;
-  for (const Tree& t : trees) by_hex[t.digest().hash.hex()] = &t;
+  for (const auto& [name, t] : trees) by_hex[name.hex()] = &t;
   // blobs/
   std::string blobs = fs::Join(dir, "blobs");
   for (const auto& shard : internal::Names(blobs)) {
@@ -180,14 +183,23 @@ inline std::vector<std::string> Problems(const std::string& dir,
     std::string p = fs::Join(meta, name);
     size_t dot = name.find('.');
     std::string suffix = dot == std::string::npos ? "" : name.substr(dot);
+    static const std::set<std::string> kSuffixes = {
+        ".tree",    ".index",  ".record", ".ldir",
+        ".lazyall", ".chunks", ".content"};
     if (dot != 64 || !Hash::FromHex(name.substr(0, 64)).ok() ||
-        (suffix != ".tree" && suffix != ".index")) {
+        !kSuffixes.count(suffix)) {
       out.push_back(p + ": not a metadata name");
       continue;
     }
     if (suffix == ".tree") {
+      // Format 1: the tree's own bytes. Format 2: the flat listing the
+      // tree was materialised from.
       auto bytes = fs::ReadFile(p);
-      if (!bytes.ok() || HashBytes(*bytes).hash.hex() != name.substr(0, 64)) {
+      auto named = by_hex.find(name.substr(0, 64));
+      Hash got = bytes.ok() ? HashBytes(*bytes).hash : Hash{};
+      if (!bytes.ok() ||
+          (got.hex() != name.substr(0, 64) &&
+           (named == by_hex.end() || got != named->second->digest().hash))) {
         out.push_back(p + ": content does not match its name");
       }
     }
@@ -207,6 +219,14 @@ inline std::vector<std::string> Problems(const std::string& dir,
 // The names in `dir`/tmp.
 inline std::vector<std::string> TempEntries(const std::string& dir) {
   return internal::Names(fs::Join(dir, "tmp"));
+}
+
+// Format 1 trees, each named by its own digest.
+inline std::vector<std::string> Problems(const std::string& dir,
+                                         const std::vector<Tree>& trees) {
+  std::vector<std::pair<Hash, Tree>> named;
+  for (const Tree& t : trees) named.emplace_back(t.digest().hash, t);
+  return NamedProblems(dir, named);
 }
 
 }  // namespace lazypath::cache_invariants

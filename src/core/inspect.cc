@@ -180,8 +180,24 @@ Result<RefDiff> DiffRefs(const std::string& store_url,
   RefDiff out;
   LP_ASSIGN_OR_RETURN(out.from, ResolveRef(*store, from_ref));
   LP_ASSIGN_OR_RETURN(out.to, ResolveRef(*store, to_ref));
+  if (out.to == out.from) {
+    LP_RETURN_IF_ERROR(FetchTree(*store, out.from).status());
+    return out;
+  }
+  LP_ASSIGN_OR_RETURN(std::string ra, GetTreeObject(*store, out.from));
+  LP_ASSIGN_OR_RETURN(std::string rb, GetTreeObject(*store, out.to));
+  if (IsTreeRecord(ra) && IsTreeRecord(rb)) {
+    // Both format 2: equal subtrees are skipped, never read.
+    LP_ASSIGN_OR_RETURN(ChangedFiles changed,
+                        ReadChangedFiles(*store, out.from, ra, out.to, rb,
+                                         /*threads=*/8, nullptr));
+    std::vector<TreeEntry> a, b;
+    for (const FlatFile& f : changed.from) a.push_back(ViewEntry(f));
+    for (const FlatFile& f : changed.to) b.push_back(ViewEntry(f));
+    out.diff = DiffTrees(Tree(std::move(a)), Tree(std::move(b)));
+    return out;
+  }
   LP_ASSIGN_OR_RETURN(Tree a, FetchTree(*store, out.from));
-  if (out.to == out.from) return out;
   LP_ASSIGN_OR_RETURN(Tree b, FetchTree(*store, out.to));
   out.diff = DiffTrees(a, b);
   return out;

@@ -6,8 +6,10 @@
 #include <random>
 
 #include "core/format2_testing.h"
+#include "core/tree_view.h"
 #include "core/tree_writer.h"
 #include "lazypath/store.h"
+#include "lazypath/tree_diff.h"
 #include "util/env.h"
 #include "util/fs.h"
 
@@ -95,6 +97,59 @@ TEST_F(TreeFetchTest, AWholeTreeIsAFewRangeReadsPerLevel) {
   ASSERT_TRUE(files2.ok()) << files2.status().ToString();
   EXPECT_EQ(files2->size(), files->size());
   EXPECT_LE(stats2.requests.load(), 6u);
+}
+
+// Diffing two format 2 trees reads only the directories that differ, and
+// finds exactly what diffing the two whole listings finds.
+TEST_F(TreeFetchTest, ChangedFilesSkipEqualSubtrees) {
+  WritePackages(50, 3);
+  Write("data/table.csv", "a,b\n");
+  WrittenTree w1 = Push();
+  Write("app/sub3/pkg10/m1.py", "VALUE = 'edited'\n");  // modified
+  Write("app/sub1/fresh/x.py", "X = 1\n");              // a new directory
+  ASSERT_TRUE(fs::RemoveAll(base_ + "/src/app/sub2/pkg2").ok());  // removed
+  ASSERT_TRUE(fs::RemoveAll(base_ + "/src/data").ok());
+  Write("data", "now a file\n");  // a directory became a file
+  WrittenTree w2 = Push();
+  const std::string r1 = Record(w1.root.hash), r2 = Record(w2.root.hash);
+
+  TreeReadStats stats;
+  auto changed =
+      ReadChangedFiles(*store_, w1.root.hash, r1, w2.root.hash, r2, 4, &stats);
+  ASSERT_TRUE(changed.ok()) << changed.status().ToString();
+  // app, sub1, sub2, sub3 and pkg10 on both sides, fresh, pkg2 and the old
+  // data/ on one: 13 of the 2 x 58 directories.
+  EXPECT_EQ(stats.directories.load(), 13u);
+  auto listing = [](const std::vector<FlatFile>& files) {
+    std::vector<TreeEntry> out;
+    for (const FlatFile& f : files) out.push_back(ViewEntry(f));
+    return Tree(std::move(out));
+  };
+  TreeDiff got = DiffTrees(listing(changed->from), listing(changed->to));
+  auto all1 = ReadWholeTree(*store_, w1.root.hash, r1, 4, nullptr);
+  auto all2 = ReadWholeTree(*store_, w2.root.hash, r2, 4, nullptr);
+  ASSERT_TRUE(all1.ok() && all2.ok());
+  TreeDiff want = DiffTrees(listing(*all1), listing(*all2));
+  ASSERT_EQ(got.changes.size(), want.changes.size());
+  for (size_t i = 0; i < got.changes.size(); ++i) {
+    EXPECT_EQ(got.changes[i].kind, want.changes[i].kind);
+    EXPECT_EQ(got.changes[i].path, want.changes[i].path);
+    EXPECT_EQ(got.changes[i].before, want.changes[i].before);
+    EXPECT_EQ(got.changes[i].after, want.changes[i].after);
+  }
+  EXPECT_EQ(got.added, 2u);     // fresh/x.py, the file data
+  EXPECT_EQ(got.removed, 5u);   // pkg2's four, data/table.csv
+  EXPECT_EQ(got.modified, 1u);  // m1.py
+  EXPECT_EQ(got.blobs_new, want.blobs_new);
+  EXPECT_EQ(got.bytes_new, want.bytes_new);
+
+  // The same tree on both sides reads nothing.
+  TreeReadStats none;
+  auto same =
+      ReadChangedFiles(*store_, w2.root.hash, r2, w2.root.hash, r2, 4, &none);
+  ASSERT_TRUE(same.ok());
+  EXPECT_TRUE(same->from.empty() && same->to.empty());
+  EXPECT_EQ(none.directories.load(), 0u);
 }
 
 TEST_F(TreeFetchTest, AChunkedFileStreamsBackVerified) {

@@ -5,6 +5,22 @@
 
 namespace lazypath {
 
+TreeEntry ViewEntry(const FlatFile& f) {
+  TreeEntry e;
+  e.path = f.path;
+  if (f.entry.kind == DirKind::kSymlink) {
+    e.kind = EntryKind::kSymlink;
+    e.target = f.entry.target;
+    e.blob = HashBytes(e.target);
+  } else {
+    e.kind = f.entry.kind == DirKind::kExecutable ? EntryKind::kExecutable
+                                                  : EntryKind::kFile;
+    e.blob =
+        f.entry.size == 0 ? HashBytes("") : Digest{f.entry.hash, f.entry.size};
+  }
+  return e;
+}
+
 Result<TreeView> LoadTreeView(Store& store, const Hash& digest, int threads) {
   TreeView view;
   view.digest = digest;
@@ -19,21 +35,11 @@ Result<TreeView> LoadTreeView(Store& store, const Hash& digest, int threads) {
                       ReadWholeTree(store, digest, record, threads, nullptr));
   std::vector<TreeEntry> entries;
   entries.reserve(files.size());
-  const Digest empty = HashBytes("");
   for (FlatFile& f : files) {
-    TreeEntry e;
-    e.path = f.path;
-    if (f.entry.kind == DirKind::kSymlink) {
-      e.kind = EntryKind::kSymlink;
-      e.target = f.entry.target;
-      e.blob = HashBytes(e.target);
-    } else {
-      e.kind = f.entry.kind == DirKind::kExecutable ? EntryKind::kExecutable
-                                                    : EntryKind::kFile;
-      e.blob = f.entry.size == 0 ? empty : Digest{f.entry.hash, f.entry.size};
-      if (f.entry.size > 0) view.files.emplace(f.path, std::move(f));
+    entries.push_back(ViewEntry(f));
+    if (f.entry.is_file() && f.entry.size > 0) {
+      view.files.emplace(f.path, std::move(f));
     }
-    entries.push_back(std::move(e));
   }
   view.tree = Tree(std::move(entries));
   LP_RETURN_IF_ERROR(

@@ -33,6 +33,9 @@ struct TreeView {
   std::map<std::string, FlatFile> files;
 };
 
+// A format 2 entry as a view lists it (see above).
+TreeEntry ViewEntry(const FlatFile& f);
+
 // Reads and verifies tree `digest`. NotFound names the tree and the store.
 Result<TreeView> LoadTreeView(Store& store, const Hash& digest,
                               int threads = 8);

@@ -1,10 +1,13 @@
 """Independent checks of a file store and a node cache (doc/format.md).
 
 Used by the reliability suites (crash, disk faults, hostile artifacts) after
-every fault. They re-derive everything from bytes on disk with hashlib and a
-plain re-implementation of the tree format, so a bug in the core cannot hide
-itself: a tree directory must hash to its name, a store object must be
-complete, refs must point at trees whose index and packs exist.
+every fault. They re-derive everything from bytes on disk with hashlib, the
+zstd command and plain re-implementations of both tree formats (format 2's
+builder is doc/vectors/format2.py; its reader is below), so a bug in the
+core cannot hide itself: a tree directory must hash to its name, a store
+object must be complete, refs must point at trees whose index and packs
+exist (format 1) or whose every directory, chunk list and file can be read
+from the packs and verified (format 2).
 """
 
 from __future__ import annotations
@@ -13,7 +16,12 @@ import hashlib
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "doc" / "vectors"))
+import format2 as f2  # noqa: E402
 
 # {relative path: ("f" | "x", content bytes) or ("l", target str)}
 Entries = dict
@@ -50,6 +58,171 @@ def tree_hex(entries: Entries) -> str:
     return sha_hex(tree_bytes(entries))
 
 
+def tree_hex2(entries: Entries) -> str:
+    """The format 2 digest of `entries`: its root directory object's hash."""
+    flat = []
+    for path, (kind, payload) in entries.items():
+        if kind == "l":
+            flat.append({"path": path, "kind": "l", "target": payload})
+            continue
+        e = {"path": path, "kind": kind, "size": len(payload), "hash": f2.sha(payload)}
+        if len(payload) > f2.CHUNK_THRESHOLD:
+            clist = f2.chunk_list(f2.chunk(payload))
+            e["list_hash"], e["list_size"] = f2.sha(clist), len(clist)
+        flat.append(e)
+    return f2.sha(f2.build(flat)[""][1]).hex()
+
+
+def tree_digests(entries: Entries) -> set[str]:
+    """The names `entries` has in either format."""
+    return {tree_hex(entries), tree_hex2(entries)}
+
+
+# --- reading format 2 from a file store -------------------------------------
+
+
+def _uvarint(b: bytes, i: int) -> tuple[int, int]:
+    v = shift = 0
+    while True:
+        assert i < len(b), "truncated varint"
+        byte = b[i]
+        i += 1
+        v |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return v, i
+        shift += 7
+        assert shift < 70, "varint too long"
+
+
+def _unzstd(data: bytes) -> bytes:
+    return subprocess.run(
+        ["zstd", "-d", "-q", "-c"], input=data, check=True, capture_output=True
+    ).stdout
+
+
+def parse_directory(b: bytes) -> list[dict]:
+    assert b[:4] == b"LZD2", "not a directory object"
+    n, i = _uvarint(b, 4)
+    out = []
+    for _ in range(n):
+        kind = chr(b[i])
+        ln, i = _uvarint(b, i + 1)
+        e = {"kind": kind, "name": b[i : i + ln].decode()}
+        i += ln
+        if kind in "fx":
+            e["size"], i = _uvarint(b, i)
+            if e["size"] > 0:
+                e["hash"], i = b[i : i + 32], i + 32
+            if e["size"] > f2.CHUNK_THRESHOLD:
+                e["list_size"], i = _uvarint(b, i)
+        elif kind == "l":
+            ln, i = _uvarint(b, i)
+            e["target"], i = b[i : i + ln].decode(), i + ln
+        else:
+            assert kind == "d", f"entry kind {kind!r}"
+            e["hash"], i = b[i : i + 32], i + 32
+            e["size"], i = _uvarint(b, i)
+            e["entries"], i = _uvarint(b, i)
+            e["bytes"], i = _uvarint(b, i)
+            e["flags"], i = b[i], i + 1
+            if e["flags"] & f2.INIT_FLAG:
+                e["init_size"], i = _uvarint(b, i)
+                if e["init_size"] > 0:
+                    i += 32
+        out.append(e)
+    assert i == len(b), "bytes after the last entry"
+    return out
+
+
+def parse_locator(b: bytes) -> tuple[list[bytes], list[dict]]:
+    assert b[:4] == b"LZL2", "not a locator"
+    n, i = _uvarint(b, 4)
+    packs = [b[i + 32 * k : i + 32 * (k + 1)] for k in range(n)]
+    i += 32 * n
+    n, i = _uvarint(b, i)
+    slots = []
+    for _ in range(n):
+        tag = b[i]
+        i += 1
+        slot = {"type": tag & 3, "zstd": bool(tag & 4), "init_zstd": bool(tag & 8)}
+        if slot["type"] >= 1:
+            slot["pack"], i = _uvarint(b, i)
+            slot["offset"], i = _uvarint(b, i)
+            slot["length"], i = _uvarint(b, i)
+        if slot["type"] >= 2:
+            slot["lsize"], i = _uvarint(b, i)
+        if slot["type"] == 3:
+            slot["init_pack"], i = _uvarint(b, i)
+            slot["init_offset"], i = _uvarint(b, i)
+            slot["init_length"], i = _uvarint(b, i)
+        slots.append(slot)
+    assert i == len(b), "bytes after the last slot"
+    return packs, slots
+
+
+def _frame(store: Path, pack: bytes, offset: int, length: int, zstd: bool) -> bytes:
+    p = store / "packs" / pack.hex()
+    assert p.exists(), f"names missing pack {p.name}"
+    with open(p, "rb") as f:
+        f.seek(offset)
+        raw = f.read(length)
+    assert len(raw) == length, f"frame past the end of pack {p.name}"
+    return _unzstd(raw) if zstd else raw
+
+
+def read_tree2(store: Path, hexname: str, record: bytes) -> Entries:
+    """Every entry of format 2 tree `hexname`, each object verified."""
+    dsize, i = _uvarint(record, 4)
+    lsize, i = _uvarint(record, i)
+    codec, body = record[i], record[i + 1 :]
+    content = _unzstd(body) if codec == 1 else body
+    assert len(content) == dsize + lsize, f"tree {hexname}: record sizes"
+    assert f2.sha(content[:dsize]).hex() == hexname, f"tree {hexname}: root does not hash"
+    out: Entries = {}
+    stack = [("", content[:dsize], content[dsize:], None)]
+    while stack:
+        path, obj, loc, holding = stack.pop()
+        entries = parse_directory(obj)
+        packs, slots = parse_locator(loc)
+        assert len(slots) == len(entries), f"{path or '/'}: one slot per entry"
+        for e, slot in zip(entries, slots):
+            rel = f"{path}/{e['name']}" if path else e["name"]
+            if e["kind"] == "l":
+                out[rel] = ("l", e["target"])
+                continue
+            if e["kind"] in "fx" and e["size"] == 0:
+                out[rel] = (e["kind"], b"")
+                continue
+            pack = packs[slot["pack"]]
+            if pack == bytes(32):  # the pack holding this directory's frame
+                pack = holding
+            got = _frame(store, pack, slot["offset"], slot["length"], slot["zstd"])
+            if e["kind"] == "d" or e["size"] > f2.CHUNK_THRESHOLD:
+                size = e["size"] if e["kind"] == "d" else e["list_size"]
+                inner, inner_loc = got[:size], got[size:]
+                assert f2.sha(inner) == e["hash"], f"{rel}: object does not hash"
+                if e["kind"] == "d":
+                    stack.append((rel, inner, inner_loc, pack))
+                    continue
+                cpacks, cslots = parse_locator(inner_loc)
+                n, j = _uvarint(inner, 4)
+                data = bytearray()
+                for cs in cslots:
+                    csize, j = _uvarint(inner, j)
+                    chash, j = inner[j : j + 32], j + 32
+                    cp = cpacks[cs["pack"]]
+                    cp = pack if cp == bytes(32) else cp
+                    chunk = _frame(store, cp, cs["offset"], cs["length"], cs["zstd"])
+                    assert len(chunk) == csize and f2.sha(chunk) == chash, f"{rel}: chunk"
+                    data += chunk
+                assert len(data) == e["size"], f"{rel}: chunks do not add up"
+                out[rel] = (e["kind"], bytes(data))
+                continue
+            assert f2.sha(got) == e["hash"] and len(got) == e["size"], f"{rel}: blob"
+            out[rel] = (e["kind"], got)
+    return out
+
+
 def read_dir(root: Path) -> Entries:
     """The entries of a materialised directory, following no symlink."""
     out: Entries = {}
@@ -82,16 +255,28 @@ def check_store(store: Path) -> dict[str, bytes]:
     trees: dict[str, bytes] = {}
     if not store.exists():
         return trees
-    for kind in ("trees", "packs"):
+    records: dict[str, bytes] = {}
+    for kind in ("trees", "packs", "locs"):
         d = store / kind
         for p in sorted(d.iterdir()) if d.exists() else []:
             b = p.read_bytes()
+            if kind == "trees" and b.startswith(b"LZT2"):
+                records[p.name] = b  # format 2: named by its root directory
+                trees[p.name] = b
+                continue
             assert sha_hex(b) == p.name, f"{p}: content does not hash to its name"
             if kind == "trees":
                 assert b.startswith(b"lazypath-tree 1\n") and b.endswith(b"\n"), p
                 trees[p.name] = b
-            else:
+            elif kind == "packs":
                 assert b.startswith(b"LZPACK1\n"), p
+            else:
+                assert b.startswith(b"LZX2"), p
+    for hexname, record in records.items():
+        try:
+            read_tree2(store, hexname, record)
+        except (AssertionError, subprocess.CalledProcessError, IndexError) as e:
+            raise AssertionError(f"tree {hexname} of {store} is not whole: {e}") from e
     idx_dir = store / "indexes"
     indexes = {p.name: p for p in idx_dir.iterdir()} if idx_dir.exists() else {}
     for name, p in indexes.items():
@@ -102,7 +287,8 @@ def check_store(store: Path) -> dict[str, bytes]:
             assert pack.exists(), f"{p}: names missing pack {pack.name}"
             assert blob[3] + blob[4] <= pack.stat().st_size, f"{p}: frame past end of {pack}"
     for hexname in trees:
-        assert hexname in indexes, f"tree {hexname} visible before its index"
+        if hexname not in records:
+            assert hexname in indexes, f"tree {hexname} visible before its index"
     refs = store / "refs"
     for p in sorted(refs.rglob("*")) if refs.exists() else []:
         if p.is_file():
@@ -138,7 +324,7 @@ def check_cache(cache: Path, known: dict[str, Entries]) -> int:
     trees = cache / "trees"
     for p in sorted(trees.iterdir()) if trees.exists() else []:
         got = read_dir(p)
-        assert tree_hex(got) == p.name, f"{p}: materialised tree does not hash to its name"
+        assert p.name in tree_digests(got), f"{p}: materialised tree does not hash to its name"
         checked += 1
     lazy = cache / "lazy"
     for root in sorted(lazy.iterdir()) if lazy.exists() else []:
@@ -167,7 +353,15 @@ def check_cache(cache: Path, known: dict[str, Entries]) -> int:
             assert sha_hex(p.read_bytes()) == name, f"{p}: blob does not hash to its name"
     meta = cache / "meta"
     for p in sorted(meta.glob("*.tree")) if meta.exists() else []:
-        assert sha_hex(p.read_bytes()) == p.name[: -len(".tree")], f"{p}: torn tree metadata"
+        b = p.read_bytes()
+        name = p.name[: -len(".tree")]
+        if sha_hex(b) == name:
+            continue
+        # Format 2: the flat listing the tree was materialised from.
+        eager = trees / name
+        assert b.startswith(b"lazypath-tree 1\n") and b.endswith(b"\n"), f"{p}: torn"
+        if eager.exists():
+            assert tree_bytes(read_dir(eager)) == b, f"{p}: not the tree's listing"
     return checked
 
 

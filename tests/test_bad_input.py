@@ -131,13 +131,21 @@ def test_malformed_digest(sample, store, ref, node_cache):
 # ------------------------------------------------------------------ damaged packs
 
 
-def flip_pack_byte(store: Path) -> Path:
+def flip_pack_byte(store: Path, inside: bytes | None = None) -> Path:
+    """Flips one byte of the store's only pack: inside the first frame that
+    starts with `inside` when given (a file's frame: its raw bytes, or the
+    zstd magic of the first compressed frame), else mid-pack."""
     packs = sorted((store / "packs").iterdir())
     assert len(packs) == 1, packs
     pack = packs[0]
     data = bytearray(pack.read_bytes())
     assert data[:8] == b"LZPACK1\n"
-    pos = 8 + (len(data) - 8) // 2  # well inside the frame region
+    if inside is not None:
+        at = data.find(inside, 8)
+        assert at >= 8, "frame not found in the pack"
+        pos = at + 24
+    else:
+        pos = 8 + (len(data) - 8) // 2  # well inside the frame region
     data[pos] ^= 0x55
     os.chmod(pack, 0o644)
     pack.write_bytes(bytes(data))
@@ -153,7 +161,11 @@ def test_flipped_pack_byte_is_caught(tmp_path, store, content, node_cache):
     src = write_tree(tmp_path / "src", {"pkg/data.py": content})
     digest = lazypath.push(src, store, tag="prod")
     blob = "sha256:" + hashlib.sha256(content).hexdigest()
-    pack = flip_pack_byte(store)
+    # A push writes files before directories: the first zstd frame is the
+    # file's (format 2 also keeps directory frames in the pack).
+    zstd_magic = b"\x28\xb5\x2f\xfd"
+    compressible = content.startswith(b"import")
+    pack = flip_pack_byte(store, inside=zstd_magic if compressible else content[:64])
 
     with pytest.raises(CorruptError) as ei:
         lazypath.pull(store, digest)

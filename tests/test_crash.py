@@ -28,7 +28,7 @@ from pathlib import Path
 
 import lazypath
 import pytest
-from integrity import Entries, check_cache, check_store, read_dir, sha_hex, tree_hex
+from integrity import Entries, check_cache, check_store, read_dir, sha_hex, tree_hex2
 
 KILLS = int(os.environ.get("LAZYPATH_CRASH_KILLS", "70"))
 HERE = Path(__file__).resolve().parent
@@ -187,7 +187,7 @@ def test_kill_push(tmp_path: Path, worker: Worker, seed: int) -> None:
     def new_content() -> None:
         salt = f"s{rng.randrange(10**9)}"
         entries, modules, data = make_src(src, salt)
-        known[tree_hex(entries)] = entries
+        known[tree_hex2(entries)] = entries
         state.update(entries=entries, modules=modules, data=data)
 
     cmd = {"op": "push", "src": str(src), "store": str(store), "ref": "crash", "cache": str(cache)}
@@ -203,7 +203,7 @@ def test_kill_push(tmp_path: Path, worker: Worker, seed: int) -> None:
         r = worker(**cmd)
         assert r["rc"] == 0, (r, log_tail(tmp_path))
         ref = (store / "refs" / "crash").read_text().strip()
-        assert ref == "sha256:" + tree_hex(state["entries"])
+        assert ref == "sha256:" + tree_hex2(state["entries"])
         check_store(store)
         r = worker(
             op="eager",
@@ -227,7 +227,7 @@ def pushed_app(tmp_path: Path, salt: str, op: str) -> tuple[Path, Path, Entries,
     src, store, cache = tmp_path / "src", tmp_path / "store", tmp_path / "cache"
     entries, modules, data = make_src(src, salt)
     digest = lazypath.push(str(src), str(store), tag="crash", cache_dir=str(tmp_path / "pc"))
-    assert digest == "sha256:" + tree_hex(entries)
+    assert digest == "sha256:" + tree_hex2(entries)
     cmd = {
         "op": op,
         "store": str(store),

@@ -152,8 +152,8 @@ def test_lazy_activation_reads_only_the_directories_an_import_needs(
 
 
 def test_tag_and_a_store_holding_both_formats(src, store, cli):
-    one = cli("push", src, store, "--tag", "v1", "--json").json()
-    two = cli("push", src, store, "--format", "2", "--tag", "v2", "--json").json()
+    one = cli("push", src, store, "--format", "1", "--tag", "v1", "--json").json()
+    two = cli("push", src, store, "--tag", "v2", "--json").json()  # 2 is the default
     assert one["format"] == 1 and two["format"] == 2
     assert one["digest"] != two["digest"]  # the formats name trees differently
     assert cli("tag", store, two["digest"], "prod").returncode == 0

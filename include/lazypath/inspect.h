@@ -55,8 +55,8 @@ Result<OpenedFile> OpenFileInTree(const std::string& store_url,
 // their digests.
 // Between two format 2 trees, subtrees with the same digest are skipped
 // unread (ReadChangedFiles); blobs_new then counts against FROM's files in
-// the directories read, so a blob FROM holds only in an unchanged
-// directory is counted as new.
+// the directories read, so a blob FROM holds only in a skipped directory
+// is counted as new.
 struct RefDiff {
   Hash from, to;
   TreeDiff diff;

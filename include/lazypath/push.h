@@ -58,11 +58,11 @@ struct PushOptions {
   ProgressFn progress;
   // The node cache's file-system calls (NodeCache::Open); nullptr: default.
   Env* env = nullptr;
-  // The store format to write (doc/format.md): 1, or 2 (directory objects,
-  // chunked large files, locations per push; read by eager activation and
-  // the inspecting verbs, not yet by lazy activation). Format 2 pushes do
-  // not reorder packs for a profile; they carry the profile over.
-  int format = 1;
+  // The store format to write (doc/format.md): 2 (directory objects,
+  // chunked large files, locations per push), or 1 (a flat tree and an
+  // index per tree), which every reader still reads. Format 2 pushes do not
+  // reorder packs for a profile; they carry the profile over.
+  int format = 2;
 };
 
 // How an import profile ordered a push (lazypath/profile.h).

@@ -108,15 +108,15 @@ def push_report(
     profile_from: str | None = None,
     use_profile: bool = True,
     strict: bool = False,
-    format: int = 1,
+    format: int | None = None,
     actor: str | None = None,
 ):
     """Push `dir` to `store` and return the full PushReport (see push()).
 
-    `format=2` writes the tree in format 2 (doc/format.md: a directory object
-    per directory, large files chunked, locations per push), which eager
-    activation and the inspecting functions read; lazy activation does not
-    read it yet. The tag's move is recorded in its history (log()) as made
+    `format` is the store format to write (doc/format.md): by default 2 (a
+    directory object per directory, large files chunked, locations per
+    push); 1 writes a flat tree and an index per tree. Everything reads
+    both. The tag's move is recorded in its history (log()) as made
     by `actor` (default: $LAZYPATH_ACTOR, else user@host).
 
     When the tag's current tree (or `profile_from`, a tag or digest) has a
@@ -153,8 +153,8 @@ def push_report(
         stdlib_names=sorted(getattr(sys, "stdlib_module_names", ())),
         target_names=sorted(target),
         strict=strict,
-        format=format,
         actor=actor or "",
+        **({} if format is None else {"format": format}),
     )
 
 

@@ -76,7 +76,7 @@ void RegisterPush(nb::module_& m) {
       "progress"_a = nb::none(), "profile_from"_a = "", "use_profile"_a = true,
       "portability"_a = false, "stdlib_names"_a = std::vector<std::string>{},
       "target_names"_a = std::vector<std::string>{}, "strict"_a = false,
-      "format"_a = 1, "actor"_a = "");
+      "format"_a = PushOptions{}.format, "actor"_a = "");
 }
 
 }  // namespace lazypath::binding

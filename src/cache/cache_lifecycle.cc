@@ -38,6 +38,30 @@ Result<std::vector<std::string>> ListDir(const std::string& dir) {
   return names;
 }
 
+// Whether any regular file under `root` (following no symlink) is one of
+// `inodes`: a tree's files are links to its blobs. An unreadable directory
+// counts as affected, to be safe.
+bool LinksAny(const std::string& root, const std::set<ino_t>& inodes) {
+  std::vector<std::string> stack{root};
+  while (!stack.empty()) {
+    std::string dir = std::move(stack.back());
+    stack.pop_back();
+    auto names = fs::ListDir(dir);
+    if (!names.ok()) return true;
+    for (const auto& n : *names) {
+      std::string p = fs::Join(dir, n);
+      struct stat st;
+      if (::lstat(p.c_str(), &st) != 0) continue;
+      if (S_ISDIR(st.st_mode)) {
+        stack.push_back(std::move(p));
+      } else if (S_ISREG(st.st_mode) && inodes.count(st.st_ino)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 struct BlobFile {
   std::string path;
   std::string name;  // <hex> or <hex>.x
@@ -341,24 +365,10 @@ Result<VerifyReport> NodeCache::Verify(bool repair) const {
   LP_ASSIGN_OR_RETURN(CacheUsage usage, Usage());
   for (const CachedTree& ct : usage.trees) {
     const std::string name = ct.tree.hex();
-    auto meta = GetMeta(ct.tree, ".tree");
-    bool affected = !meta.ok();
-    if (meta.ok()) {
-      auto t = Tree::Parse(*meta, name);
-      affected = !t.ok();
-      if (t.ok()) {
-        for (const auto& e : t->entries()) {
-          if (e.kind == EntryKind::kSymlink) continue;
-          struct stat st;
-          std::string p = fs::Join(ct.path, e.path);
-          if (::lstat(p.c_str(), &st) == 0 && bad_inodes.count(st.st_ino)) {
-            affected = true;
-            break;
-          }
-        }
-      }
-    }
-    if (!affected) continue;
+    // What is on disk, not what metadata says it should be: a lazy tree
+    // of format 2 has no flat listing, and only its materialised files can
+    // link a bad blob anyway.
+    if (!LinksAny(ct.path, bad_inodes)) continue;
     std::string lease = fs::Join(dir_, "leases/" + name);
     LP_ASSIGN_OR_RETURN(
         auto excl,

@@ -75,9 +75,12 @@ Result<Tree> FetchFormat2(Store& store, const Hash& root,
     if (!local) local.emplace(cache);
     bool fetched = false;
     uint64_t before = store.stats().bytes_read.load();
-    LP_ASSIGN_OR_RETURN(Digest content,
-                        FetchChunkedFile(store, f, cache, *local, &fetched));
-    entries[i].blob = content;
+    auto content = FetchChunkedFile(store, f, cache, *local, &fetched);
+    if (!content.ok()) {
+      return content.status().WithContext("tree " + root.ToString() + ", '" +
+                                          f.path + "'");
+    }
+    entries[i].blob = *content;
     if (fetched) {
       result->blobs_fetched++;
       result->bytes_fetched += store.stats().bytes_read.load() - before;

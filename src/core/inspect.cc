@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "cache/file_lock.h"
+#include "core/chunked_files.h"
 #include "core/fetch.h"
 #include "core/tree_build.h"
 #include "core/tree_view.h"
@@ -114,10 +115,27 @@ Result<OpenedFile> OpenFileInTree(const std::string& store_url,
   if (e->blob.size == 0) return out;
   auto cache = NodeCache::Open(cache_dir);
   Env* env = cache.ok() ? cache->env() : Env::Default();
-  // A chunked file of a format 2 tree is named by its chunk list, not a
-  // blob of the cache: it streams into the temp file below.
+  // A chunked file of a format 2 tree is named by its chunk list: it is
+  // assembled into the cache's blobs as an activation assembles it (or
+  // streams into the temp file below, without a writable cache).
   auto located = view.files.find(e->path);
   bool chunked = located != view.files.end() && located->second.entry.chunked();
+  std::string what = "'" + path + "' of tree " + h.ToString();
+  if (chunked && cache.ok() && ::access(cache->TempDir().c_str(), W_OK) == 0) {
+    LP_ASSIGN_OR_RETURN(
+        FileLock gc_guard,
+        FileLock::Acquire(cache->GcLockPath(), FileLock::Mode::kShared, env));
+    NodeChunks local(*cache);
+    bool fetched = false;
+    auto content =
+        FetchChunkedFile(*store, located->second, *cache, local, &fetched);
+    if (!content.ok()) return content.status().WithContext(what);
+    LP_ASSIGN_OR_RETURN(
+        fs::Fd fd,
+        env->Open(cache->BlobPath(content->hash), O_RDONLY | O_CLOEXEC));
+    out.fd = fd.release();
+    return out;
+  }
   if (!chunked && cache.ok() && cache->HasBlob(e->blob.hash)) {
     std::string blob = cache->BlobPath(e->blob.hash);
     if (auto fd = env->Open(blob, O_RDONLY | O_CLOEXEC); fd.ok()) {
@@ -133,7 +151,6 @@ Result<OpenedFile> OpenFileInTree(const std::string& store_url,
     idx.tree = h;
     idx.blobs.emplace(e->blob.hash, located->second.location);
   }
-  std::string what = "'" + path + "' of tree " + h.ToString();
   if (!chunked && cache.ok() && ::access(cache->TempDir().c_str(), W_OK) == 0) {
     // Shared with activations, exclusive for gc's blob sweep: the blob
     // can't be swept between its fetch and the open below.

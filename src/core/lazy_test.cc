@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "lazypath/activate.h"
+#include "lazypath/profile.h"
 #include "lazypath/push.h"
 #include "util/fs.h"
 
@@ -202,6 +203,34 @@ TEST_P(LazyTreeTest, OnDemandDirectoriesWaitForMaterializePath) {
 
 namespace lazypath {
 namespace {
+
+// A profile's directories come in one go, before anything imports them,
+// and only what materialising them places.
+TEST_P(LazyTreeTest, PrefetchBringsTheProfiledDirectories) {
+  auto store = OpenStore(store_);
+  ASSERT_TRUE(store.ok());
+  auto tree = Hash::Parse(digest_);
+  ASSERT_TRUE(tree.ok());
+  ASSERT_TRUE(
+      WriteProfile(**store, {*tree, {"", "app", "app/sub", "nope"}}).ok());
+  auto t = Open();
+  ASSERT_TRUE(t);
+  root_ = t->root();
+  auto st = t->Prefetch();
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  EXPECT_TRUE(st->profile);
+  EXPECT_EQ(st->profile_dirs, 3u);  // "nope" is not in the tree
+  EXPECT_EQ(st->dirs, 2u);          // the root was done at Open
+  EXPECT_GT(st->blobs, 0u);
+  EXPECT_EQ(Mode("app"), 0755u);
+  EXPECT_EQ(Mode("app/sub"), 0755u);
+  EXPECT_EQ(Mode("app/sub/deep"), 0700u);  // not profiled
+  EXPECT_EQ(*fs::ReadFile(root_ + "/app/m.py"), "M = 1\n");
+  // Everything profiled is there: importing it fetches nothing more.
+  uint64_t fetched = t->blobs_fetched();
+  EXPECT_FALSE(*t->MaterializeDir("app/sub"));
+  EXPECT_EQ(t->blobs_fetched(), fetched);
+}
 
 INSTANTIATE_TEST_SUITE_P(Formats, LazyTreeTest, testing::Values(1, 2),
                          [](const auto& info) {

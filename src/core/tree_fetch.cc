@@ -20,6 +20,9 @@ namespace {
 // Frames of one pack closer than this are read in one request, gap and all.
 constexpr uint64_t kMaxGapBytes = 256ull << 10;
 constexpr uint64_t kMaxSpanBytes = 16ull << 20;
+// A chunked file streams a run of adjacent chunks at a time: the run's raw
+// and decoded bytes are in memory at once, so keep it short.
+constexpr uint64_t kMaxChunkRunBytes = 4ull << 20;
 constexpr std::string_view kRecordMagic = "LZT2";
 
 // A frame to read: where it is, and what it must decode to.
@@ -158,6 +161,11 @@ Result<std::vector<LocatedDirectory>> ReadFromStore(
     Store& store, const std::vector<ChildRef>& children, uint64_t gap,
     int threads, TreeReadStats* stats, ReadSpans* held);
 
+// Decodes and verifies the located frame `raw` of `child`, read from `pack`.
+Status ParseLocated(const ChildRef& child, const Hash& pack,
+                    std::string_view raw, TreeReadStats* stats,
+                    LocatedDirectory* out);
+
 // Children the node holds come from `cache`; the rest are read from the
 // store and kept there.
 Result<std::vector<LocatedDirectory>> ReadChildren(
@@ -203,31 +211,38 @@ Result<std::vector<LocatedDirectory>> ReadFromStore(
   LP_RETURN_IF_ERROR(ReadFrames(
       store, wanted, gap, threads, stats,
       [&](size_t i, std::string_view raw) -> Status {
-        const LocatedDirectory& parent = *children[i].parent;
-        const DirEntry& claim = parent.dir.entries[children[i].index];
-        const Slot& slot = parent.locator.slots[children[i].index];
-        const std::string cwhat = "directory " + claim.hash.ToString();
-        LP_ASSIGN_OR_RETURN(
-            std::string content,
-            DecodeFrame(slot.frame.codec, raw, claim.size + slot.lsize, cwhat));
-        LocatedDirectory& n = nodes[i];
-        LP_ASSIGN_OR_RETURN(n.path, ChildPath(parent.path, claim.name));
-        n.depth = parent.depth + 1;
-        n.holding = wanted[i].pack;
-        LP_ASSIGN_OR_RETURN(
-            n.dir, Directory::ParseChild(
-                       claim, std::string_view(content).substr(0, claim.size),
-                       n.depth));
-        LP_ASSIGN_OR_RETURN(
-            n.locator,
-            Locator::Parse(std::string_view(content).substr(claim.size),
-                           cwhat + " (locator)"));
-        LP_RETURN_IF_ERROR(CheckLocator(n.locator, n.dir.SlotShapes(), cwhat));
-        if (stats) stats->directories++;
-        return Status::OK();
+        return ParseLocated(children[i], wanted[i].pack, raw, stats, &nodes[i])
+            .WithContext("store " + store.url() + ", pack " +
+                         wanted[i].pack.ToString());
       },
       held));
   return nodes;
+}
+
+Status ParseLocated(const ChildRef& child, const Hash& pack,
+                    std::string_view raw, TreeReadStats* stats,
+                    LocatedDirectory* out) {
+  const LocatedDirectory& parent = *child.parent;
+  const DirEntry& claim = parent.dir.entries[child.index];
+  const Slot& slot = parent.locator.slots[child.index];
+  const std::string cwhat = "directory " + claim.hash.ToString();
+  LP_ASSIGN_OR_RETURN(
+      std::string content,
+      DecodeFrame(slot.frame.codec, raw, claim.size + slot.lsize, cwhat));
+  LocatedDirectory& n = *out;
+  LP_ASSIGN_OR_RETURN(n.path, ChildPath(parent.path, claim.name));
+  n.depth = parent.depth + 1;
+  n.holding = pack;
+  LP_ASSIGN_OR_RETURN(
+      n.dir,
+      Directory::ParseChild(
+          claim, std::string_view(content).substr(0, claim.size), n.depth));
+  LP_ASSIGN_OR_RETURN(
+      n.locator, Locator::Parse(std::string_view(content).substr(claim.size),
+                                cwhat + " (locator)"));
+  LP_RETURN_IF_ERROR(CheckLocator(n.locator, n.dir.SlotShapes(), cwhat));
+  if (stats) stats->directories++;
+  return Status::OK();
 }
 
 }  // namespace
@@ -276,6 +291,7 @@ Result<ChangedFiles> ReadChangedFiles(Store& store, const Hash& from,
   ChangedFiles out;
   LP_ASSIGN_OR_RETURN(LocatedDirectory root_a, DecodeRoot(from, from_record));
   LP_ASSIGN_OR_RETURN(LocatedDirectory root_b, DecodeRoot(to, to_record));
+  if (from == to) return out;  // one tree: nothing differs
   // One level of the walk: directory pairs to compare, and directories on
   // one side only (listed whole). Pointers refer to the previous level's
   // storage (or the roots), alive until this level's reads are done.
@@ -343,7 +359,9 @@ Result<ChangedFiles> ReadChangedFiles(Store& store, const Hash& from,
             read_a.push_back(ChildRef{da, i});
             read_b.push_back(ChildRef{db, j});
           }
-        } else if (dir_a || dir_b || !(a == b)) {
+        } else {
+          // Equal files too: they are no change, but they tell what blobs
+          // FROM holds.
           LP_RETURN_IF_ERROR(one(*da, i, &out.from, &read_a, &alone_a));
           LP_RETURN_IF_ERROR(one(*db, j, &out.to, &read_b, &alone_b));
         }
@@ -470,7 +488,7 @@ Status ReadChunkedFile(Store& store, const FlatFile& file,
         const Wanted& last = run.back();
         uint64_t end = last.frame.offset + last.frame.length;
         if (pack != last.pack || f.offset != end ||
-            end + f.length - run.front().frame.offset > kMaxSpanBytes) {
+            end + f.length - run.front().frame.offset > kMaxChunkRunBytes) {
           break;
         }
       }

@@ -91,8 +91,9 @@ Result<std::vector<FlatFile>> ReadWholeTree(
 // The files of two format 2 trees in the directories where they differ:
 // both trees are walked together from their roots, and a subdirectory whose
 // digest is the same in both is not read (nothing below it can differ). A
-// directory on one side only is read whole. What is listed of each tree is
-// enough to diff them (DiffTrees over the two listings), not to list either.
+// directory on one side only is read whole. Every file of each directory
+// read is listed, changed or not. What is listed of each tree is enough to
+// diff them (DiffTrees over the two listings), not to list either.
 struct ChangedFiles {
   std::vector<FlatFile> from, to;  // in no particular order
 };

@@ -79,10 +79,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--format",
         type=int,
         choices=(1, 2),
-        default=1,
-        help="store format to write (default 1). 2: a directory object per directory, "
-        "large files chunked, locations per push (doc/format.md); read by eager "
-        "activation, show, cat, diff and tag, not yet by lazy activation",
+        default=None,
+        help="store format to write (default 2: a directory object per directory, "
+        "large files chunked, locations per push; 1: a flat tree and an index per "
+        "tree). Every reader reads both (doc/format.md)",
     )
     json_flag(p)
 

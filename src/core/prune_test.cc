@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <functional>
 
 #include "core/condemned.h"
 #include "lazypath/activate.h"
@@ -20,6 +21,8 @@ class WrappedStore : public Store {
   explicit WrappedStore(Store& base) : base_(base) {}
   int fail_delete_at = 0;
   int deletes = 0;
+  // Called after each successful Delete (a writer racing the prune).
+  std::function<void(const std::string& key)> after_delete;
   const std::string& url() const override { return base_.url(); }
   Result<std::string> Get(const std::string& k, uint64_t m) override {
     return base_.Get(k, m);
@@ -48,7 +51,9 @@ class WrappedStore : public Store {
   }
   Status Delete(const std::string& k) override {
     if (++deletes == fail_delete_at) return Status::IoError("killed");
-    return base_.Delete(k);
+    Status s = base_.Delete(k);
+    if (s.ok() && after_delete) after_delete(k);
+    return s;
   }
   Status DeleteIfVersion(const std::string& k, const std::string& v) override {
     return base_.DeleteIfVersion(k, v);
@@ -318,6 +323,36 @@ TEST_P(PruneTest, AKilledPruneLeavesAUsableStoreTheNextRunCleans) {
   ASSERT_TRUE(rest.ok());
   EXPECT_TRUE(rest->deleted.empty());
   ExpectActivates(v3);
+}
+
+TEST_P(PruneTest, ARefMovedToATreeBeingDeletedGetsItBack) {
+  Hash v1 = PushVersion(1);
+  Hash v2 = PushVersion(2);
+  WrappedStore w(*store_);
+  bool moved = false;
+  // A tag of v1 lands just after the prune deleted v1's record.
+  w.after_delete = [&](const std::string& key) {
+    if (moved || key != TreeKey(v1)) return;
+    moved = true;
+    auto seen = ReadRefState(*store_, "back");
+    ASSERT_TRUE(seen.ok());
+    ASSERT_TRUE(
+        MoveRef(*store_, "back", v1, *seen, RefOp::kTag, "test", 1).ok());
+  };
+  auto r = Prune(w, Strict());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_TRUE(moved);
+  ASSERT_EQ(r->restored.size(), 1u);
+  EXPECT_EQ(r->restored[0], v1.ToString());
+  EXPECT_EQ(r->trees_deleted, 0u);
+  EXPECT_EQ(r->packs_deleted, 0u);
+  ExpectActivates(v1);
+  // The next run sees the ref and keeps v1.
+  auto again = Prune(*store_, Strict());
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_TRUE(again->restored.empty());
+  ExpectActivates(v1);
+  ExpectActivates(v2);
 }
 
 TEST_P(PruneTest, TwoPrunesExcludeEachOther) {

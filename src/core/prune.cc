@@ -223,9 +223,10 @@ class Pruner {
   std::set<Hash> kept_;        // trees the rules keep
   std::set<Hash> in_history_;  // trees any recorded move names
   std::vector<CondemnedMark> marks_;
-  std::map<std::string, int64_t> marked_;   // key -> earliest mark time
-  std::map<std::string, uint64_t> sizes_;   // objects read, by key
-  std::map<std::string, uint64_t> extent_;  // pack key -> located end
+  std::map<std::string, int64_t> marked_;    // key -> earliest mark time
+  std::map<std::string, uint64_t> sizes_;    // objects read, by key
+  std::map<std::string, uint64_t> extent_;   // pack key -> located end
+  std::map<std::string, uint64_t> counted_;  // in bytes_before, by key
   // Located objects of every locations object, by pack.
   std::map<Hash, std::vector<LocationRecord>> located_;
   std::map<std::string, std::vector<Hash>> locs_packs_;
@@ -238,14 +239,27 @@ class Pruner {
   std::vector<std::string> to_delete_;  // in deletion order
   std::vector<std::string> to_condemn_;
   uint64_t roots_ = 0;
+  // A tree not kept that could not be walked: what it reaches is unknown,
+  // so this run condemns but deletes nothing.
+  Status young_error_;
 };
 
 Status Pruner::Load() {
-  LP_ASSIGN_OR_RETURN(trees_, store_.List(std::string(kTreePrefix)));
-  LP_ASSIGN_OR_RETURN(indexes_, store_.List(std::string(kIndexPrefix)));
-  LP_ASSIGN_OR_RETURN(profiles_, store_.List(std::string(kProfilePrefix)));
-  LP_ASSIGN_OR_RETURN(locs_, store_.List(std::string(kLocsPrefix)));
-  LP_ASSIGN_OR_RETURN(packs_, store_.List(std::string(kPackPrefix)));
+  // Only <prefix><64 hex> keys are objects prune may judge; anything
+  // else under these prefixes is left alone.
+  auto list = [&](std::string_view prefix,
+                  std::vector<std::string>& out) -> Status {
+    LP_ASSIGN_OR_RETURN(auto keys, store_.List(std::string(prefix)));
+    for (auto& k : keys) {
+      if (Hash::FromHex(TreeHex(k, prefix)).ok()) out.push_back(std::move(k));
+    }
+    return Status::OK();
+  };
+  LP_RETURN_IF_ERROR(list(kTreePrefix, trees_));
+  LP_RETURN_IF_ERROR(list(kIndexPrefix, indexes_));
+  LP_RETURN_IF_ERROR(list(kProfilePrefix, profiles_));
+  LP_RETURN_IF_ERROR(list(kLocsPrefix, locs_));
+  LP_RETURN_IF_ERROR(list(kPackPrefix, packs_));
   LP_ASSIGN_OR_RETURN(marks_, ReadMarks(store_));
   for (const auto& m : marks_) {
     for (const auto& k : m.keys) {
@@ -448,7 +462,11 @@ Status Pruner::Decide() {
   for (const auto& key : unused(live_, live_packs_)) {
     if (!marked_.count(key)) to_condemn_.push_back(key);
   }
-  LP_RETURN_IF_ERROR(walk(young));
+  young_error_ = walk(young);
+  if (!young_error_.ok()) {
+    to_delete_.clear();
+    return Status::OK();
+  }
   to_delete_ = unused(live_, live_packs_);
   std::erase_if(to_delete_, [&](const std::string& k) { return !Old(k); });
   return Status::OK();
@@ -460,7 +478,10 @@ Result<PruneReport> Pruner::Run(const std::string& actor) {
   r.trees = trees_.size();
   r.packs = packs_.size();
   for (const auto& group : {trees_, indexes_, locs_, packs_}) {
-    for (const auto& key : group) r.bytes_before += Bytes(key);
+    for (const auto& key : group) {
+      counted_[key] = Bytes(key);
+      r.bytes_before += counted_[key];
+    }
   }
   r.condemned = to_condemn_;
   r.trees_condemned = std::count_if(
@@ -472,13 +493,15 @@ Result<PruneReport> Pruner::Run(const std::string& actor) {
     for (const auto& key : deleted) {
       if (StartsWith(key, kTreePrefix)) r.trees_deleted++;
       if (StartsWith(key, kPackPrefix)) r.packs_deleted++;
-      if (!StartsWith(key, kProfilePrefix)) freed += Bytes(key);
+      auto it = counted_.find(key);
+      if (it != counted_.end()) freed += it->second;
     }
     r.trees_kept = r.trees - r.trees_deleted;
     r.packs_kept = r.packs - r.packs_deleted;
     r.bytes_after = r.bytes_before - std::min(freed, r.bytes_before);
   };
   if (o_.dry_run) {
+    LP_RETURN_IF_ERROR(young_error_);
     finish(to_delete_);
     return r;
   }
@@ -492,6 +515,12 @@ Result<PruneReport> Pruner::Run(const std::string& actor) {
     mark.key = MarkKey(now_, RandomId().substr(0, 8));
     LP_RETURN_IF_ERROR(store_.Put(mark.key, SerializeMark(mark)));
     marks_.push_back(std::move(mark));
+  }
+  if (!young_error_.ok()) {
+    return young_error_.WithContext(
+        "prune " + store_.url() +
+        ": a tree no rule keeps could not be read; it is condemned and "
+        "nothing was deleted");
   }
 
   // Phase 2: what was condemned long enough ago and is still dead.

@@ -269,7 +269,8 @@ def test_concurrent_pushes_reusing_old_blobs_end_complete(tmp_path, fmt):
                     shutil.copytree(base, src)
                     (src / "extra.py").write_text(f"N = {i}\n")
                 pushed.append((lazypath.push(src, url, tag=f"again-{i}", format=fmt), src))
-                lazypath.untag(url, f"again-{i}") if i % 2 else None
+                if i % 2:  # every other tree loses its ref: prunes may take it
+                    lazypath.untag(url, f"again-{i}")
                 i += 1
         except BaseException as e:  # noqa: BLE001
             errors.append(e)
@@ -278,9 +279,12 @@ def test_concurrent_pushes_reusing_old_blobs_end_complete(tmp_path, fmt):
     t.start()
     deadline = time.monotonic() + 6
     runs = 0
+    packs_deleted = 0
     try:
         while time.monotonic() < deadline:
-            lazypath.prune(url, keep_last=0, keep_within=0, grace=grace)
+            packs_deleted += lazypath.prune(
+                url, keep_last=0, keep_within=0, grace=grace
+            ).packs_deleted
             runs += 1
             time.sleep(0.3)
     finally:
@@ -288,6 +292,7 @@ def test_concurrent_pushes_reusing_old_blobs_end_complete(tmp_path, fmt):
         t.join()
     assert not errors, errors
     assert runs > 3 and len(pushed) > 3
+    assert packs_deleted > 0  # the old tree's packs went while pushes ran
     refs = lazypath.ls(url).refs
     for i, (digest, src) in enumerate(pushed):
         if f"again-{i}" in refs:

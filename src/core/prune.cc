@@ -234,7 +234,10 @@ class Pruner {
   std::set<std::string> live_;  // trees, indexes, profiles
   std::set<std::string> live_packs_;
   std::deque<Hash> work_;
-  std::set<std::pair<Hash, uint64_t>> visited_;
+  std::set<std::pair<Hash, uint64_t>> visited_;  // by Closure
+  // Located frames the tree walks read (apart from visited_, so that a walk
+  // descends below a frame Closure read without descending).
+  std::set<std::pair<Hash, uint64_t>> walked_;
 
   std::vector<std::string> to_delete_;  // in deletion order
   std::vector<std::string> to_condemn_;
@@ -349,7 +352,7 @@ Status Pruner::WalkFormat2(const Hash& root, std::string_view record) {
         continue;  // its pack is named by d's locator, marked already
       }
       const Hash pack = d.locator.PackOf(slot.frame, d.holding);
-      if (!Visit(pack, slot.frame.offset)) continue;
+      if (!walked_.insert({pack, slot.frame.offset}).second) continue;
       if (e.kind == DirKind::kDirectory) {
         LP_ASSIGN_OR_RETURN(LocatedDirectory child,
                             ReadChildDirectory(store_, d, i));

@@ -408,6 +408,61 @@ TEST_P(PruneTest, TwoPrunesExcludeEachOther) {
 
 INSTANTIATE_TEST_SUITE_P(Formats, PruneTest, testing::Values(1, 2));
 
+// A directory whose located frame sits in a pack a kept tree uses, but
+// which only a deleted tree reached, still names the packs below it: a push
+// may reuse it from the locations objects, so those packs must stay.
+TEST(PruneFormat2Test, PacksBelowAReusableDirectoryStay) {
+  const std::string base = testing::TempDir() + "/prune_reusable_dir";
+  ASSERT_TRUE(fs::RemoveAll(base).ok());
+  const std::string url = "file://" + base + "/store";
+  auto write = [&](const std::string& dir, const std::string& rel,
+                   const std::string& data) {
+    std::string p = base + "/" + dir + "/" + rel;
+    ASSERT_TRUE(fs::MakeDirs(fs::Dirname(p)).ok());
+    std::ofstream(p) << data;
+  };
+  auto push = [&](const std::string& dir, const std::string& tag) {
+    PushOptions o;
+    o.cache_dir = base + "/push-cache";
+    o.format = 2;
+    o.tag = tag;
+    o.actor = "test";
+    auto r = Push(base + "/" + dir, url, o);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r->tree.hash : Hash{};
+  };
+  // t0: d/sub (in pack P0). t1: d/sub reused from P0, d itself new, and e
+  // (both in P1). t2: e only, reused from P1. Then nothing names t0 or t1.
+  write("t0", "d/sub/s.py", "s = 0\n");
+  push("t0", "prod");
+  write("t1", "d/sub/s.py", "s = 0\n");
+  write("t1", "d/x.py", "x = 1\n");
+  write("t1", "e/e.py", "e = 1\n");
+  push("t1", "prod");
+  write("t2", "e/e.py", "e = 1\n");
+  write("t2", "top.py", "top = 2\n");
+  push("t2", "prod");
+  auto store = OpenStore(url);
+  ASSERT_TRUE(store.ok());
+  PruneOptions o;
+  o.keep_last = 0;
+  o.keep_within = 0;
+  o.grace = 0;
+  o.actor = "test";
+  auto r = Prune(**store, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->trees_deleted, 2u);
+  // A push of t1's d again reuses d's located frame, and with it P0.
+  write("t3", "d/sub/s.py", "s = 0\n");
+  write("t3", "d/x.py", "x = 1\n");
+  Hash t3 = push("t3", "again");
+  ActivateOptions ao;
+  ao.cache_dir = base + "/fresh";
+  auto a = Activate(url, t3.ToString(), ao);
+  EXPECT_TRUE(a.ok()) << a.status().ToString();
+  (void)fs::RemoveAll(base);
+}
+
 TEST(ParseDurationTest, Units) {
   EXPECT_EQ(*ParseDuration("0"), 0);
   EXPECT_EQ(*ParseDuration("90"), 90);

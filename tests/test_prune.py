@@ -452,6 +452,34 @@ def test_activation_during_prune_is_whole_or_a_one_line_error(tmp_path):
     assert len(results) == len(victims)
 
 
+def test_mostly_unused_format1_pack_is_repacked(tmp_path):
+    store = tmp_path / "store"
+    url = store.as_uri()
+    # v2 keeps one of v1's three packages: v1's pack is two thirds unused.
+    big = {
+        f"p{k}/m{i}.py": "".join(f"x{k}{i}_{j} = {j}\n" for j in range(50))
+        for k in range(3)
+        for i in range(4)
+    }
+    v1 = write_tree(tmp_path / "v1", big)
+    lazypath.push(v1, url, tag="prod")
+    changed = {p: (c + "changed = 1\n" if not p.startswith("p2/") else c) for p, c in big.items()}
+    v2_src = write_tree(tmp_path / "v2", changed)
+    v2 = lazypath.push(v2_src, url, tag="prod")
+    plan = lazypath.prune(url, dry_run=True, **STRICT)
+    assert plan.packs_repacked == 1
+    report = lazypath.prune(url, **STRICT)
+    assert report.packs_repacked == 1 and report.packs_deleted == 0
+    integrity.check_store(store)
+    assert_activates(url, v2, v2_src, tmp_path / "fresh-1")
+    later = lazypath.prune(url, **STRICT)
+    assert later.packs_deleted == 1 and later.packs_repacked == 0
+    integrity.check_store(store)
+    assert len(list((store / "packs").iterdir())) == 2
+    assert_activates(url, v2, v2_src, tmp_path / "fresh-2")
+    integrity.check_cache(tmp_path / "fresh-2", {})
+
+
 def test_pushes_skip_condemned_packs_and_say_so(tmp_path):
     url = (tmp_path / "store").as_uri()
     base = version(tmp_path, "old", 1, shared=False)

@@ -22,7 +22,11 @@
 // objects, packs, then the marks that are done; a prune killed anywhere
 // leaves a usable store and the next run finishes the work.
 //
-// Partly used packs are kept whole (no repacking).
+// Partly used packs: a format 1 pack more than kRepackDeadShare percent
+// unused is repacked (its used frames, verified, copied into a new pack,
+// and every kept or young tree's index rewritten to name it); the old pack
+// is then unused and goes through the two phases like any other. Format 2
+// packs are kept whole.
 //
 // Thread safety: Prune may run from any thread; two prunes of one store
 // exclude each other through the store.
@@ -45,6 +49,9 @@ inline constexpr int64_t kDefaultKeepWithin = 7 * 24 * 3600;  // 7d
 inline constexpr int64_t kDefaultGrace = 24 * 3600;           // 24h
 inline constexpr int64_t kDefaultLockTimeout = 6 * 3600;      // 6h
 inline constexpr std::string_view kPruneLockKey = "prune/lock";
+// A format 1 pack kept trees use is repacked when more than this share (in
+// percent) of its frame bytes is unused.
+inline constexpr uint64_t kRepackDeadShare = 50;
 
 struct PruneOptions {
   int keep_last = kDefaultKeepLast;
@@ -70,7 +77,9 @@ struct PruneReport {
   uint64_t packs = 0;
   uint64_t packs_kept = 0;
   uint64_t packs_deleted = 0;
-  uint64_t packs_repacked = 0;  // always 0: partly used packs stay whole
+  // Format 1 packs whose used frames were copied into a new pack (dry run:
+  // would be).
+  uint64_t packs_repacked = 0;
   // Pack bytes as the store's indexes and locations objects locate them
   // (the store interface has no object sizes; a pack nothing locates
   // counts 0), plus the tree, index and locations objects read.

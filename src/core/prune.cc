@@ -12,6 +12,7 @@
 #include <set>
 #include <utility>
 
+#include "codec/codec.h"
 #include "core/condemned.h"
 #include "core/tree_reader.h"
 #include "lazypath/profile.h"
@@ -19,6 +20,7 @@
 #include "lazypath/tree.h"
 #include "pack/index.h"
 #include "pack/locator.h"
+#include "pack/pack.h"
 
 namespace lazypath {
 
@@ -194,7 +196,11 @@ class Pruner {
     if (live_packs_.insert(PackKey(pack)).second) work_.push_back(pack);
   }
   void MarkLocator(const Locator& loc, const Hash& holding) {
-    for (const Hash& p : loc.packs) MarkPack(p == kHoldingPack ? holding : p);
+    for (const Hash& p : loc.packs) {
+      const Hash& pack = p == kHoldingPack ? holding : p;
+      format2_packs_.insert(PackKey(pack));
+      MarkPack(pack);
+    }
   }
   // Marks frame `frame` of `pack` visited; false when it already was.
   bool Visit(const Hash& pack, uint64_t offset) {
@@ -203,6 +209,13 @@ class Pruner {
   Status WalkFormat2(const Hash& root, std::string_view record);
   Status WalkFormat1(const Hash& root);
   Status Closure();
+  // The format 1 packs whose dead share passes kRepackDeadShare, with the
+  // live frames of each (by offset).
+  std::map<Hash, std::map<uint64_t, std::pair<Hash, BlobLocation>>>
+  RepackCandidates() const;
+  Result<uint64_t> Repack(
+      const std::map<Hash, std::map<uint64_t, std::pair<Hash, BlobLocation>>>&
+          candidates);
   bool Old(const std::string& key) const;
   void Extent(const Hash& pack, uint64_t end) {
     uint64_t& e = extent_[PackKey(pack)];
@@ -230,6 +243,11 @@ class Pruner {
   // Located objects of every locations object, by pack.
   std::map<Hash, std::vector<LocationRecord>> located_;
   std::map<std::string, std::vector<Hash>> locs_packs_;
+  // Packs format 2 names (locators walked, locations objects): never
+  // repacked.
+  std::set<std::string> format2_packs_;
+  // The indexes of the trees walked (kept and young), by key.
+  std::map<std::string, Index> live_indexes_;
 
   std::set<std::string> live_;  // trees, indexes, profiles
   std::set<std::string> live_packs_;
@@ -298,6 +316,7 @@ Status Pruner::Load() {
     LP_ASSIGN_OR_RETURN(Locations locs,
                         DecodeLocations(bytes, h, store_.url() + "/" + key));
     locs_packs_[key] = locs.packs;
+    for (const Hash& p : locs.packs) format2_packs_.insert(PackKey(p));
     for (const auto& r : locs.records) {
       const Hash& pack = locs.packs[r.frame.pack];
       Extent(pack, r.frame.offset + r.frame.length);
@@ -334,6 +353,7 @@ Status Pruner::WalkFormat1(const Hash& root) {
   LP_ASSIGN_OR_RETURN(Index index,
                       Index::Parse(*bytes, store_.url() + "/" + key));
   for (const auto& [blob, loc] : index.blobs) MarkPack(loc.pack);
+  live_indexes_.emplace(key, std::move(index));
   return Status::OK();
 }
 
@@ -505,6 +525,7 @@ Result<PruneReport> Pruner::Run(const std::string& actor) {
   };
   if (o_.dry_run) {
     LP_RETURN_IF_ERROR(young_error_);
+    r.packs_repacked = RepackCandidates().size();
     finish(to_delete_);
     return r;
   }
@@ -573,9 +594,82 @@ Result<PruneReport> Pruner::Run(const std::string& actor) {
     for (const auto& m : marks_) {
       if (now_ - m.time >= o_.grace) LP_RETURN_IF_ERROR(store_.Delete(m.key));
     }
+    LP_ASSIGN_OR_RETURN(r.packs_repacked, Repack(RepackCandidates()));
   }
   finish(deleted);
   return r;
+}
+
+std::map<Hash, std::map<uint64_t, std::pair<Hash, BlobLocation>>>
+Pruner::RepackCandidates() const {
+  std::map<Hash, std::map<uint64_t, std::pair<Hash, BlobLocation>>> live;
+  for (const auto& [key, index] : live_indexes_) {
+    for (const auto& [blob, loc] : index.blobs) {
+      live[loc.pack].emplace(loc.frame.offset, std::make_pair(blob, loc));
+    }
+  }
+  std::map<Hash, std::map<uint64_t, std::pair<Hash, BlobLocation>>> out;
+  for (auto& [pack, frames] : live) {
+    const std::string key = PackKey(pack);
+    if (format2_packs_.count(key) || marked_.count(key)) continue;
+    auto e = extent_.find(key);
+    if (e == extent_.end() || e->second <= kPackMagic.size()) continue;
+    uint64_t used = 0;
+    for (const auto& [offset, f] : frames) used += f.second.frame.length;
+    const uint64_t total = e->second - kPackMagic.size();
+    if (used >= total || (total - used) * 100 <= total * kRepackDeadShare) {
+      continue;
+    }
+    out.emplace(pack, std::move(frames));
+  }
+  return out;
+}
+
+// Copies each candidate's live frames, verified, into a new pack, then
+// points every live index at it. The old pack stays: nothing names it any
+// more, so the next run condemns it and a later one deletes it, a grace
+// period after readers of the old indexes could still have needed it.
+Result<uint64_t> Pruner::Repack(
+    const std::map<Hash, std::map<uint64_t, std::pair<Hash, BlobLocation>>>&
+        candidates) {
+  uint64_t repacked = 0;
+  for (const auto& [pack, frames] : candidates) {
+    std::string bytes(kPackMagic);
+    std::map<uint64_t, uint64_t> moved;  // old offset -> new
+    for (const auto& [offset, f] : frames) {
+      const auto& [blob, loc] = f;
+      std::string frame;
+      LP_RETURN_IF_ERROR(store_.GetRange(
+          PackKey(pack), offset, loc.frame.length, [&](std::string_view b) {
+            frame.append(b);
+            return Status::OK();
+          }));
+      const std::string what = "repacking pack " + pack.hex() + ": frame at " +
+                               std::to_string(offset);
+      LP_ASSIGN_OR_RETURN(std::string data,
+                          DecodeFrame(loc.frame.codec, frame, loc.size, what));
+      if (HashBytes(data) != Digest{blob, loc.size}) {
+        return Status::Corrupt(what + ": blob " + blob.hex() +
+                               " does not match its digest; nothing moved");
+      }
+      moved[offset] = bytes.size();
+      bytes += frame;
+    }
+    const Hash fresh = HashBytes(bytes).hash;
+    LP_RETURN_IF_ERROR(store_.Put(PackKey(fresh), bytes));
+    for (auto& [key, index] : live_indexes_) {
+      bool names = false;
+      for (auto& [blob, loc] : index.blobs) {
+        if (loc.pack != pack) continue;
+        names = true;
+        loc.pack = fresh;
+        loc.frame.offset = moved.at(loc.frame.offset);
+      }
+      if (names) LP_RETURN_IF_ERROR(store_.Put(key, index.Serialize()));
+    }
+    repacked++;
+  }
+  return repacked;
 }
 
 }  // namespace

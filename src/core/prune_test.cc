@@ -408,6 +408,77 @@ TEST_P(PruneTest, TwoPrunesExcludeEachOther) {
 
 INSTANTIATE_TEST_SUITE_P(Formats, PruneTest, testing::Values(1, 2));
 
+// A format 1 pack mostly unused is copied down to what kept trees use; the
+// old pack goes with the next run.
+TEST(PruneRepackTest, MostlyUnusedFormat1PackIsRepacked) {
+  const std::string base = testing::TempDir() + "/prune_repack";
+  ASSERT_TRUE(fs::RemoveAll(base).ok());
+  const std::string url = "file://" + base + "/store";
+  auto push = [&](const std::string& dir, int changed) {
+    for (int d = 0; d < 3; ++d) {
+      for (int f = 0; f < 4; ++f) {
+        std::string p = base + "/" + dir + "/p" + std::to_string(d) + "/m" +
+                        std::to_string(f) + ".py";
+        EXPECT_TRUE(fs::MakeDirs(fs::Dirname(p)).ok());
+        std::string body;
+        for (int k = 0; k < 40; ++k) {
+          body += "v" + std::to_string(d < changed ? changed : 0) + "_" +
+                  std::to_string(d * 10 + f) + " = " + std::to_string(k) + "\n";
+        }
+        std::ofstream(p) << body;
+      }
+    }
+    PushOptions o;
+    o.cache_dir = base + "/push-cache";
+    o.tag = "prod";
+    o.actor = "test";
+    auto r = Push(base + "/" + dir, url, o);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r->tree.hash : Hash{};
+  };
+  push("v1", 0);
+  Hash v2 = push("v2", 2);  // p0 and p1 new; p2 reused from v1's pack
+  auto store = OpenStore(url);
+  ASSERT_TRUE(store.ok());
+  auto packs_before = (*store)->List("packs/");
+  ASSERT_TRUE(packs_before.ok());
+  ASSERT_EQ(packs_before->size(), 2u);
+  PruneOptions o;
+  o.keep_last = 0;
+  o.keep_within = 0;
+  o.grace = 0;
+  o.actor = "test";
+  auto dry = o;
+  dry.dry_run = true;
+  auto plan = Prune(**store, dry);
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_EQ(plan->packs_repacked, 1u);
+  auto r = Prune(**store, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->packs_repacked, 1u);
+  EXPECT_EQ(r->packs_deleted, 0u);
+  auto index = (*store)->Get(IndexKey(v2), 1 << 20);
+  ASSERT_TRUE(index.ok());
+  for (const auto& p : *packs_before) {
+    EXPECT_TRUE((*store)->Exists(p).value()) << p;  // both still there
+  }
+  EXPECT_EQ((*store)->List("packs/")->size(), 3u);
+  ActivateOptions ao;
+  ao.cache_dir = base + "/fresh1";
+  auto a = Activate(url, v2.ToString(), ao);
+  EXPECT_TRUE(a.ok()) << a.status().ToString();
+  // The next run deletes v1's old pack: nothing names it any more.
+  auto again = Prune(**store, o);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->packs_deleted, 1u);
+  EXPECT_EQ(again->packs_repacked, 0u);
+  EXPECT_EQ((*store)->List("packs/")->size(), 2u);
+  ao.cache_dir = base + "/fresh2";
+  a = Activate(url, v2.ToString(), ao);
+  EXPECT_TRUE(a.ok()) << a.status().ToString();
+  (void)fs::RemoveAll(base);
+}
+
 // A directory whose located frame sits in a pack a kept tree uses, but
 // which only a deleted tree reached, still names the packs below it: a push
 // may reuse it from the locations objects, so those packs must stay.

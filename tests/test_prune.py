@@ -462,10 +462,10 @@ def test_mostly_unused_format1_pack_is_repacked(tmp_path):
         for i in range(4)
     }
     v1 = write_tree(tmp_path / "v1", big)
-    lazypath.push(v1, url, tag="prod")
+    lazypath.push(v1, url, tag="prod", format=1)
     changed = {p: (c + "changed = 1\n" if not p.startswith("p2/") else c) for p, c in big.items()}
     v2_src = write_tree(tmp_path / "v2", changed)
-    v2 = lazypath.push(v2_src, url, tag="prod")
+    v2 = lazypath.push(v2_src, url, tag="prod", format=1)
     plan = lazypath.prune(url, dry_run=True, **STRICT)
     assert plan.packs_repacked == 1
     report = lazypath.prune(url, **STRICT)
@@ -483,15 +483,15 @@ def test_mostly_unused_format1_pack_is_repacked(tmp_path):
 def test_pushes_skip_condemned_packs_and_say_so(tmp_path):
     url = (tmp_path / "store").as_uri()
     base = version(tmp_path, "old", 1, shared=False)
-    lazypath.push(base, url, tag="prod")
-    lazypath.push(version(tmp_path, "new", 2, shared=False), url, tag="prod")
+    lazypath.push(base, url, tag="prod", format=1)
+    lazypath.push(version(tmp_path, "new", 2, shared=False), url, tag="prod", format=1)
     lazypath.prune(url, keep_last=0, keep_within=0, grace=3600)
     marks = list((tmp_path / "store" / "prune").glob("condemned-*"))
     assert len(marks) == 1
     condemned = [line for line in marks[0].read_text().splitlines() if line.startswith("packs/")]
     assert condemned
     (base / "extra.py").write_text("N = 1\n")
-    report = lazypath.push_report(base, url, tag="again")
+    report = lazypath.push_report(base, url, tag="again", format=1)
     # Every old blob is uploaded again rather than reused from a condemned pack.
     assert report.blobs_uploaded == report.blobs_total
     index = json.loads((tmp_path / "store" / "indexes" / report.digest.split(":")[1]).read_text())

@@ -430,6 +430,7 @@ TEST(PruneRepackTest, MostlyUnusedFormat1PackIsRepacked) {
     }
     PushOptions o;
     o.cache_dir = base + "/push-cache";
+    o.format = 1;  // what is repacked
     o.tag = "prod";
     o.actor = "test";
     auto r = Push(base + "/" + dir, url, o);

@@ -58,6 +58,7 @@ PUBLIC_HEADERS: dict[str, str] = {
     "lazy.h": "core",
     "profile.h": "core",
     "inspect.h": "core",
+    "prune.h": "core",
     "doctor.h": "doctor",
 }
 

@@ -42,6 +42,7 @@ _RECORDS = (
     "GcReport",
     "OpenedFile",
     "Profile",
+    "PruneReport",
     "PushReport",
     "RefChange",
     "RefMove",
@@ -85,6 +86,12 @@ def _path(value) -> str:
 def default_cache_dir() -> str:
     """$LAZYPATH_CACHE, else $XDG_CACHE_HOME/lazypath, else ~/.cache/lazypath."""
     return _load_core().default_cache_dir()
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in a duration such as "90", "90s", "15m", "24h", "7d", "2w";
+    InvalidInputError otherwise."""
+    return _load_core().parse_duration(text)
 
 
 def parse_size(text: str) -> int:
@@ -229,6 +236,54 @@ def rollback(
     return _load_core().rollback(os.fspath(store), ref, to, steps or 0, expect, actor or "")
 
 
+def _seconds(value, what: str) -> int:
+    """A duration as seconds: an int, or text such as "24h" (the core's
+    grammar: N, Ns, Nm, Nh, Nd, Nw)."""
+    if isinstance(value, bool):
+        raise InvalidInputError(f"prune: {what} must be a duration, not {value!r}")
+    if isinstance(value, int):
+        if value < 0:
+            raise InvalidInputError(f"prune: {what} must not be negative, not {value}")
+        return value
+    if isinstance(value, str):
+        return _load_core().parse_duration(value)
+    raise InvalidInputError(f"prune: {what} must be a duration such as 7d, not {value!r}")
+
+
+def prune(
+    store,
+    *,
+    keep_last: int = 10,
+    keep_within="7d",
+    grace="24h",
+    dry_run: bool = False,
+    lock_timeout="6h",
+    actor: str | None = None,
+    progress=None,
+):
+    """Delete what the retention rules do not keep (doc/lifecycle.md).
+
+    Kept: every tree a ref names now, the trees the last `keep_last` moves of
+    each ref went to, and every tree a ref move within `keep_within` named
+    (durations: seconds, or "90s", "15m", "24h", "7d", "2w"). What only other
+    trees use is condemned first and deleted by a later run once condemned for
+    `grace`, if still unused then. With dry_run nothing is written. Returns a
+    PruneReport. ConflictError when another prune holds the store's lock;
+    UnsupportedError for a read-only (https://) store."""
+    if isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 0:
+        raise InvalidInputError(f"prune: keep_last must be a count >= 0, not {keep_last!r}")
+    return _load_core().prune(
+        os.fspath(store),
+        keep_last,
+        _seconds(keep_within, "keep_within"),
+        _seconds(grace, "grace"),
+        bool(dry_run),
+        _seconds(lock_timeout, "lock_timeout"),
+        actor or "",
+        progress,
+    )
+
+
 def ls(store):
     """The store's refs ({name: digest}) and trees, a StoreListing."""
     return _load_core().list_store(os.fspath(store))
@@ -349,7 +404,9 @@ __all__ = [
     "open_file",
     "open_tree",
     "OpenTree",
+    "parse_duration",
     "parse_size",
+    "prune",
     "pull",
     "push",
     "push_report",

@@ -223,6 +223,7 @@ void RegisterActivate(nb::module_& m);  // lazypath/activate.h
 void RegisterLazy(nb::module_& m);      // lazypath/lazy.h
 void RegisterProfile(nb::module_& m);   // lazypath/profile.h
 void RegisterInspect(nb::module_& m);   // lazypath/inspect.h
+void RegisterPrune(nb::module_& m);     // lazypath/prune.h
 
 }  // namespace lazypath::binding
 

@@ -22,4 +22,5 @@ NB_MODULE(_core, m) {
   RegisterLazy(m);
   RegisterProfile(m);
   RegisterInspect(m);
+  RegisterPrune(m);
 }

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/condemned.h"
 #include "core/store_summary.h"
 #include "util/fs.h"
 #include "util/parallel.h"
@@ -61,6 +62,10 @@ Result<KnownBlobsResult> KnownBlobs(Store& store,
   LP_ASSIGN_OR_RETURN(auto pack_keys, store.List(std::string(kPackPrefix)));
   r.indexes = keys.size();
   std::set<std::string> packs(pack_keys.begin(), pack_keys.end());
+  // Packs a prune has condemned may be deleted before this push publishes
+  // (doc/lifecycle.md): they are as good as absent, but only for this push;
+  // the summary keeps them, since a condemned pack may yet be spared.
+  LP_ASSIGN_OR_RETURN(auto condemned, CondemnedPacks(store));
 
   Summary summary;
   std::string path;
@@ -124,6 +129,11 @@ Result<KnownBlobsResult> KnownBlobs(Store& store,
     }
   }
   r.blobs = std::move(summary.blobs);
+  std::erase_if(r.blobs, [&](const auto& kv) {
+    if (!condemned.count(PackKey(kv.second.pack))) return false;
+    r.locations_dropped++;
+    return true;
+  });
   return r;
 }
 

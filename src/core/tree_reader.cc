@@ -28,8 +28,19 @@ Result<std::pair<std::string, Locator>> ReadLocated(Store& store,
                                                     const Slot& slot,
                                                     uint64_t size,
                                                     const std::string& what) {
-  LP_ASSIGN_OR_RETURN(std::string content, ReadFrame(store, pack, slot.frame,
-                                                     size + slot.lsize, what));
+  return ReadLocatedFrame(store, pack, slot.frame, size, slot.lsize, what);
+}
+
+}  // namespace
+
+Result<std::pair<std::string, Locator>> ReadLocatedFrame(
+    Store& store, const Hash& pack, const PackFrame& frame, uint64_t size,
+    uint64_t lsize, const std::string& what) {
+  LP_ASSIGN_OR_RETURN(std::string content,
+                      ReadFrame(store, pack, frame, size + lsize, what));
+  if (content.size() < size) {
+    return Status::Corrupt(what + ": located frame shorter than its object");
+  }
   LP_ASSIGN_OR_RETURN(Locator loc,
                       Locator::Parse(std::string_view(content).substr(size),
                                      what + " (locator)"));
@@ -37,12 +48,15 @@ Result<std::pair<std::string, Locator>> ReadLocated(Store& store,
   return std::make_pair(std::move(content), std::move(loc));
 }
 
-}  // namespace
-
 Result<LocatedDirectory> ReadRootDirectory(Store& store, const Hash& root) {
-  const std::string what = "tree " + root.hex();
   LP_ASSIGN_OR_RETURN(std::string bytes,
                       store.Get(TreeKey(root), 2 * kMaxObjectBytes + 64));
+  return ParseRootDirectory(bytes, root);
+}
+
+Result<LocatedDirectory> ParseRootDirectory(std::string_view bytes,
+                                            const Hash& root) {
+  const std::string what = "tree " + root.hex();
   LP_ASSIGN_OR_RETURN(TreeRecord record, DecodeTreeRecord(bytes, root, what));
   LocatedDirectory out;
   LP_ASSIGN_OR_RETURN(out.dir, Directory::Parse(record.directory, 0, what));

@@ -12,6 +12,8 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "lazypath/digest.h"
@@ -34,6 +36,16 @@ struct LocatedDirectory {
 
 // Reads trees/<hex of root>: the root directory and its locator.
 Result<LocatedDirectory> ReadRootDirectory(Store& store, const Hash& root);
+// The same from a tree record's bytes already read.
+Result<LocatedDirectory> ParseRootDirectory(std::string_view record,
+                                            const Hash& root);
+
+// Reads the located frame `frame` of `pack` (an object of `size` bytes
+// followed by its locator of `lsize` bytes): the object's bytes, not yet
+// verified, and its locator, parsed but not checked against the object.
+Result<std::pair<std::string, Locator>> ReadLocatedFrame(
+    Store& store, const Hash& pack, const PackFrame& frame, uint64_t size,
+    uint64_t lsize, const std::string& what);
 
 // Reads the subdirectory entry `i` of `parent` names.
 // REQUIRES: parent.dir.entries[i] is a directory.

@@ -60,6 +60,11 @@ COMMANDS = {
         "move ref REF back to a tree it named before (--to DIGEST, --steps N)",
         (),
     ),
+    "prune": (
+        "lazypath.cli.prune",
+        "delete the trees, packs and locations that no ref, recent move or push still needs",
+        (),
+    ),
     "cat": ("lazypath.cli.cat", "write the bytes of file PATH in tree REF to stdout", ()),
     "cache": ("lazypath.cli.cache", "inspect and manage the node cache", ()),
     "doctor": (
@@ -75,7 +80,8 @@ exit status:
   1    the operation failed; one line 'lazypath: error: <message>' on stderr
   2    usage error (bad arguments or options)
   3    a ref moved while push --tag, tag or rollback ran (or --expect did
-       not match): the tree is in the store, the ref was left as it was
+       not match): the tree is in the store, the ref was left as it was;
+       prune: another prune holds the store's lock
   130  interrupted (Ctrl-C)
 
 environment:

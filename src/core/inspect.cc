@@ -130,9 +130,8 @@ Result<OpenedFile> OpenFileInTree(const std::string& store_url,
     auto content =
         FetchChunkedFile(*store, located->second, *cache, local, &fetched);
     if (!content.ok()) return content.status().WithContext(what);
-    LP_ASSIGN_OR_RETURN(
-        fs::Fd fd,
-        env->Open(cache->BlobPath(content->hash), O_RDONLY | O_CLOEXEC));
+    LP_ASSIGN_OR_RETURN(fs::Fd fd, env->Open(cache->BlobPath(content->hash),
+                                             O_RDONLY | O_CLOEXEC));
     out.fd = fd.release();
     return out;
   }

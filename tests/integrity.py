@@ -160,18 +160,36 @@ def parse_locator(b: bytes) -> tuple[list[bytes], list[dict]]:
     return packs, slots
 
 
-def _frame(store: Path, pack: bytes, offset: int, length: int, zstd: bool) -> bytes:
+def _raw_frame(store: Path, pack: bytes, offset: int, length: int) -> bytes:
     p = store / "packs" / pack.hex()
     assert p.exists(), f"names missing pack {p.name}"
     with open(p, "rb") as f:
         f.seek(offset)
         raw = f.read(length)
     assert len(raw) == length, f"frame past the end of pack {p.name}"
-    return _unzstd(raw) if zstd else raw
+    return raw
+
+
+def _decode_all(frames: list[tuple[bytes, bool, int]]) -> list[bytes]:
+    """Decodes (raw bytes, is zstd, decoded size) frames: the zstd ones in
+    one zstd process (concatenated frames decode to the concatenation)."""
+    zstd = [(raw, size) for raw, z, size in frames if z]
+    joined = _unzstd(b"".join(raw for raw, _ in zstd)) if zstd else b""
+    assert len(joined) == sum(size for _, size in zstd), "frames decode to other sizes"
+    out, at = [], 0
+    for raw, z, size in frames:
+        if z:
+            out.append(joined[at : at + size])
+            at += size
+        else:
+            assert len(raw) == size, "a raw frame of the wrong size"
+            out.append(raw)
+    return out
 
 
 def read_tree2(store: Path, hexname: str, record: bytes) -> Entries:
-    """Every entry of format 2 tree `hexname`, each object verified."""
+    """Every entry of format 2 tree `hexname`, each object verified. Reads
+    level by level: each level's frames are decoded together."""
     dsize, i = _uvarint(record, 4)
     lsize, i = _uvarint(record, i)
     codec, body = record[i], record[i + 1 :]
@@ -179,47 +197,78 @@ def read_tree2(store: Path, hexname: str, record: bytes) -> Entries:
     assert len(content) == dsize + lsize, f"tree {hexname}: record sizes"
     assert f2.sha(content[:dsize]).hex() == hexname, f"tree {hexname}: root does not hash"
     out: Entries = {}
-    stack = [("", content[:dsize], content[dsize:], None)]
-    while stack:
-        path, obj, loc, holding = stack.pop()
-        entries = parse_directory(obj)
-        packs, slots = parse_locator(loc)
-        assert len(slots) == len(entries), f"{path or '/'}: one slot per entry"
-        for e, slot in zip(entries, slots):
-            rel = f"{path}/{e['name']}" if path else e["name"]
-            if e["kind"] == "l":
-                out[rel] = ("l", e["target"])
-                continue
-            if e["kind"] in "fx" and e["size"] == 0:
-                out[rel] = (e["kind"], b"")
-                continue
-            pack = packs[slot["pack"]]
-            if pack == bytes(32):  # the pack holding this directory's frame
-                pack = holding
-            got = _frame(store, pack, slot["offset"], slot["length"], slot["zstd"])
-            if e["kind"] == "d" or e["size"] > f2.CHUNK_THRESHOLD:
-                size = e["size"] if e["kind"] == "d" else e["list_size"]
-                inner, inner_loc = got[:size], got[size:]
+    level = [("", content[:dsize], content[dsize:], None)]
+    while level:
+        # What this level's directories point at: (rel, entry, pack, slot).
+        wanted = []
+        for path, obj, loc, holding in level:
+            entries = parse_directory(obj)
+            packs, slots = parse_locator(loc)
+            assert len(slots) == len(entries), f"{path or '/'}: one slot per entry"
+            for e, slot in zip(entries, slots):
+                rel = f"{path}/{e['name']}" if path else e["name"]
+                if e["kind"] == "l":
+                    out[rel] = ("l", e["target"])
+                elif e["kind"] in "fx" and e["size"] == 0:
+                    out[rel] = (e["kind"], b"")
+                else:
+                    pack = packs[slot["pack"]]
+                    if pack == bytes(32):  # the pack holding this directory's frame
+                        pack = holding
+                    wanted.append((rel, e, pack, slot))
+
+        def size_of(e: dict, slot: dict) -> int:
+            if e["kind"] == "d":
+                return e["size"] + slot["lsize"]
+            if e["size"] > f2.CHUNK_THRESHOLD:
+                return e["list_size"] + slot["lsize"]
+            return e["size"]
+
+        got = _decode_all(
+            [
+                (
+                    _raw_frame(store, pack, slot["offset"], slot["length"]),
+                    slot["zstd"],
+                    size_of(e, slot),
+                )
+                for _, e, pack, slot in wanted
+            ]
+        )
+        chunked = []
+        level = []
+        for (rel, e, pack, _), data in zip(wanted, got):
+            if e["kind"] == "d":
+                inner = data[: e["size"]]
                 assert f2.sha(inner) == e["hash"], f"{rel}: object does not hash"
-                if e["kind"] == "d":
-                    stack.append((rel, inner, inner_loc, pack))
-                    continue
-                cpacks, cslots = parse_locator(inner_loc)
-                n, j = _uvarint(inner, 4)
-                data = bytearray()
-                for cs in cslots:
-                    csize, j = _uvarint(inner, j)
-                    chash, j = inner[j : j + 32], j + 32
-                    cp = cpacks[cs["pack"]]
-                    cp = pack if cp == bytes(32) else cp
-                    chunk = _frame(store, cp, cs["offset"], cs["length"], cs["zstd"])
-                    assert len(chunk) == csize and f2.sha(chunk) == chash, f"{rel}: chunk"
-                    data += chunk
-                assert len(data) == e["size"], f"{rel}: chunks do not add up"
-                out[rel] = (e["kind"], bytes(data))
-                continue
-            assert f2.sha(got) == e["hash"] and len(got) == e["size"], f"{rel}: blob"
-            out[rel] = (e["kind"], got)
+                level.append((rel, inner, data[e["size"] :], pack))
+            elif e["size"] > f2.CHUNK_THRESHOLD:
+                inner = data[: e["list_size"]]
+                assert f2.sha(inner) == e["hash"], f"{rel}: chunk list does not hash"
+                chunked.append((rel, e, pack, inner, data[e["list_size"] :]))
+            else:
+                assert f2.sha(data) == e["hash"], f"{rel}: blob does not hash"
+                out[rel] = (e["kind"], data)
+        for rel, e, pack, clist, cloc in chunked:
+            cpacks, cslots = parse_locator(cloc)
+            n, j = _uvarint(clist, 4)
+            sizes = []
+            for _ in range(n):
+                csize, j = _uvarint(clist, j)
+                sizes.append((csize, clist[j : j + 32]))
+                j += 32
+            assert len(cslots) == len(sizes), f"{rel}: one slot per chunk"
+            frames = []
+            for cs, (csize, _) in zip(cslots, sizes):
+                cp = cpacks[cs["pack"]]
+                cp = pack if cp == bytes(32) else cp
+                raw = _raw_frame(store, cp, cs["offset"], cs["length"])
+                frames.append((raw, cs["zstd"], csize))
+            parts = _decode_all(frames)
+            for part, (_, chash) in zip(parts, sizes):
+                assert f2.sha(part) == chash, f"{rel}: chunk does not hash"
+            whole = b"".join(parts)
+            assert len(whole) == e["size"], f"{rel}: chunks do not add up"
+            out[rel] = (e["kind"], whole)
     return out
 
 

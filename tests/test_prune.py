@@ -201,7 +201,9 @@ def test_dry_run_changes_nothing(any_store, tmp_path):
 
 def test_cli_json_and_usage(tmp_path):
     url = (tmp_path / "store").as_uri()
-    lazypath.push(version(tmp_path, "prod", 1), url, tag="prod")
+    # A format 1 tree, whose pack, index and tree go, beside the format 2
+    # tree that is kept.
+    lazypath.push(version(tmp_path, "prod", 1), url, tag="prod", format=1)
     keep = lazypath.push(version(tmp_path, "prod", 2), url, tag="prod", format=2)
     res = run_cli("prune", url, *STRICT_FLAGS, "--json")
     assert res.returncode == 0, res

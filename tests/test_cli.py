@@ -511,6 +511,9 @@ def run_on_pty(*args) -> tuple:
         stdout=sub_fd,
         stderr=sub_fd,
         env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "120"},
+        # A suite started in the background inherits SIGINT ignored, and
+        # Python then leaves it so: give the child the default a terminal has.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     os.close(sub_fd)
     chunks = []

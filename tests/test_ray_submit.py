@@ -196,6 +196,9 @@ def test_ctrl_c_stops_following_not_the_job(cluster, tmp_path):
         [os.path.join(BIN, "lazypath"), "submit", "--address", h.address,
          str(tmp_path / "store"), "--", "python", "main.py", "--sleep"],
         cwd=src, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        # A suite started in the background inherits SIGINT ignored, and
+        # Python then leaves it so: give the child the default a terminal has.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     seen = []
     deadline = time.time() + 240

@@ -200,6 +200,28 @@ def test_open_tree_holds_a_lease_and_leaves_sys_path_alone(tmp_path, store):
     assert in_use[digest] is False
 
 
+def test_child_env_lets_a_child_import_the_tree_in_either_mode(tmp_path, store):
+    import subprocess
+
+    src = write_tree(tmp_path / "src", {"kid/__init__.py": "WHO = 'tree'\n"})
+    digest = lazypath.push(src, store)
+    code = "import kid, sys; print(kid.WHO, kid.__file__)"
+    for mode in ("eager", "lazy"):
+        opened = lazypath.open_tree(store, digest, mode=mode)
+        try:
+            env = lazypath.child_env(store, opened.tree, mode=mode)
+            assert "kid" not in os.environ.get("PYTHONPATH", "")
+            out = subprocess.run(
+                [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+            )
+        finally:
+            opened.release()
+        assert out.returncode == 0, (mode, out.stderr)
+        who, file = out.stdout.split()
+        assert who == "tree"
+        assert file.startswith(opened.tree.path + os.sep), (mode, file)
+
+
 def test_cache_dir_argument_overrides_env(tmp_path, store, node_cache):
     src = write_tree(tmp_path / "src", SAMPLE)
     digest = lazypath.push(src, store)

@@ -50,7 +50,7 @@ _RECORDS = (
     "TreeListing",
     "VerifyReport",
 )
-_ACTIVATION = ("activate", "pull", "materialize", "open_tree", "OpenTree")
+_ACTIVATION = ("activate", "child_env", "pull", "materialize", "open_tree", "OpenTree")
 
 
 def __getattr__(name: str):
@@ -396,6 +396,7 @@ __all__ = [
     "cache_usage",
     "cache_verify",
     "cat",
+    "child_env",
     "default_cache_dir",
     "diff",
     "log",

@@ -64,6 +64,37 @@ class OpenTree:
             self.lease_fd = -1
 
 
+def child_env(
+    store,
+    tree,
+    *,
+    mode: str = "eager",
+    cache_dir=None,
+    on_demand=None,
+    policy: dict | None = None,
+    keep_inherited_policy: bool = False,
+) -> dict:
+    """The environment (a new dict built from os.environ) under which a
+    process this one starts sees `tree`, an ActiveTree opened from `store`
+    (by open_tree() or pull()) in `mode`. Eager: the tree's path goes first
+    on PYTHONPATH. Lazy: the child activates the tree at start-up, before
+    its own code runs (lazypath/_boot.py). With `policy` (lazypath.policy),
+    the child enforces it from start-up; an inherited policy is dropped
+    unless `keep_inherited_policy`.
+    """
+    from lazypath import _boot
+
+    return _boot.child_env(
+        _path(store),
+        tree,
+        mode,
+        _path(cache_dir) or None,
+        list(on_demand) if on_demand else None,
+        policy,
+        keep_inherited_policy=keep_inherited_policy,
+    )
+
+
 def open_tree(
     store,
     ref: str,

@@ -186,6 +186,13 @@ def progress_display(json_output: bool):
 # ---------------------------------------------------------------- running core work
 
 
+def run_with_progress(fn: Callable, *, json_output: bool):
+    """`fn(callback)` run as run_interruptible() runs it, with a progress
+    display (shown only to humans) whose callback it hands to the core."""
+    with progress_display(json_output) as progress:
+        return run_interruptible(lambda: fn(progress.callback), progress)
+
+
 def run_interruptible(fn: Callable, progress=None):
     """Runs `fn()` so that Ctrl-C ends the command at once.
 

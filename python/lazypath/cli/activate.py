@@ -17,8 +17,7 @@ from lazypath.cli._common import (
     on_demand_flag,
     out,
     print_json,
-    progress_display,
-    run_interruptible,
+    run_with_progress,
     threads,
 )
 
@@ -42,19 +41,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with progress_display(args.json) as progress:
-        tree = run_interruptible(
-            lambda: lazypath.pull(
-                args.store,
-                args.ref,
-                cache_dir=args.cache,
-                threads=args.threads,
-                mode=args.mode,
-                progress=progress.callback,
-                on_demand=args.on_demand,
-            ),
-            progress,
-        )
+    tree = run_with_progress(
+        lambda cb: lazypath.pull(
+            args.store,
+            args.ref,
+            cache_dir=args.cache,
+            threads=args.threads,
+            mode=args.mode,
+            progress=cb,
+            on_demand=args.on_demand,
+        ),
+        json_output=args.json,
+    )
     if args.json:
         print_json(tree)
         return EXIT_OK

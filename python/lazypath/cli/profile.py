@@ -57,8 +57,6 @@ def run(args: argparse.Namespace) -> int:
     import subprocess
     import tempfile
 
-    from lazypath import _boot
-
     command = list(args.command)
     if not command:
         raise UsageError("profile: give the command to run after '--', e.g. -- python -m app")
@@ -68,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
         dirs_file = os.path.join(tmp, "dirs.jsonl")
         # Resolves REF once (the child gets the digest) and fetches the root.
         tree = lazypath.pull(args.store, args.ref, mode="lazy", cache_dir=cache)
-        env = _boot.child_env(args.store, tree, "lazy", cache, keep_inherited_policy=True)
+        env = lazypath.child_env(
+            args.store, tree, mode="lazy", cache_dir=cache, keep_inherited_policy=True
+        )
         env["LAZYPATH_PROFILE_FILE"] = dirs_file
         env.pop("LAZYPATH_PROFILE", None)
         start = time.monotonic()

@@ -16,8 +16,7 @@ from lazypath.cli._common import (
     json_flag,
     out,
     print_json,
-    progress_display,
-    run_interruptible,
+    run_with_progress,
 )
 from lazypath.errors import LazypathError
 
@@ -93,20 +92,19 @@ def _bytes(n: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    with progress_display(args.json) as progress:
-        report = run_interruptible(
-            lambda: lazypath.prune(
-                args.store,
-                keep_last=args.keep_last,
-                keep_within=args.keep_within,
-                grace=args.grace,
-                dry_run=args.dry_run,
-                lock_timeout=args.lock_timeout,
-                actor=args.actor,
-                progress=progress.callback,
-            ),
-            progress,
-        )
+    report = run_with_progress(
+        lambda cb: lazypath.prune(
+            args.store,
+            keep_last=args.keep_last,
+            keep_within=args.keep_within,
+            grace=args.grace,
+            dry_run=args.dry_run,
+            lock_timeout=args.lock_timeout,
+            actor=args.actor,
+            progress=cb,
+        ),
+        json_output=args.json,
+    )
     if args.json:
         print_json({"store": args.store, **report.to_dict()})
         return EXIT_OK

@@ -18,8 +18,7 @@ from lazypath.cli._common import (
     one_line,
     out,
     print_json,
-    progress_display,
-    run_interruptible,
+    run_with_progress,
     threads,
 )
 
@@ -88,27 +87,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with progress_display(args.json) as progress:
-        report = run_interruptible(
-            lambda: lazypath.push_report(
-                args.dir,
-                args.store,
-                tag=args.tag,
-                actor=args.actor,
-                exclude=args.exclude,
-                default_excludes=args.default_excludes,
-                gitignore=args.gitignore,
-                cache_dir=args.cache,
-                level=args.level,
-                threads=args.threads,
-                progress=progress.callback,
-                profile_from=args.profile_from,
-                use_profile=args.use_profile,
-                strict=args.strict,
-                format=args.format,
-            ),
-            progress,
-        )
+    report = run_with_progress(
+        lambda cb: lazypath.push_report(
+            args.dir,
+            args.store,
+            tag=args.tag,
+            actor=args.actor,
+            exclude=args.exclude,
+            default_excludes=args.default_excludes,
+            gitignore=args.gitignore,
+            cache_dir=args.cache,
+            level=args.level,
+            threads=args.threads,
+            progress=cb,
+            profile_from=args.profile_from,
+            use_profile=args.use_profile,
+            strict=args.strict,
+            format=args.format,
+        ),
+        json_output=args.json,
+    )
     if not args.json:  # --json carries them in "warnings" and keeps stderr empty
         for line in report.warnings:
             err(f"{PROG}: warning: {one_line(line)}")

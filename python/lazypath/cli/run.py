@@ -29,8 +29,7 @@ from lazypath.cli._common import (
     cache_flag,
     err,
     on_demand_flag,
-    progress_display,
-    run_interruptible,
+    run_with_progress,
 )
 
 EXIT_NOT_FOUND = 127  # as a shell reports a command it cannot run
@@ -62,8 +61,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lazypath import _boot
-
     command = list(args.command)
     if not command:
         raise UsageError("run: give the command to run after '--', e.g. -- python -m app")
@@ -72,19 +69,25 @@ def run(args: argparse.Namespace) -> int:
         from lazypath import policy as lppolicy
 
         policy = lppolicy.load(args.policy)
-    with progress_display(json_output=False) as progress:
-        opened = run_interruptible(
-            lambda: lazypath.open_tree(
-                args.store,
-                args.ref,
-                mode=args.mode,
-                cache_dir=args.cache,
-                progress=progress.callback,
-                on_demand=args.on_demand,
-            ),
-            progress,
-        )
-    env = _boot.child_env(args.store, opened.tree, args.mode, args.cache, args.on_demand, policy)
+    opened = run_with_progress(
+        lambda cb: lazypath.open_tree(
+            args.store,
+            args.ref,
+            mode=args.mode,
+            cache_dir=args.cache,
+            progress=cb,
+            on_demand=args.on_demand,
+        ),
+        json_output=False,
+    )
+    env = lazypath.child_env(
+        args.store,
+        opened.tree,
+        mode=args.mode,
+        cache_dir=args.cache,
+        on_demand=args.on_demand,
+        policy=policy,
+    )
     if opened.lease_fd >= 0:
         os.set_inheritable(opened.lease_fd, True)
     sys.stdout.flush()

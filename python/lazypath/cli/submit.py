@@ -34,8 +34,7 @@ from lazypath.cli._common import (
     err,
     one_line,
     out,
-    progress_display,
-    run_interruptible,
+    run_with_progress,
 )
 from lazypath.errors import LazypathError
 
@@ -119,18 +118,17 @@ def run(args: argparse.Namespace) -> int:
     address = args.address or os.environ.get("RAY_ADDRESS") or DEFAULT_ADDRESS
     store = store_for_nodes(args.store)
 
-    with progress_display(json_output=False) as progress:
-        report = run_interruptible(
-            lambda: lazypath.push_report(
-                ".",
-                store,
-                tag=args.tag,
-                exclude=args.exclude,
-                cache_dir=args.cache,
-                progress=progress.callback,
-            ),
-            progress,
-        )
+    report = run_with_progress(
+        lambda cb: lazypath.push_report(
+            ".",
+            store,
+            tag=args.tag,
+            exclude=args.exclude,
+            cache_dir=args.cache,
+            progress=cb,
+        ),
+        json_output=False,
+    )
     env = lpray.runtime_env(store, report.digest, mode=args.mode, base=base)
     err(
         f"{PROG}: pushed {os.getcwd()} as {report.digest}"

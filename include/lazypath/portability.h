@@ -47,11 +47,11 @@ struct PortabilityOptions {
   std::vector<std::string> target_names;
 };
 
-// REQUIRES: `sources` is parallel to tree.entries() (ScanResult::sources),
-// or empty (then modes are not checked).
-std::vector<std::string> CheckPortability(
-    const Tree& tree, const std::vector<std::string>& sources,
-    const PortabilityOptions& options);
+// REQUIRES: `modes` (each entry's st_mode on the pushing machine) is
+// parallel to tree.entries(), or empty (then modes are not checked).
+std::vector<std::string> CheckPortability(const Tree& tree,
+                                          const std::vector<uint32_t>& modes,
+                                          const PortabilityOptions& options);
 
 // The InvalidArgument message of a strict push refused for `problems`
 // (REQUIRES: not empty): the first problem and the count.

@@ -20,17 +20,6 @@ from __future__ import annotations
 import sys
 import threading
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    ProgressColumn,
-    TaskProgressColumn,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
-
 _PHASE_LABELS = {
     "scan": "scanning",
     "hash": "hashing",
@@ -73,9 +62,6 @@ def should_show(json_output: bool) -> bool:
 # The order the core's phases happen in; bars are drawn in this order, even
 # when a later phase reports first.
 _PHASE_ORDER = ("scan", "hash", "pack", "upload", "fetch")
-# Below this width the rate and time-left columns are left out, so a bar
-# never wraps onto a second line.
-_NARROW = 80
 
 
 class ProgressDisplay:
@@ -103,20 +89,11 @@ class ProgressDisplay:
         self.stop()
 
     def start(self) -> None:
-        console = self._console or Console(stderr=True)
-        columns = [TextColumn("{task.description:<10}"), BarColumn(bar_width=None)]
-        columns += [TaskProgressColumn(), _AmountColumn()]
-        if console.width >= _NARROW:
-            columns += [_RateColumn(), TimeRemainingColumn()]
-        else:
-            columns[1] = BarColumn(bar_width=max(4, console.width - 42))
-        self._progress = Progress(
-            *columns,
-            console=console,
-            transient=True,
-            refresh_per_second=10,
-            expand=False,
-        )
+        # rich is imported only here, when bars are really drawn: a push
+        # whose stderr is not a terminal never pays for it.
+        from lazypath._progress_bars import make_progress
+
+        self._progress = make_progress(self._console)
         self._progress.start()
 
     def stop(self) -> None:
@@ -181,31 +158,3 @@ class ProgressDisplay:
 
 def _rank(phase: str) -> int:
     return _PHASE_ORDER.index(phase) if phase in _PHASE_ORDER else len(_PHASE_ORDER)
-
-
-def _format_amount(value: float, unit: str) -> str:
-    if unit == "bytes":
-        return human_bytes(value)
-    return f"{int(value):,} {unit}"
-
-
-class _AmountColumn(ProgressColumn):
-    """'3.1/10.0 MiB' for bytes, '1,234 entries' for counts of unknown total."""
-
-    def render(self, task):
-        unit = task.fields.get("unit", "")
-        done = _format_amount(task.completed, unit)
-        if task.total is None:
-            return Text(done, style="progress.download")
-        return Text(f"{done} / {_format_amount(task.total, unit)}", style="progress.download")
-
-
-class _RateColumn(ProgressColumn):
-    """Throughput, in the task's unit."""
-
-    def render(self, task):
-        speed: float | None = task.finished_speed or task.speed
-        if not speed:
-            return Text("", style="progress.data.speed")
-        unit = task.fields.get("unit", "")
-        return Text(f"{_format_amount(speed, unit)}/s", style="progress.data.speed")

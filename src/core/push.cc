@@ -221,20 +221,22 @@ Result<PushResult> PushFormat2(ScanResult scanned, NodeCache& cache,
                       BuildTree(scanned, &cache));
   result.tree = built->dirs.root;
   const Hash& tree_hash = result.tree.hash;
-  std::set<Hash> distinct;
+  std::vector<Hash> distinct;
   for (const auto& [path, d] : built->dirs.dirs) {
     for (const DirEntry& e : d.dir.entries) {
       if (!e.is_file() || e.size == 0) continue;
       if (!e.chunked()) {
-        distinct.insert(e.hash);
+        distinct.push_back(e.hash);
         continue;
       }
       for (const Chunk& c : built->input.chunk_lists.at(e.hash).chunks) {
-        distinct.insert(c.hash);
+        distinct.push_back(c.hash);
       }
     }
   }
-  result.blobs_total = distinct.size();
+  std::sort(distinct.begin(), distinct.end());
+  result.blobs_total = static_cast<size_t>(
+      std::unique(distinct.begin(), distinct.end()) - distinct.begin());
 
   StoreOptions so;
   so.create = true;

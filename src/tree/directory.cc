@@ -392,24 +392,43 @@ Result<DirectorySet> BuildDirectories(const std::vector<FlatEntry>& entries) {
     std::vector<std::string> subdirs;
     size_t depth = 0;
   };
-  std::map<std::string, Node> nodes;
-  nodes[""];
+  std::map<std::string, Node, std::less<>> nodes;
+  // The directory of the previous entry: sorted input keeps siblings
+  // together, so most entries find their directory without a lookup. (A
+  // directory's node exists only once all its ancestors' do.)
+  std::string_view last_parent;
+  Node* last_node = &nodes[""];
   for (const FlatEntry& f : entries) {
     const TreeEntry& t = f.entry;
     LP_RETURN_IF_ERROR(ValidateTreePath(t.path));
     std::string_view path(t.path);
-    for (size_t slash = path.find('/'); slash != std::string_view::npos;
-         slash = path.find('/', slash + 1)) {
-      std::string dir(path.substr(0, slash));
-      if (nodes.count(dir)) continue;
-      size_t up = dir.rfind('/');
-      std::string parent = up == std::string::npos ? "" : dir.substr(0, up);
-      nodes[parent].subdirs.push_back(
-          up == std::string::npos ? dir : dir.substr(up + 1));
-      nodes[dir].depth = nodes[parent].depth + 1;
-    }
     size_t up = path.rfind('/');
-    std::string parent(up == std::string_view::npos ? "" : path.substr(0, up));
+    std::string_view parent =
+        up == std::string_view::npos ? "" : path.substr(0, up);
+    Node* node = last_node;
+    if (parent != last_parent) {
+      auto found = nodes.find(parent);
+      if (found != nodes.end()) {
+        node = &found->second;
+      } else {
+        for (size_t slash = path.find('/'); slash != std::string_view::npos;
+             slash = path.find('/', slash + 1)) {
+          std::string dir(path.substr(0, slash));
+          if (nodes.count(dir)) continue;
+          size_t dir_up = dir.rfind('/');
+          std::string dir_parent =
+              dir_up == std::string::npos ? "" : dir.substr(0, dir_up);
+          Node& above = nodes[dir_parent];
+          above.subdirs.push_back(
+              dir_up == std::string::npos ? dir : dir.substr(dir_up + 1));
+          const size_t depth = above.depth + 1;
+          nodes[dir].depth = depth;
+        }
+        node = &nodes.find(parent)->second;
+      }
+      last_parent = parent;
+      last_node = node;
+    }
     DirEntry e;
     e.name = up == std::string_view::npos ? t.path : t.path.substr(up + 1);
     e.kind = static_cast<DirKind>(t.kind);
@@ -431,9 +450,9 @@ Result<DirectorySet> BuildDirectories(const std::vector<FlatEntry>& entries) {
         e.hash = t.blob.hash;
       }
     }
-    nodes[parent].entries.push_back(std::move(e));
+    node->entries.push_back(std::move(e));
   }
-  std::vector<std::map<std::string, Node>::iterator> order;
+  std::vector<std::map<std::string, Node, std::less<>>::iterator> order;
   for (auto it = nodes.begin(); it != nodes.end(); ++it) order.push_back(it);
   std::stable_sort(order.begin(), order.end(), [](auto a, auto b) {
     return a->second.depth > b->second.depth;

@@ -33,9 +33,9 @@ std::string Octal(unsigned mode) {
 
 }  // namespace
 
-std::vector<std::string> CheckPortability(
-    const Tree& tree, const std::vector<std::string>& sources,
-    const PortabilityOptions& options) {
+std::vector<std::string> CheckPortability(const Tree& tree,
+                                          const std::vector<uint32_t>& modes,
+                                          const PortabilityOptions& options) {
   std::vector<std::string> out;
   std::map<std::string, std::string> stdlib, target;  // lower -> name
   for (const auto& n : options.stdlib_names) stdlib.emplace(Lower(n), n);
@@ -84,11 +84,10 @@ std::vector<std::string> CheckPortability(
                     "directory is longer than " +
                     std::to_string(room) + " bytes");
     }
-    if (e.kind != EntryKind::kSymlink && i < sources.size()) {
-      struct stat st;
-      if (::lstat(sources[i].c_str(), &st) == 0 && !(st.st_mode & S_IROTH)) {
+    if (e.kind != EntryKind::kSymlink && i < modes.size()) {
+      if (!(modes[i] & S_IROTH)) {
         out.push_back(e.path + ": not readable by others (mode " +
-                      Octal(st.st_mode) +
+                      Octal(modes[i]) +
                       "); the node cache makes it readable by every user "
                       "of every node");
       }

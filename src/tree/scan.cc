@@ -1,5 +1,6 @@
 #include "lazypath/scan.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,6 +19,57 @@ namespace lazypath {
 
 namespace {
 
+// Whether this process may read (and, for a directory, search) the entry
+// `st` describes, from its mode alone where that is exact: for the file's
+// owner only the owner bits count (ACLs included). Anyone else asks the
+// kernel (faccessat), as groups, ACLs and capabilities then decide.
+bool OwnerMayRead(const struct stat& st, bool dir) {
+  static const uid_t euid = ::geteuid();
+  if (st.st_uid != euid) return false;
+  const mode_t want = dir ? (S_IRUSR | S_IXUSR) : S_IRUSR;
+  return (st.st_mode & want) == want;
+}
+
+// The names in the directory open as `fd` (at `abs`), sorted, without "."
+// and "..".
+Result<std::vector<std::string>> ReadDirFd(int fd, const std::string& abs) {
+  // fdopendir takes ownership of its fd: hand it a duplicate.
+  int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) return Status::FromErrno("cannot read directory", abs, errno);
+  DIR* d = ::fdopendir(dup);
+  if (d == nullptr) {
+    int e = errno;
+    ::close(dup);
+    return Status::FromErrno("cannot read directory", abs, e);
+  }
+  std::vector<std::string> out;
+  errno = 0;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string_view n(e->d_name);
+    if (n == "." || n == "..") continue;
+    out.emplace_back(n);
+  }
+  int e = errno;
+  ::closedir(d);
+  if (e != 0) return Status::FromErrno("cannot read directory", abs, e);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
 struct Walker {
   std::string root;
   const ScanOptions& opt;
@@ -25,20 +77,26 @@ struct Walker {
   IgnoreRules cli;    // --exclude patterns
   std::vector<TreeEntry> entries;
   std::vector<std::string> sources;
-  std::vector<StatKey> keys;  // per entry (files only meaningful)
+  std::vector<StatKey> keys;    // per entry (files only meaningful)
+  std::vector<uint32_t> modes;  // per entry: st_mode
   Progress* progress = nullptr;
 
-  Status Walk(const std::string& rel) {
-    std::string abs = rel.empty() ? root : fs::Join(root, rel);
-    if (opt.gitignore) {
+  // `fd` is the directory `abs` open for reading. Entries are reached
+  // relative to it (a lookup of one component instead of the whole path);
+  // tree paths nest at most 128 deep (ValidateTreePath), so at most that
+  // many directories are open at once.
+  Status Walk(const std::string& rel, const std::string& abs, int fd) {
+    LP_ASSIGN_OR_RETURN(std::vector<std::string> names, ReadDirFd(fd, abs));
+    if (opt.gitignore &&
+        std::binary_search(names.begin(), names.end(), ".gitignore")) {
       std::string gi = fs::Join(abs, ".gitignore");
       struct stat st;
-      if (::lstat(gi.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      if (::fstatat(fd, ".gitignore", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+          S_ISREG(st.st_mode)) {
         LP_ASSIGN_OR_RETURN(std::string text, fs::ReadFile(gi, 64 << 20));
         LP_RETURN_IF_ERROR(rules.AddFile(rel, text, gi));
       }
     }
-    LP_ASSIGN_OR_RETURN(std::vector<std::string> names, fs::ListDir(abs));
     for (const auto& name : names) {
       std::string child_rel = rel.empty() ? name : rel + "/" + name;
       std::string child_abs = fs::Join(abs, name);
@@ -47,7 +105,7 @@ struct Walker {
         continue;
       }
       struct stat st;
-      if (::lstat(child_abs.c_str(), &st) != 0) {
+      if (::fstatat(fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
         return Status::FromErrno("stat", child_abs, errno);
       }
       bool is_dir = S_ISDIR(st.st_mode);
@@ -58,13 +116,22 @@ struct Walker {
         return Status::Unsupported(child_abs + ": cannot ship this name (" +
                                    pv.message() + ")");
       }
+      auto may_read = [&](int how) {
+        if (OwnerMayRead(st, is_dir)) return true;
+        return ::faccessat(fd, name.c_str(), how, 0) == 0;
+      };
       if (is_dir) {
-        if (::access(child_abs.c_str(), R_OK | X_OK) != 0) {
+        if (!may_read(R_OK | X_OK)) {
           return Status::FromErrno("unreadable directory", child_abs, errno);
         }
-        LP_RETURN_IF_ERROR(Walk(child_rel));
+        Fd sub(::openat(fd, name.c_str(),
+                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (sub.get() < 0) {
+          return Status::FromErrno("unreadable directory", child_abs, errno);
+        }
+        LP_RETURN_IF_ERROR(Walk(child_rel, child_abs, sub.get()));
       } else if (S_ISREG(st.st_mode)) {
-        if (::access(child_abs.c_str(), R_OK) != 0) {
+        if (!may_read(R_OK)) {
           return Status::FromErrno("unreadable file", child_abs, errno);
         }
         TreeEntry e;
@@ -73,11 +140,13 @@ struct Walker {
             (st.st_mode & S_IXUSR) ? EntryKind::kExecutable : EntryKind::kFile;
         e.blob.size = static_cast<uint64_t>(st.st_size);
         entries.push_back(std::move(e));
-        sources.push_back(child_abs);
+        sources.push_back(std::move(child_abs));
         keys.push_back(StatKey::From(st));
+        modes.push_back(st.st_mode);
       } else if (S_ISLNK(st.st_mode)) {
         std::string target(4096, '\0');
-        ssize_t n = ::readlink(child_abs.c_str(), target.data(), target.size());
+        ssize_t n =
+            ::readlinkat(fd, name.c_str(), target.data(), target.size());
         if (n < 0) return Status::FromErrno("readlink", child_abs, errno);
         target.resize(static_cast<size_t>(n));
         if (!SymlinkStaysInside(child_rel, target)) {
@@ -91,8 +160,9 @@ struct Walker {
         e.blob = HashBytes(target);
         e.target = std::move(target);
         entries.push_back(std::move(e));
-        sources.push_back(child_abs);
+        sources.push_back(std::move(child_abs));
         keys.emplace_back();
+        modes.push_back(st.st_mode);
       } else {
         const char* what = S_ISSOCK(st.st_mode)   ? "a socket"
                            : S_ISFIFO(st.st_mode) ? "a FIFO"
@@ -131,7 +201,7 @@ Result<ScanResult> ScanDirectory(const std::string& dir,
     return Status::InvalidArgument(root + ": not a directory");
   }
   const int64_t scan_start = NowNs();
-  Walker w{root, options, {}, {}, {}, {}, {}, nullptr};
+  Walker w{root, options, {}, {}, {}, {}, {}, {}, nullptr};
   if (options.default_excludes) {
     for (const auto& p : IgnoreRules::DefaultPatterns()) {
       LP_RETURN_IF_ERROR(w.rules.AddPattern(p));
@@ -147,7 +217,11 @@ Result<ScanResult> ScanDirectory(const std::string& dir,
   {
     Progress progress(options.progress, "scan", 0, "entries");
     w.progress = &progress;
-    LP_RETURN_IF_ERROR(w.Walk(""));
+    Fd root_fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (root_fd.get() < 0) {
+      return Status::FromErrno("cannot read directory", root, errno);
+    }
+    LP_RETURN_IF_ERROR(w.Walk("", root, root_fd.get()));
     w.progress = nullptr;
   }
   ScanResult result;
@@ -183,27 +257,33 @@ Result<ScanResult> ScanDirectory(const std::string& dir,
     result.stats.bytes_hashed += w.entries[i].blob.size;
   }
   constexpr int64_t kRacyNs = 1'000'000'000;
-  std::vector<TreeEntry> entries;
-  entries.reserve(w.entries.size());
-  std::vector<std::pair<std::string, std::string>> path_source;
-  path_source.reserve(w.entries.size());
   for (size_t i = 0; i < w.entries.size(); ++i) {
-    TreeEntry& e = w.entries[i];
+    const TreeEntry& e = w.entries[i];
     if (e.kind != EntryKind::kSymlink &&
         w.keys[i].mtime_ns < scan_start - kRacyNs) {
       cache.Put(e.path, w.keys[i], e.blob);
     }
-    path_source.emplace_back(e.path, w.sources[i]);
-    entries.push_back(std::move(e));
+  }
+  // The tree sorts its entries by path: put sources and modes in that order.
+  std::vector<size_t> order(w.entries.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return w.entries[a].path < w.entries[b].path;
+  });
+  std::vector<TreeEntry> entries;
+  entries.reserve(order.size());
+  result.sources.reserve(order.size());
+  std::vector<uint32_t> modes;
+  modes.reserve(order.size());
+  for (size_t i : order) {
+    entries.push_back(std::move(w.entries[i]));
+    result.sources.push_back(std::move(w.sources[i]));
+    modes.push_back(w.modes[i]);
   }
   result.tree = Tree(std::move(entries));
-  std::sort(path_source.begin(), path_source.end());
-  result.sources.reserve(path_source.size());
-  for (auto& ps : path_source) result.sources.push_back(std::move(ps.second));
   LP_RETURN_IF_ERROR(result.tree.Validate().WithContext(root));
   if (options.portability.enabled) {
-    result.warnings =
-        CheckPortability(result.tree, result.sources, options.portability);
+    result.warnings = CheckPortability(result.tree, modes, options.portability);
   }
   // Failing to save the stat cache only costs time on the next scan.
   (void)cache.Save();

@@ -145,6 +145,19 @@ TEST_F(ScanTest, UnreadableFileIsRefused) {
   EXPECT_NE(r.status().message().find("unreadable"), std::string::npos);
 }
 
+TEST_F(ScanTest, UnreadableDirectoryIsRefusedByName) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root reads every directory";
+  Write("locked/inner.py", "x");
+  Write("open/ok.py", "y");
+  ASSERT_EQ(::chmod((root_ + "/locked").c_str(), 0300), 0);  // no read
+  auto r = ScanDirectory(root_, {});
+  ::chmod((root_ + "/locked").c_str(), 0700);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("unreadable directory"),
+            std::string::npos);
+  EXPECT_NE(r.status().message().find(root_ + "/locked"), std::string::npos);
+}
+
 TEST_F(ScanTest, MissingDirectoryIsNotFound) {
   auto r = ScanDirectory(root_ + "/nope", {});
   ASSERT_FALSE(r.ok());
@@ -202,6 +215,63 @@ TEST_F(ScanTest, StatCacheSkipsUnchangedFilesAndCatchesEdits) {
   EXPECT_EQ(third->stats.files_hashed, 1u);
   EXPECT_NE(third->tree.digest(), first->tree.digest());
   (void)fs::RemoveAll(o.stat_cache_dir);
+}
+
+TEST_F(ScanTest, UnchangedRescanLeavesTheStatCacheFileAlone) {
+  Write("m/a.py", "a");
+  Write("m/b.py", "b");
+  struct utimbuf old {
+    1000000, 1000000
+  };
+  ::utime((root_ + "/m/a.py").c_str(), &old);
+  ::utime((root_ + "/m/b.py").c_str(), &old);
+  ScanOptions o;
+  o.stat_cache_dir = root_ + ".statcache";
+  ASSERT_TRUE(ScanDirectory(root_, o).ok());
+  auto names = fs::ListDir(o.stat_cache_dir);
+  ASSERT_TRUE(names.ok());
+  ASSERT_EQ(names->size(), 1u);
+  const std::string file = o.stat_cache_dir + "/" + names->front();
+  struct stat before, after;
+  ASSERT_EQ(::stat(file.c_str(), &before), 0);
+  ASSERT_TRUE(ScanDirectory(root_, o).ok());
+  ASSERT_EQ(::stat(file.c_str(), &after), 0);
+  EXPECT_EQ(before.st_ino, after.st_ino);  // not replaced by a rename
+  // A removed file changes the cache, which is then rewritten.
+  ASSERT_EQ(::unlink((root_ + "/m/b.py").c_str()), 0);
+  auto third = ScanDirectory(root_, o);
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->tree.entries().size(), 1u);
+  ASSERT_EQ(::stat(file.c_str(), &after), 0);
+  EXPECT_NE(before.st_ino, after.st_ino);
+  (void)fs::RemoveAll(o.stat_cache_dir);
+}
+
+TEST_F(ScanTest, ATreeAtTheDepthLimitScans) {
+  // The walk holds one directory open per level: 128 at the deepest.
+  std::string rel;
+  for (int i = 0; i < 127; ++i) {
+    rel += (i ? "/" : "") + std::string("d") + std::to_string(i % 10);
+    if (i % 20 == 0) Write(rel + "/f.py", std::to_string(i));
+  }
+  Write(rel + "/leaf.py", "leaf");
+  ASSERT_EQ(::symlink("leaf.py", (root_ + "/" + rel + "/link.py").c_str()), 0);
+  auto r = ScanDirectory(root_, {});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->tree.entries().size(), 7u + 2u);  // f.py at 0, 20, ..., 120
+  const auto& last = r->tree.entries();
+  bool saw_link = false;
+  for (const auto& e : last) {
+    if (e.path == rel + "/link.py") {
+      saw_link = true;
+      EXPECT_EQ(e.kind, EntryKind::kSymlink);
+      EXPECT_EQ(e.target, "leaf.py");
+    }
+  }
+  EXPECT_TRUE(saw_link);
+  for (size_t i = 0; i < r->sources.size(); ++i) {
+    EXPECT_EQ(r->sources[i], root_ + "/" + last[i].path);
+  }
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "tree/stat_cache.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "util/fs.h"
@@ -41,9 +42,12 @@ StatCache StatCache::Load(const std::string& cache_dir,
   c.file_ = fs::Join(cache_dir, HashBytes(root).hash.hex().substr(0, 32));
   auto data = fs::ReadFile(c.file_, 1ull << 30);
   if (!data.ok()) return c;
-  std::string_view rest(*data);
+  c.data_ = std::move(*data);
+  std::string_view rest(c.data_);
   if (rest.substr(0, kHeader.size()) != kHeader) return c;
   rest.remove_prefix(kHeader.size());
+  c.old_.reserve(
+      static_cast<size_t>(std::count(rest.begin(), rest.end(), '\n')));
   while (!rest.empty()) {
     size_t nl = rest.find('\n');
     if (nl == std::string_view::npos) break;
@@ -60,7 +64,7 @@ StatCache StatCache::Load(const std::string& cache_dir,
     auto h = Hash::FromHex(f[5]);
     if (!h.ok()) continue;
     r.digest.hash = *h;
-    c.old_.emplace(std::string(line), r);  // the path is the rest of the line
+    c.old_.emplace(line, r);  // the path is the rest of the line
   }
   return c;
 }
@@ -74,11 +78,20 @@ std::optional<Digest> StatCache::Lookup(const std::string& path,
 
 void StatCache::Put(const std::string& path, const StatKey& key,
                     const Digest& digest) {
-  new_[path] = Record{key, digest};
+  if (!changed_) {
+    auto it = old_.find(path);
+    changed_ = it == old_.end() || !(it->second.key == key) ||
+               it->second.digest != digest;
+  }
+  new_.emplace_back(path, Record{key, digest});
 }
 
 Status StatCache::Save() const {
   if (file_.empty()) return Status::OK();
+  // An unchanged cache is not rewritten: a re-push with nothing changed then
+  // writes nothing at all on the pushing machine. (Each path is Put at most
+  // once, so equal counts and no difference mean equal contents.)
+  if (!changed_ && new_.size() == old_.size()) return Status::OK();
   std::string out(kHeader);
   for (const auto& [path, r] : new_) {
     if (path.find('\n') != std::string::npos) continue;

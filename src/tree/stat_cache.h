@@ -14,7 +14,10 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "lazypath/digest.h"
 #include "lazypath/status.h"
@@ -30,12 +33,21 @@ struct StatKey {
 
 class StatCache {
  public:
+  StatCache() = default;
+  // Movable only: old_'s keys point into data_'s heap buffer, which a move
+  // keeps and a copy would not.
+  StatCache(StatCache&&) = default;
+  StatCache& operator=(StatCache&&) = default;
+  StatCache(const StatCache&) = delete;
+  StatCache& operator=(const StatCache&) = delete;
   // Loads the cache for `root` from `cache_dir`. Never fails.
   static StatCache Load(const std::string& cache_dir, const std::string& root);
   std::optional<Digest> Lookup(const std::string& path,
                                const StatKey& key) const;
+  // REQUIRES: each path is Put at most once.
   void Put(const std::string& path, const StatKey& key, const Digest& digest);
-  // Writes the entries Put since Load (only those: stale paths drop out).
+  // Writes the entries Put since Load (only those: stale paths drop out);
+  // writes nothing when they equal what Load read.
   Status Save() const;
 
  private:
@@ -44,7 +56,10 @@ class StatCache {
     Digest digest;
   };
   std::string file_;
-  std::unordered_map<std::string, Record> old_, new_;
+  std::string data_;  // the loaded file; old_'s keys point into it
+  std::unordered_map<std::string_view, Record> old_;
+  std::vector<std::pair<std::string, Record>> new_;
+  bool changed_ = false;  // a Put differs from, or is missing in, old_
 };
 
 }  // namespace lazypath

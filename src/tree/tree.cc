@@ -74,24 +74,38 @@ bool ParseU64(std::string_view s, uint64_t* v) {
 // Two paths (files or the directories they imply) that differ only by case
 // or Unicode normalisation would land on one name on such file systems, and
 // one would silently replace or merge with the other.
+// The length of the longest common prefix of `a` and `b`.
+size_t CommonPrefix(std::string_view a, std::string_view b) {
+  size_t n = std::min(a.size(), b.size());
+  return static_cast<size_t>(
+      std::mismatch(a.begin(), a.begin() + static_cast<ptrdiff_t>(n), b.begin())
+          .first -
+      a.begin());
+}
+
+// REQUIRES: `entries` sorted by path. All paths under a directory "d/" are
+// then adjacent, so a directory prefix of an entry was met before exactly
+// when the previous entry also starts with it: each prefix is folded once,
+// and the work is linear in the paths' total length.
 Status CheckFoldCollisions(const std::vector<TreeEntry>& entries) {
-  std::unordered_map<std::string, std::string> folded;  // folded -> original
-  std::set<std::string_view> seen;
+  std::unordered_map<std::string, std::string_view> folded;  // -> original
+  folded.reserve(entries.size() + entries.size() / 4);
+  std::string_view prev;
   for (const TreeEntry& e : entries) {
     std::string_view p(e.path);
+    const size_t common = CommonPrefix(prev, p);
+    prev = p;
     for (size_t end = p.find('/');; end = p.find('/', end + 1)) {
-      std::string_view prefix = p.substr(0, end);
-      if (seen.insert(prefix).second) {
-        std::string f = FoldName(prefix);
-        auto [it, fresh] = folded.emplace(std::move(f), std::string(prefix));
-        if (!fresh && it->second != prefix) {
-          return Status::Corrupt(
-              "tree paths " + ShowName(it->second) + " and " +
-              ShowName(prefix) +
-              " collide: they differ only by case or Unicode normalisation");
-        }
+      const bool whole = end == std::string_view::npos;
+      if (!whole && end < common) continue;  // "p[0,end]/" starts prev too
+      std::string_view prefix = whole ? p : p.substr(0, end);
+      auto [it, fresh] = folded.emplace(FoldName(prefix), prefix);
+      if (!fresh && it->second != prefix) {
+        return Status::Corrupt(
+            "tree paths " + ShowName(it->second) + " and " + ShowName(prefix) +
+            " collide: they differ only by case or Unicode normalisation");
       }
-      if (end == std::string_view::npos) break;
+      if (whole) break;
     }
   }
   return Status::OK();
@@ -150,9 +164,13 @@ bool ResolvesInside(const std::map<std::string_view, std::string_view>& links,
 }  // namespace
 
 Tree::Tree(std::vector<TreeEntry> entries) : entries_(std::move(entries)) {
-  std::sort(
-      entries_.begin(), entries_.end(),
-      [](const TreeEntry& a, const TreeEntry& b) { return a.path < b.path; });
+  auto by_path = [](const TreeEntry& a, const TreeEntry& b) {
+    return a.path < b.path;
+  };
+  // A scan or a parsed listing hands them over sorted already.
+  if (!std::is_sorted(entries_.begin(), entries_.end(), by_path)) {
+    std::sort(entries_.begin(), entries_.end(), by_path);
+  }
 }
 
 Status ValidateTreePath(std::string_view path) {
@@ -244,21 +262,25 @@ Status Tree::Validate() const {
   }
   // A path that is also a parent of another path ("a" and "a/b") collides.
   // Within sorted order, every "a/..." follows "a" but possibly after names
-  // like "a!x" ('!' < '/'); so check each entry's parents explicitly.
+  // like "a!x" ('!' < '/'); so each directory is looked up, once: when the
+  // previous entry does not already start with it (CheckFoldCollisions).
   std::vector<std::string_view> sorted;
   sorted.reserve(entries_.size());
   for (const auto& e : entries_) sorted.push_back(e.path);
+  std::string_view prev;
   for (const auto& e : entries_) {
     std::string_view p(e.path);
-    size_t slash = p.find('/');
-    while (slash != std::string_view::npos) {
+    const size_t common = CommonPrefix(prev, p);
+    prev = p;
+    for (size_t slash = p.find('/'); slash != std::string_view::npos;
+         slash = p.find('/', slash + 1)) {
+      if (slash < common) continue;
       std::string_view parent = p.substr(0, slash);
       if (std::binary_search(sorted.begin(), sorted.end(), parent)) {
         return Status::Corrupt("tree paths '" + std::string(parent) +
                                "' and '" + e.path +
                                "' collide: a file cannot also be a directory");
       }
-      slash = p.find('/', slash + 1);
     }
   }
   LP_RETURN_IF_ERROR(CheckFoldCollisions(entries_));

@@ -62,8 +62,9 @@ for want in CMakeLists.txt pyproject.toml LICENSE README.md doc/pypi.md doc/form
   grep -qx "$top/$want" <<<"$listing" || die "$sdist: $want is missing"
 done
 
-# OpenSSL and libcurl (with libcurl's own dependencies) go into
-# lazypath.libs/; auditwheel picks the oldest manylinux tag they allow.
+# OpenSSL and libcurl (with libcurl's own dependencies; only
+# liblazypath_curl.so links it) go into lazypath.libs/; auditwheel picks
+# the oldest manylinux tag they allow.
 log "auditwheel repair"
 rm -rf "$RAW/repaired"
 auditwheel repair -w "$RAW/repaired" "$raw_wheel" >&2
@@ -74,7 +75,8 @@ wheel=$(ls "$RAW"/repaired/lazypath-*.whl)
 check=$(mktemp -d)
 trap 'rm -rf "$check"' EXIT
 python -m zipfile -e "$wheel" "$check"
-for so in "$check"/lazypath/_core*.so "$check"/lazypath/_doctor*.so; do
+for so in "$check"/lazypath/_core*.so "$check"/lazypath/_doctor*.so \
+  "$check"/lazypath/liblazypath_curl.so; do
   [ -e "$so" ] || die "$wheel: no $(basename "$so")"
   if grep -q -F -e "$ROOT" -e "build-via-sdist" "$so"; then
     die "$wheel: $(basename "$so") names a path of the build machine"

@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 log() { printf '\033[1m[wheel-test]\033[0m %s (%ss)\n' "$*" "$SECONDS" >&2; }
+die() { printf '\033[1m[wheel-test]\033[0m error: %s\n' "$*" >&2; exit 1; }
 
 bash scripts/wheel.sh
 PY=${PYTHON:-python3}
@@ -41,6 +42,15 @@ for mod in (lazypath, lazypath._core, lazypath._doctor):
         sys.exit(f"[wheel-test] error: {mod.__name__} is {mod.__file__}, not from {venv}")
 print(f"[wheel-test] lazypath {lazypath.__file__}", file=sys.stderr)
 EOF
+# libcurl comes in through liblazypath_curl.so on the first request: a
+# refused connection (not a loading error) says the wheel's copy loads.
+if out=$("$VENV/bin/lazypath" show https://127.0.0.1:9/store prod 2>&1); then
+  die "show on a closed port succeeded: $out"
+fi
+case "$out" in
+  *"cannot load libcurl"*) die "the wheel's liblazypath_curl.so does not load: $out" ;;
+esac
+log "remote stores load libcurl: $out"
 
 log "pytest (installed wheel): tests/test_api.py tests/test_cli.py tests/test_ray_e2e.py"
 set +e

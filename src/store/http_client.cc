@@ -1,6 +1,5 @@
 #include "store/http_client.h"
 
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -12,6 +11,7 @@
 #include <random>
 #include <thread>
 
+#include "store/curl_api.h"
 #include "store/s3_xml.h"
 #include "util/fs.h"
 
@@ -38,11 +38,6 @@ EnvLookup MapEnv(std::map<std::string, std::string> vars) {
 namespace lazypath::http {
 
 namespace {
-
-void GlobalInit() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -73,6 +68,7 @@ constexpr uint64_t kMaxErrorBody = 64 * 1024;
 // State of one attempt, shared with libcurl's callbacks.
 struct Transfer {
   CURL* curl = nullptr;
+  const CurlApi* api = nullptr;  // set with `curl`
   std::map<std::string, std::string> headers;
   long status = 0;
   // Non-streaming: the body, capped at max_body.
@@ -114,7 +110,7 @@ size_t HeaderCb(char* data, size_t size, size_t n, void* user) {
 
 long CurrentStatus(Transfer* t) {
   long code = 0;
-  curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &code);
+  t->api->easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &code);
   return code;
 }
 
@@ -224,95 +220,103 @@ bool RetryableCurl(CURLcode c) {
 }
 
 struct SList {
+  const CurlApi& api;
   curl_slist* list = nullptr;
-  ~SList() { curl_slist_free_all(list); }
-  void Add(const std::string& h) { list = curl_slist_append(list, h.c_str()); }
+  ~SList() { api.slist_free_all(list); }
+  void Add(const std::string& h) { list = api.slist_append(list, h.c_str()); }
 };
 
 struct Easy {
+  const CurlApi& api;
   CURL* h;
-  Easy() : h(curl_easy_init()) {}
+  explicit Easy(const CurlApi& a) : api(a), h(a.easy_init()) {}
   ~Easy() {
-    if (h != nullptr) curl_easy_cleanup(h);
+    if (h != nullptr) api.easy_cleanup(h);
   }
 };
 
 // One attempt. Returns the curl code; `errbuf` gets libcurl's detail.
 CURLcode Perform(const Request& req, const Auth& auth, const ClientOptions& opt,
                  bool streaming, Transfer* t, std::string* detail) {
-  GlobalInit();
-  Easy easy;
+  Result<const CurlApi*> loaded = Curl();
+  if (!loaded.ok()) {
+    *detail = loaded.status().message();
+    return CURLE_FAILED_INIT;
+  }
+  const CurlApi& api = **loaded;
+  Easy easy(api);
   if (easy.h == nullptr) {
     *detail = "cannot create a curl handle";
     return CURLE_OUT_OF_MEMORY;
   }
   CURL* c = easy.h;
   t->curl = c;
+  t->api = &api;
   char errbuf[CURL_ERROR_SIZE] = {0};
-  SList headers;
+  SList headers{api};
   for (const auto& h : req.headers) headers.Add(h);
   for (const auto& h : auth.secret_headers) headers.Add(h);
-  curl_easy_setopt(c, CURLOPT_URL, req.url.c_str());
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);  // never carry auth away
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, opt.connect_timeout_seconds);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, opt.stall_seconds);
+  api.easy_setopt(c, CURLOPT_URL, req.url.c_str());
+  api.easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  api.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  api.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);  // never carry auth away
+  api.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  api.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, opt.connect_timeout_seconds);
+  api.easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  api.easy_setopt(c, CURLOPT_LOW_SPEED_TIME, opt.stall_seconds);
   // Bodies of unknown size (GETs of trees and indexes, uploads, S3's slow
   // multipart completion) rely on the stall timeout; bodiless calls also
   // get a total one.
   if (!streaming && (req.method == "HEAD" || req.method == "DELETE")) {
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, opt.small_request_timeout_seconds);
+    api.easy_setopt(c, CURLOPT_TIMEOUT, opt.small_request_timeout_seconds);
   }
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+  api.easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+  api.easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
   if (!opt.ca_file.empty()) {
-    curl_easy_setopt(c, CURLOPT_CAINFO, opt.ca_file.c_str());
+    api.easy_setopt(c, CURLOPT_CAINFO, opt.ca_file.c_str());
   }
   if (!opt.ca_pem.empty()) {
     curl_blob blob{const_cast<char*>(opt.ca_pem.data()), opt.ca_pem.size(),
                    CURL_BLOB_NOCOPY};
-    curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
+    api.easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
   }
   if (!opt.ca_dir.empty()) {
-    curl_easy_setopt(c, CURLOPT_CAPATH, opt.ca_dir.c_str());
+    api.easy_setopt(c, CURLOPT_CAPATH, opt.ca_dir.c_str());
   }
   if (!auth.sigv4.empty()) {
-    curl_easy_setopt(c, CURLOPT_AWS_SIGV4, auth.sigv4.c_str());
-    curl_easy_setopt(c, CURLOPT_USERPWD, auth.userpwd.c_str());
+    api.easy_setopt(c, CURLOPT_AWS_SIGV4, auth.sigv4.c_str());
+    api.easy_setopt(c, CURLOPT_USERPWD, auth.userpwd.c_str());
   }
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, HeaderCb);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, t);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, WriteCb);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
+  api.easy_setopt(c, CURLOPT_HEADERFUNCTION, HeaderCb);
+  api.easy_setopt(c, CURLOPT_HEADERDATA, t);
+  api.easy_setopt(c, CURLOPT_WRITEFUNCTION, WriteCb);
+  api.easy_setopt(c, CURLOPT_WRITEDATA, t);
   if (req.method == "HEAD") {
-    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    api.easy_setopt(c, CURLOPT_NOBODY, 1L);
   } else if (req.method == "PUT") {
-    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(c, CURLOPT_READFUNCTION, ReadCb);
-    curl_easy_setopt(c, CURLOPT_READDATA, t);
+    api.easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    api.easy_setopt(c, CURLOPT_READFUNCTION, ReadCb);
+    api.easy_setopt(c, CURLOPT_READDATA, t);
     uint64_t size = req.body_file.empty() ? req.body.size() : req.file_length;
-    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE,
+    api.easy_setopt(c, CURLOPT_INFILESIZE_LARGE,
                      static_cast<curl_off_t>(size));
     // No 100-continue round trip; but libcurl 7.88 signs an emptied header
     // into SigV4's SignedHeaders, which servers then reject, so keep it there.
     if (auth.sigv4.empty()) headers.Add("Expect:");
   } else if (req.method == "POST") {
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, req.body.data());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+    api.easy_setopt(c, CURLOPT_POST, 1L);
+    api.easy_setopt(c, CURLOPT_POSTFIELDS, req.body.data());
+    api.easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
                      static_cast<curl_off_t>(req.body.size()));
     if (auth.sigv4.empty()) headers.Add("Expect:");
   } else if (req.method != "GET") {
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+    api.easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
   }
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.list);
-  CURLcode rc = curl_easy_perform(c);
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &t->status);
+  api.easy_setopt(c, CURLOPT_HTTPHEADER, headers.list);
+  CURLcode rc = api.easy_perform(c);
+  api.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &t->status);
   if (rc != CURLE_OK) {
-    *detail = curl_easy_strerror(rc);
+    *detail = api.easy_strerror(rc);
     if (errbuf[0] != '\0') {
       std::string e = Trim(errbuf);
       // libcurl's detail names host and port, never our query or secrets;
@@ -360,14 +364,17 @@ ClientOptions ClientOptions::FromEnv() {
   }
   if (const char* v = Env("SSL_CERT_DIR")) o.ca_dir = v;
   if (o.ca_file.empty() && o.ca_pem.empty() && o.ca_dir.empty()) {
-    GlobalInit();
+    // Without libcurl (Curl() fails) requests fail anyway, saying why.
+    Result<const CurlApi*> api = Curl();
     char* curl_default = nullptr;
-    if (CURL* c = curl_easy_init()) {
-      curl_easy_getinfo(c, CURLINFO_CAINFO, &curl_default);
-      o.ca_file = FallbackCaBundle(curl_default, [](const std::string& f) {
-        return ::access(f.c_str(), R_OK) == 0;
-      });
-      curl_easy_cleanup(c);
+    if (api.ok()) {
+      if (CURL* c = (*api)->easy_init()) {
+        (*api)->easy_getinfo(c, CURLINFO_CAINFO, &curl_default);
+        o.ca_file = FallbackCaBundle(curl_default, [](const std::string& f) {
+          return ::access(f.c_str(), R_OK) == 0;
+        });
+        (*api)->easy_cleanup(c);
+      }
     }
   }
   return o;

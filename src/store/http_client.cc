@@ -298,8 +298,7 @@ CURLcode Perform(const Request& req, const Auth& auth, const ClientOptions& opt,
     api.easy_setopt(c, CURLOPT_READFUNCTION, ReadCb);
     api.easy_setopt(c, CURLOPT_READDATA, t);
     uint64_t size = req.body_file.empty() ? req.body.size() : req.file_length;
-    api.easy_setopt(c, CURLOPT_INFILESIZE_LARGE,
-                     static_cast<curl_off_t>(size));
+    api.easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(size));
     // No 100-continue round trip; but libcurl 7.88 signs an emptied header
     // into SigV4's SignedHeaders, which servers then reject, so keep it there.
     if (auth.sigv4.empty()) headers.Add("Expect:");
@@ -307,7 +306,7 @@ CURLcode Perform(const Request& req, const Auth& auth, const ClientOptions& opt,
     api.easy_setopt(c, CURLOPT_POST, 1L);
     api.easy_setopt(c, CURLOPT_POSTFIELDS, req.body.data());
     api.easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-                     static_cast<curl_off_t>(req.body.size()));
+                    static_cast<curl_off_t>(req.body.size()));
     if (auth.sigv4.empty()) headers.Add("Expect:");
   } else if (req.method != "GET") {
     api.easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());

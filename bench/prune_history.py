@@ -20,7 +20,10 @@ profiles, locations, packs; refs and history are not counted) and their
 number, read from the file system; "bytes reclaimed (report)" is prune's own
 `bytes_reclaimed`, which counts only the objects it read or located (a tree
 record it deletes unread counts 0: doc/lifecycle.md, "Report"). Each time and
-request count is the median of --runs.
+request count is the median of --runs. "kept trees reach" is the number of
+packs the walks of the kept trees read, counted by tests/integrity.py (which
+does not use the core): prune keeps more than that for the closure over reuse
+(doc/lifecycle.md, "Limits").
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ import gen_tree  # noqa: E402
 from results import publish  # noqa: E402
 from run import human_bytes  # noqa: E402
 
+sys.path.insert(0, str(HERE.parent / "tests"))
+import integrity  # noqa: E402  (an independent reader of file stores)
+
 OBJECTS = ("trees", "indexes", "profiles", "locs", "packs")
 STRICT = {"keep_last": 0, "keep_within": 0, "grace": 0}
 
@@ -48,15 +54,16 @@ def log(msg: str) -> None:
     print(f"[prune_history] {msg}", file=sys.stderr, flush=True)
 
 
-def size(store: Path) -> tuple[int, int]:
-    """(bytes, objects) of a file store's objects."""
-    total = count = 0
+def size(store: Path) -> tuple[int, int, int]:
+    """(bytes, objects, packs) of a file store's objects."""
+    total = count = packs = 0
     for kind in OBJECTS:
         d = store / kind
         for p in d.iterdir() if d.exists() else []:
             total += p.stat().st_size
             count += 1
-    return total, count
+            packs += kind == "packs"
+    return total, count, packs
 
 
 def edit(src: Path, files: list[Path], push: int, changed: int) -> None:
@@ -124,6 +131,14 @@ def main(argv: list[str] | None = None) -> int:
         for tag, copy in kept:
             lazypath.push(copy, fresh.as_uri(), tag=tag, level=1)
 
+        # The packs the kept trees' own walks read (tests/integrity.py): what
+        # prune keeps beyond them, it keeps for the closure over reuse.
+        reach = {}
+        for name, store in (("history", history), ("fresh", fresh)):
+            targets = sorted(set(integrity.ref_targets(store).values()))
+            keys = integrity.reached_keys(store, targets)
+            reach[name] = sum(1 for k in keys if k.startswith("packs/"))
+
         rows: dict[str, list] = {"history": [], "fresh": []}
         before = {"history": size(history), "fresh": size(fresh)}
         after = {}
@@ -160,9 +175,10 @@ def main(argv: list[str] | None = None) -> int:
                 "bytes reclaimed (report)",
                 "bytes reclaimed (on disk)",
                 "objects after",
+                "packs after (kept trees reach)",
                 "bytes after",
             ),
-            ("---",) * 11,
+            ("---",) * 12,
         ]
         for name, label in (
             ("history", f"{args.pushes} pushes, {args.tagged} tagged"),
@@ -180,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
                     human_bytes(med(name, "bytes_reclaimed")),
                     human_bytes(before[name][0] - after[name][0]),
                     f"{after[name][1]:,}",
+                    f"{after[name][2]:,} ({reach[name]:,})",
                     human_bytes(after[name][0]),
                 )
             )
@@ -199,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
                 "",
                 "",
                 ratio(after["history"][1], after["fresh"][1]),
+                ratio(after["history"][2], after["fresh"][2]),
                 ratio(after["history"][0], after["fresh"][0]),
             )
         )

@@ -160,8 +160,13 @@ def parse_locator(b: bytes) -> tuple[list[bytes], list[dict]]:
     return packs, slots
 
 
+_packs_read: set[str] | None = None  # where read_tree2 records the packs it reads
+
+
 def _raw_frame(store: Path, pack: bytes, offset: int, length: int) -> bytes:
     p = store / "packs" / pack.hex()
+    if _packs_read is not None:
+        _packs_read.add(p.name)
     assert p.exists(), f"names missing pack {p.name}"
     with open(p, "rb") as f:
         f.seek(offset)
@@ -187,17 +192,29 @@ def _decode_all(frames: list[tuple[bytes, bool, int]]) -> list[bytes]:
     return out
 
 
-def read_tree2(store: Path, hexname: str, record: bytes) -> Entries:
+def read_tree2(
+    store: Path, hexname: str, record: bytes, packs_read: set[str] | None = None
+) -> Entries:
     """Every entry of format 2 tree `hexname`, each object verified. Reads
-    level by level: each level's frames are decoded together."""
+    level by level: each level's frames are decoded together. The hex name
+    of every pack a frame was read from is added to `packs_read`."""
     dsize, i = _uvarint(record, 4)
     lsize, i = _uvarint(record, i)
     codec, body = record[i], record[i + 1 :]
     content = _unzstd(body) if codec == 1 else body
     assert len(content) == dsize + lsize, f"tree {hexname}: record sizes"
     assert f2.sha(content[:dsize]).hex() == hexname, f"tree {hexname}: root does not hash"
+    global _packs_read
+    _packs_read = packs_read
+    try:
+        return _walk_tree2(store, content[:dsize], content[dsize:])
+    finally:
+        _packs_read = None
+
+
+def _walk_tree2(store: Path, root: bytes, root_locator: bytes) -> Entries:
     out: Entries = {}
-    level = [("", content[:dsize], content[dsize:], None)]
+    level = [("", root, root_locator, None)]
     while level:
         # What this level's directories point at: (rel, entry, pack, slot).
         wanted = []
@@ -345,6 +362,49 @@ def check_store(store: Path) -> dict[str, bytes]:
             assert len(b) == 72 and b.startswith(b"sha256:") and b.endswith(b"\n"), p
             assert b[7:71].decode() in trees, f"ref {p} points at a missing tree"
     return trees
+
+
+OBJECT_DIRS = ("trees", "indexes", "profiles", "locs", "packs")
+
+
+def object_keys(store: Path) -> set[str]:
+    """Every object key of a file store that prune may delete (doc/lifecycle.md)."""
+    out = set()
+    for kind in OBJECT_DIRS:
+        d = store / kind
+        out |= {f"{kind}/{p.name}" for p in d.iterdir()} if d.exists() else set()
+    return out
+
+
+def ref_targets(store: Path) -> dict[str, str]:
+    """{ref name: tree hex} of a file store."""
+    refs = store / "refs"
+    return {
+        p.relative_to(refs).as_posix(): p.read_bytes()[7:71].decode()
+        for p in (refs.rglob("*") if refs.exists() else [])
+        if p.is_file()
+    }
+
+
+def reached_keys(store: Path, trees: list[str]) -> set[str]:
+    """The keys the walk of `trees` reads: each tree object, and for format 1
+    its index and the packs the index names, for format 2 every pack one of
+    its frames is read from. Asserts each tree is whole on the way.
+    Locations objects and profiles are not included: a locations object is
+    live while a pack it names is, which needs its parser (not here)."""
+    out: set[str] = set()
+    for hexname in trees:
+        b = (store / "trees" / hexname).read_bytes()
+        out.add(f"trees/{hexname}")
+        if b.startswith(b"LZT2"):
+            packs: set[str] = set()
+            read_tree2(store, hexname, b, packs)
+            out |= {f"packs/{p}" for p in packs}
+        else:
+            doc = json.loads((store / "indexes" / hexname).read_bytes())
+            out.add(f"indexes/{hexname}")
+            out |= {f"packs/{p.split(':', 1)[1]}" for p in doc["packs"]}
+    return out
 
 
 def _lazy_expect(entries: Entries) -> tuple[dict[str, set], set]:

@@ -346,6 +346,14 @@ class FaultProxy:
     session token, "expired" (400 ExpiredToken), and to a wrong clock, "skew"
     (403 RequestTimeTooSkewed). The Host header is passed through,
     so SigV4 signatures made for the proxy's address still verify.
+
+    Eventually consistent listing: with `hide_new_seconds` > 0, an S3 key
+    (path-style) first created through the proxy, by a PUT that succeeded,
+    is left out of every ListObjectsV2 answer for that many seconds, while
+    GET and HEAD of it see it at once (keys created while it is 0 are
+    never hidden). A key overwritten keeps its first
+    time (it was listed before); a key deleted through the proxy is new
+    again when it is next created. `hidden` counts the entries left out.
     """
 
     def __init__(self, upstream: str):
@@ -363,6 +371,9 @@ class FaultProxy:
         # request, or (status, JSON body) to answer it instead.
         self.auth_log: list[str] = []
         self.intercept = None
+        self.hide_new_seconds = 0.0
+        self.hidden = 0
+        self._created: dict[str, float] = {}  # "/bucket/key" -> when first created
         self._lock = threading.Lock()
         proxy = self
 
@@ -423,6 +434,7 @@ class FaultProxy:
                 conn.close()
                 if fault == "slow":
                     time.sleep(proxy.slow_seconds)
+                data = proxy._consistency(self.command, self.path, resp.status, data)
                 try:
                     self.send_response(resp.status)
                     for k, v in resp.getheaders():
@@ -453,6 +465,34 @@ class FaultProxy:
             if self.always and self.always[0] in path:
                 return self.always[1]
         return ""
+
+    def _consistency(self, method: str, path: str, status: int, data: bytes) -> bytes:
+        """Records creations and deletions; hides young keys from listings."""
+        import re
+        import urllib.parse
+
+        key, _, query = path.partition("?")
+        key = urllib.parse.unquote(key)
+        with self._lock:
+            if method == "PUT" and status == 200 and not query and self.hide_new_seconds > 0:
+                self._created.setdefault(key, time.monotonic())
+            elif method == "DELETE" and status in (200, 204):
+                self._created.pop(key, None)
+        if method != "GET" or "list-type=2" not in query or self.hide_new_seconds <= 0:
+            return data
+        bucket = key.strip("/").split("/", 1)[0]
+        now = time.monotonic()
+
+        def keep(m: re.Match) -> bytes:
+            name = re.search(rb"<Key>(.*?)</Key>", m.group(0)).group(1).decode()
+            at = self._created.get(f"/{bucket}/{name}")
+            if at is not None and now - at < self.hide_new_seconds:
+                self.hidden += 1
+                return b""
+            return m.group(0)
+
+        with self._lock:
+            return re.sub(rb"<Contents>.*?</Contents>", keep, data, flags=re.S)
 
     def close(self) -> None:
         self._server.shutdown()
@@ -723,6 +763,34 @@ class TokenServer:
         path.write_text(json.dumps(doc))
         path.chmod(0o600)
         return path
+
+    def _consistency(self, method: str, path: str, status: int, data: bytes) -> bytes:
+        """Records creations and deletions; hides young keys from listings."""
+        import re
+        import urllib.parse
+
+        key, _, query = path.partition("?")
+        key = urllib.parse.unquote(key)
+        with self._lock:
+            if method == "PUT" and status == 200 and not query and self.hide_new_seconds > 0:
+                self._created.setdefault(key, time.monotonic())
+            elif method == "DELETE" and status in (200, 204):
+                self._created.pop(key, None)
+        if method != "GET" or "list-type=2" not in query or self.hide_new_seconds <= 0:
+            return data
+        bucket = key.strip("/").split("/", 1)[0]
+        now = time.monotonic()
+
+        def keep(m: re.Match) -> bytes:
+            name = re.search(rb"<Key>(.*?)</Key>", m.group(0)).group(1).decode()
+            at = self._created.get(f"/{bucket}/{name}")
+            if at is not None and now - at < self.hide_new_seconds:
+                self.hidden += 1
+                return b""
+            return m.group(0)
+
+        with self._lock:
+            return re.sub(rb"<Contents>.*?</Contents>", keep, data, flags=re.S)
 
     def close(self) -> None:
         self._server.shutdown()

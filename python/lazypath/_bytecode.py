@@ -11,10 +11,10 @@ the node cache, keyed by what determines it:
 <hex> is the SHA-256 of the source bytes (the blob digest the tree records
 for the file), <cache tag> is sys.implementation.cache_tag and N is
 sys.flags.optimize. The file is an unchecked hash-based pyc (PEP 552):
-sources in a tree never change, so nothing is stat'ed or re-hashed to
-validate it beyond its own header. Any tree holding the same blob, on any
-digest, reuses it: a new digest compiles only the modules whose content
-changed. See doc/bytecode.md.
+sources in a tree never change and the key names their content, so no
+timestamp is consulted. Any tree holding the same blob, on any digest,
+reuses it: a new digest compiles only the modules whose content changed.
+See doc/bytecode.md.
 
 A cached file is used only when its header has this interpreter's magic
 number, the unchecked-hash flag and the source's hash, and its body
@@ -43,7 +43,7 @@ PYC_DIR = "pyc"
 _FLAGS = (0b01).to_bytes(4, "little")
 _HEADER = 16
 
-# Counted per process; tests and `lazypath doctor`-style probes read them.
+# Counted per process (tests and bench/bytecode.py read them).
 stats = {"hits": 0, "misses": 0, "repaired": 0, "written": 0, "write_errors": 0}
 
 _roots: dict = {}  # tree root -> its node cache's pyc/ directory

@@ -379,3 +379,16 @@ def test_gc_evict_and_clear_drop_bytecode_with_its_blobs(tmp_path, store, node_c
     assert len(pyc_files(node_cache)) == 4  # v2 is still cached: its bytecode stays
     lazypath.cache_clear()
     assert pyc_files(node_cache) == {}
+
+
+def test_an_unwritable_cache_only_costs_the_compile(tmp_path, store, node_cache):
+    v1 = push(tmp_path, store, "v1", APP)
+    lazypath.pull(store, v1)
+    (node_cache / "pyc").write_bytes(b"")  # a file where the directory goes: no write can succeed
+    out = child(store, v1, epilogue="import bapp.core; out['f'] = bapp.core.f()")
+    assert out["f"] == 42
+    assert out["stats"]["written"] == 0 and out["stats"]["write_errors"] == 5, out["stats"]
+    # No cache file: __cached__ stays what Python computes beside the source.
+    cached = out["mods"]["bapp.core"]["cached"]
+    assert cached.startswith(os.path.join(out["tree"], "bapp", "__pycache__") + os.sep)
+    assert not os.path.exists(cached)

@@ -101,12 +101,16 @@ def write(path: str, source: bytes, code) -> bool:
     data = header(source) + marshal.dumps(code)
     folder = os.path.dirname(path)
     tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.{id(code):x}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
     try:
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+            fd = os.open(tmp, flags, 0o444)
         except FileNotFoundError:
             os.makedirs(folder, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+            fd = os.open(tmp, flags, 0o444)
+    except OSError:
+        return False  # nothing created (an existing name is not ours to remove)
+    try:
         try:
             view = memoryview(data)
             while view:

@@ -392,3 +392,24 @@ def test_an_unwritable_cache_only_costs_the_compile(tmp_path, store, node_cache)
     cached = out["mods"]["bapp.core"]["cached"]
     assert cached.startswith(os.path.join(out["tree"], "bapp", "__pycache__") + os.sep)
     assert not os.path.exists(cached)
+
+
+def test_install_drops_a_finder_cached_before_the_hook(tmp_path, store):
+    from importlib.machinery import FileFinder
+
+    tree = lazypath.pull(store, push(tmp_path, store, "v1", APP))
+    sub = os.path.join(tree.path, "bapp")
+    sys.path_importer_cache[tree.path] = FileFinder(tree.path)
+    sys.path_importer_cache[sub] = None
+    try:
+        assert _bytecode.install(tree.path)
+        assert _bytecode.install(tree.path)  # idempotent
+        assert tree.path not in sys.path_importer_cache and sub not in sys.path_importer_cache
+        assert sys.path_hooks.count(_bytecode._path_hook) == 1
+        finder = _bytecode._path_hook(sub)
+        spec = finder.find_spec("bapp.core")
+        assert type(spec.loader) is _bytecode.TreeSourceLoader
+        assert spec.origin == os.path.join(sub, "core.py")
+    finally:
+        sys.path_importer_cache.pop(tree.path, None)
+        sys.path_importer_cache.pop(sub, None)

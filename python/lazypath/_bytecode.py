@@ -46,7 +46,9 @@ _HEADER = 16
 # Counted per process (tests and bench/bytecode.py read them).
 stats = {"hits": 0, "misses": 0, "repaired": 0, "written": 0, "write_errors": 0}
 
-_roots: dict = {}  # tree root -> its node cache's pyc/ directory
+# Tree root -> its node cache's pyc/ directory. Replaced, never changed in
+# place, so an import on another thread can iterate it while install() runs.
+_roots: dict = {}
 _sha256 = None
 
 
@@ -201,16 +203,18 @@ def install(root: str) -> bool:
     kind = os.path.basename(os.path.dirname(root))
     if kind not in ("trees", "lazy") or len(os.path.basename(root)) != 64:
         return False  # not a tree of a node cache
+    global _roots
     if root not in _roots:
-        _roots[root] = os.path.join(os.path.dirname(os.path.dirname(root)), PYC_DIR)
+        pyc_dir = os.path.join(os.path.dirname(os.path.dirname(root)), PYC_DIR)
+        _roots = {**_roots, root: pyc_dir}
     if _path_hook not in sys.path_hooks:
         sys.path_hooks.insert(0, _path_hook)
     prefix = root + os.sep
-    for entry in [p for p in sys.path_importer_cache if isinstance(p, str)]:
-        if entry == root or entry.startswith(prefix):
-            loaders = getattr(sys.path_importer_cache[entry], "_loaders", ())
+    for entry in list(sys.path_importer_cache):  # list(): one step, whatever other threads do
+        if isinstance(entry, str) and (entry == root or entry.startswith(prefix)):
+            loaders = getattr(sys.path_importer_cache.get(entry), "_loaders", ())
             if not any(loader is TreeSourceLoader for _, loader in loaders):
-                del sys.path_importer_cache[entry]  # found before the hook: ask it again
+                sys.path_importer_cache.pop(entry, None)  # found before the hook: ask again
     return True
 
 

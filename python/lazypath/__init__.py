@@ -359,19 +359,33 @@ def cache_gc(cache_dir=None, max_bytes: int | None = None):
     core = _load_core()
     if max_bytes is None:
         max_bytes = core.cache_budget_from_env() or (1 << 64) - 1
-    return core.cache_gc(_path(cache_dir), max_bytes)
+    report = core.cache_gc(_path(cache_dir), max_bytes)
+    _sweep_bytecode(cache_dir)
+    return report
 
 
 def cache_evict(digest: str, cache_dir=None):
     """Removes tree `digest` ("sha256:<hex>", eager and lazy copies) from the
     node cache unless a live process uses it, then the blobs no other tree
     links. Returns an EvictReport (evicted, in_use, blobs_removed, bytes_freed)."""
-    return _load_core().cache_evict(_path(cache_dir), digest)
+    report = _load_core().cache_evict(_path(cache_dir), digest)
+    _sweep_bytecode(cache_dir)
+    return report
 
 
 def cache_clear(cache_dir=None):
-    """Removes every tree and blob that no live process is using."""
-    return _load_core().cache_gc(_path(cache_dir), 0)
+    """Removes every tree and blob that no live process is using, and all
+    cached bytecode."""
+    report = _load_core().cache_gc(_path(cache_dir), 0)
+    _sweep_bytecode(cache_dir, everything=True)
+    return report
+
+
+def _sweep_bytecode(cache_dir, everything: bool = False) -> None:
+    """The bytecode of blobs gone from the cache goes too (doc/bytecode.md)."""
+    from lazypath import _bytecode
+
+    _bytecode.sweep(_path(cache_dir) or default_cache_dir(), everything)
 
 
 def cache_verify(cache_dir=None, repair: bool = True):

@@ -277,6 +277,9 @@ def activate(
         while tree.path in sys.path:
             sys.path.remove(tree.path)
         sys.path.insert(0, tree.path)
+        from lazypath import _bytecode  # builtin modules only: cheap
+
+        _bytecode.install(tree.path)  # bytecode from the node cache (doc/bytecode.md)
         if tree.path in _active:
             opened.release()  # already held by an earlier activation
         else:

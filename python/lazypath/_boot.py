@@ -234,7 +234,18 @@ def _policy() -> None:
     policy.boot()
 
 
+def _bytecode() -> None:
+    """An eager tree on PYTHONPATH with a policy is not activated here; its
+    bytecode comes from the node cache all the same (doc/bytecode.md)."""
+    tree = os.environ.get("LAZYPATH_POLICY_TREE")
+    if tree and not os.environ.get(STORE_VAR) and tree in sys.path:
+        from lazypath import _bytecode
+
+        _bytecode.install(tree)
+
+
 def boot(this_file: str) -> None:
     _activate()
     _policy()
+    _bytecode()
     _chain(this_file)

@@ -92,6 +92,8 @@ environment:
   LAZYPATH_ACTOR         who ref moves are recorded as (default: user@host);
                          --actor overrides it
   LAZYPATH_PROFILE       lazy activation: record, off or prefetch (default)
+  LAZYPATH_BYTECODE      bytecode of activated trees in the node cache: on
+                         (default, whatever PYTHONDONTWRITEBYTECODE says), read, off
   LAZYPATH_HTTP_TIMEOUT, LAZYPATH_HTTP_ATTEMPTS
                          remote stores: seconds without progress before a
                          request fails, and attempts per request

@@ -200,6 +200,10 @@ def test_push_exclude_flags(tmp_path, store):
 
 def test_push_cache_and_level_flags(src, store, tmp_path, node_cache):
     other = tmp_path / "other-cache"
+    # Files written within the last second are not cached (their mtime can't
+    # yet tell a later edit apart): age them so the stat cache has entries.
+    for f in Path(src).rglob("*"):
+        os.utime(f, (1_000_000, 1_000_000), follow_symlinks=False)
     res = run_cli("push", src, store, "--cache", other, "--level", "19", "--json")
     assert res.returncode == 0, res
     assert (other / "statcache").is_dir()  # the stat cache lives in the chosen cache

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <ctime>
 #include <map>
 #include <mutex>
@@ -208,6 +209,50 @@ uint64_t NewFileBytes(const BuiltTree& built, const KnownObjects& known) {
   return total;
 }
 
+// The distinct blobs and chunks of `built`'s files (the "of N blobs" a
+// push reports).
+size_t DistinctFileObjects(const BuiltTree& built) {
+  std::vector<Hash> distinct;
+  for (const auto& [path, d] : built.dirs.dirs) {
+    for (const DirEntry& e : d.dir.entries) {
+      if (!e.is_file() || e.size == 0) continue;
+      if (!e.chunked()) {
+        distinct.push_back(e.hash);
+        continue;
+      }
+      for (const Chunk& c : built.input.chunk_lists.at(e.hash).chunks) {
+        distinct.push_back(c.hash);
+      }
+    }
+  }
+  std::sort(distinct.begin(), distinct.end());
+  return static_cast<size_t>(std::unique(distinct.begin(), distinct.end()) -
+                             distinct.begin());
+}
+
+// meta/<format 1 digest of a listing>.f2root on the pushing machine:
+// "<root hex> <root size> <distinct blobs>\n".
+constexpr std::string_view kRootMemo = ".f2root";
+
+std::string FormatRootMemo(const Digest& root, size_t blobs) {
+  return root.hash.hex() + " " + std::to_string(root.size) + " " +
+         std::to_string(blobs) + "\n";
+}
+
+bool ParseRootMemo(const std::string& text, Digest* root, size_t* blobs) {
+  char hex[65] = {0};
+  unsigned long long size = 0, n = 0;
+  if (std::sscanf(text.c_str(), "%64s %llu %llu", hex, &size, &n) != 3) {
+    return false;
+  }
+  auto h = Hash::FromHex(hex);
+  if (!h.ok()) return false;
+  root->hash = *h;
+  root->size = size;
+  *blobs = static_cast<size_t>(n);
+  return true;
+}
+
 // Push in format 2 (doc/format.md): the tree's directory objects, what the
 // store lacks of its files, the push's locations object and tree record.
 Result<PushResult> PushFormat2(ScanResult scanned, NodeCache& cache,
@@ -217,26 +262,25 @@ Result<PushResult> PushFormat2(ScanResult scanned, NodeCache& cache,
   result.format = 2;
   result.scan = scanned.stats;
   result.warnings = std::move(scanned.warnings);
-  LP_ASSIGN_OR_RETURN(std::unique_ptr<BuiltTree> built,
-                      BuildTree(scanned, &cache));
-  result.tree = built->dirs.root;
-  const Hash& tree_hash = result.tree.hash;
-  std::vector<Hash> distinct;
-  for (const auto& [path, d] : built->dirs.dirs) {
-    for (const DirEntry& e : d.dir.entries) {
-      if (!e.is_file() || e.size == 0) continue;
-      if (!e.chunked()) {
-        distinct.push_back(e.hash);
-        continue;
-      }
-      for (const Chunk& c : built->input.chunk_lists.at(e.hash).chunks) {
-        distinct.push_back(c.hash);
-      }
-    }
+  // The root digest is a function of the flat listing alone (its format 1
+  // digest), so a listing pushed before from this machine needs no directory
+  // objects built unless the store lacks the tree.
+  const Hash listing = scanned.tree.digest().hash;
+  std::unique_ptr<BuiltTree> built;
+  auto build = [&]() -> Status {
+    LP_ASSIGN_OR_RETURN(built, BuildTree(scanned, &cache));
+    result.tree = built->dirs.root;
+    result.blobs_total = DistinctFileObjects(*built);
+    // Best effort: without it the next push builds the tree again.
+    (void)cache.PutMeta(listing, kRootMemo,
+                        FormatRootMemo(result.tree, result.blobs_total));
+    return Status::OK();
+  };
+  if (auto memo = cache.GetMeta(listing, kRootMemo);
+      !memo.ok() || !ParseRootMemo(*memo, &result.tree, &result.blobs_total)) {
+    LP_RETURN_IF_ERROR(build());
   }
-  std::sort(distinct.begin(), distinct.end());
-  result.blobs_total = static_cast<size_t>(
-      std::unique(distinct.begin(), distinct.end()) - distinct.begin());
+  const Hash& tree_hash = result.tree.hash;
 
   StoreOptions so;
   so.create = true;
@@ -248,6 +292,7 @@ Result<PushResult> PushFormat2(ScanResult scanned, NodeCache& cache,
   LP_ASSIGN_OR_RETURN(auto profile,
                       PushProfile(*store, options, &result.profile.warning));
   if (!result.tree_existed) {
+    if (!built) LP_RETURN_IF_ERROR(build());
     LP_ASSIGN_OR_RETURN(
         StoreObjectsResult known,
         StoreObjects(*store, cache.StoreSummaryDir(),

@@ -179,6 +179,57 @@ TEST_F(PushActivateTest, Format2RoundTripAndIncrementalPush) {
   EXPECT_EQ(*fs::ReadFile((*lazy)->root() + "/pkg2/m3.py"), "changed = True\n");
 }
 
+TEST_F(PushActivateTest, Format2RootMemoServesUnchangedPushesAndNothingElse) {
+  PushOptions po = PushOpts();
+  po.format = 2;
+  auto p1 = Push(src_, store_, po);
+  ASSERT_TRUE(p1.ok()) << p1.status().ToString();
+  // The push left the root of this listing in the pushing machine's cache.
+  auto cache = NodeCache::Open(po.cache_dir);
+  ASSERT_TRUE(cache.ok());
+  auto scanned = ScanDirectory(src_, {});
+  ASSERT_TRUE(scanned.ok());
+  const Hash listing = scanned->tree.digest().hash;
+  auto memo = cache->GetMeta(listing, ".f2root");
+  ASSERT_TRUE(memo.ok()) << memo.status().ToString();
+  EXPECT_EQ(memo->substr(0, 64), p1->tree.hash.hex());
+
+  // Unchanged: the same root and counts, and the tree is found in the store.
+  auto p2 = Push(src_, store_, po);
+  ASSERT_TRUE(p2.ok());
+  EXPECT_EQ(p2->tree, p1->tree);
+  EXPECT_EQ(p2->blobs_total, p1->blobs_total);
+  EXPECT_TRUE(p2->tree_existed);
+
+  // Another store lacks the tree: it is built and written there in full.
+  const std::string other = "file://" + base_ + "/other";
+  auto p3 = Push(src_, other, po);
+  ASSERT_TRUE(p3.ok()) << p3.status().ToString();
+  EXPECT_EQ(p3->tree, p1->tree);
+  EXPECT_FALSE(p3->tree_existed);
+  EXPECT_EQ(p3->blobs_uploaded, p1->blobs_total);
+  auto a = Activate(other, p3->tree.hash.hex(), ActOpts(cache_));
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(*fs::ReadFile(a->path + "/pkg3/m7.py"),
+            *fs::ReadFile(src_ + "/pkg3/m7.py"));
+
+  // A damaged memo is not trusted: the tree is built again, and the memo
+  // rewritten.
+  ASSERT_TRUE(cache->PutMeta(listing, ".f2root", "garbage\n").ok());
+  auto p4 = Push(src_, store_, po);
+  ASSERT_TRUE(p4.ok());
+  EXPECT_EQ(p4->tree, p1->tree);
+  EXPECT_EQ(cache->GetMeta(listing, ".f2root")->substr(0, 64),
+            p1->tree.hash.hex());
+
+  // An edit is a new listing: a new root, not the memo's.
+  Write("pkg1/m3.py", "changed = 1\n");
+  auto p5 = Push(src_, store_, po);
+  ASSERT_TRUE(p5.ok());
+  EXPECT_NE(p5->tree, p1->tree);
+  EXPECT_FALSE(p5->tree_existed);
+}
+
 TEST_F(PushActivateTest, ThreadsActivatingOneTreeFetchEachBlobOnce) {
   auto p = Push(src_, store_, PushOpts());
   ASSERT_TRUE(p.ok());

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <ctime>
 #include <optional>
+#include <thread>
 
 #include "tree/ignore.h"
 #include "tree/stat_cache.h"
@@ -30,9 +31,17 @@ bool OwnerMayRead(const struct stat& st, bool dir) {
   return (st.st_mode & want) == want;
 }
 
-// The names in the directory open as `fd` (at `abs`), sorted, without "."
-// and "..".
-Result<std::vector<std::string>> ReadDirFd(int fd, const std::string& abs) {
+// A directory entry as getdents(2) gives it: d_type spares a stat for
+// deciding how to walk (DT_UNKNOWN on file systems that don't fill it in).
+struct Name {
+  std::string name;
+  unsigned char type;  // DT_*
+  bool operator<(const Name& o) const { return name < o.name; }
+};
+
+// The entries of the directory open as `fd` (at `abs`), sorted by name,
+// without "." and "..".
+Result<std::vector<Name>> ReadDirFd(int fd, const std::string& abs) {
   // fdopendir takes ownership of its fd: hand it a duplicate.
   int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (dup < 0) return Status::FromErrno("cannot read directory", abs, errno);
@@ -42,12 +51,12 @@ Result<std::vector<std::string>> ReadDirFd(int fd, const std::string& abs) {
     ::close(dup);
     return Status::FromErrno("cannot read directory", abs, e);
   }
-  std::vector<std::string> out;
+  std::vector<Name> out;
   errno = 0;
   while (struct dirent* e = ::readdir(d)) {
     std::string_view n(e->d_name);
     if (n == "." || n == "..") continue;
-    out.emplace_back(n);
+    out.push_back(Name{std::string(n), e->d_type});
   }
   int e = errno;
   ::closedir(d);
@@ -70,6 +79,41 @@ class Fd {
   int fd_;
 };
 
+const char* SpecialKind(mode_t mode) {
+  return S_ISSOCK(mode)   ? "a socket"
+         : S_ISFIFO(mode) ? "a FIFO"
+         : S_ISBLK(mode)  ? "a block device"
+         : S_ISCHR(mode)  ? "a character device"
+                          : "not a regular file";
+}
+
+Status Special(const std::string& abs, mode_t mode) {
+  return Status::Unsupported(abs + ": is " + SpecialKind(mode) +
+                             "; only files, directories and symlinks "
+                             "can be shipped (exclude it)");
+}
+
+mode_t ModeOfType(unsigned char type) {
+  switch (type) {
+    case DT_SOCK:
+      return S_IFSOCK;
+    case DT_FIFO:
+      return S_IFIFO;
+    case DT_BLK:
+      return S_IFBLK;
+    case DT_CHR:
+      return S_IFCHR;
+    default:
+      return 0;
+  }
+}
+
+// The walk has two stages. The first, on one thread, reads directories
+// (their d_type tells files from directories), applies the ignore rules,
+// which grow with every .gitignore met, and records each file and symlink
+// with its directory. The second stats those entries, each directory's on
+// one of `threads` threads, relative to the directory's fd: the stat of
+// every entry, the bulk of a scan, runs in parallel.
 struct Walker {
   std::string root;
   const ScanOptions& opt;
@@ -81,14 +125,21 @@ struct Walker {
   std::vector<uint32_t> modes;  // per entry: st_mode
   Progress* progress = nullptr;
 
+  // The files and symlinks of one directory, still to be stat'ed.
+  struct Pending {
+    std::string abs;
+    std::vector<std::pair<size_t, std::string>> items;  // entry index, name
+  };
+  std::vector<Pending> pending;
+
   // `fd` is the directory `abs` open for reading. Entries are reached
   // relative to it (a lookup of one component instead of the whole path);
   // tree paths nest at most 128 deep (ValidateTreePath), so at most that
   // many directories are open at once.
   Status Walk(const std::string& rel, const std::string& abs, int fd) {
-    LP_ASSIGN_OR_RETURN(std::vector<std::string> names, ReadDirFd(fd, abs));
-    if (opt.gitignore &&
-        std::binary_search(names.begin(), names.end(), ".gitignore")) {
+    LP_ASSIGN_OR_RETURN(std::vector<Name> names, ReadDirFd(fd, abs));
+    if (opt.gitignore && std::binary_search(names.begin(), names.end(),
+                                            Name{".gitignore", DT_UNKNOWN})) {
       std::string gi = fs::Join(abs, ".gitignore");
       struct stat st;
       if (::fstatat(fd, ".gitignore", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -97,7 +148,8 @@ struct Walker {
         LP_RETURN_IF_ERROR(rules.AddFile(rel, text, gi));
       }
     }
-    for (const auto& name : names) {
+    Pending here{abs, {}};
+    for (const auto& [name, type] : names) {
       std::string child_rel = rel.empty() ? name : rel + "/" + name;
       std::string child_abs = fs::Join(abs, name);
       if (std::find(opt.skip.begin(), opt.skip.end(), child_abs) !=
@@ -105,10 +157,29 @@ struct Walker {
         continue;
       }
       struct stat st;
-      if (::fstatat(fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        return Status::FromErrno("stat", child_abs, errno);
+      bool have_stat = false;
+      mode_t kind = 0;  // S_IFMT bits
+      switch (type) {
+        case DT_DIR:
+          kind = S_IFDIR;
+          break;
+        case DT_REG:
+          kind = S_IFREG;
+          break;
+        case DT_LNK:
+          kind = S_IFLNK;
+          break;
+        default:
+          kind = ModeOfType(type);
+          if (kind == 0) {  // DT_UNKNOWN: ask
+            if (::fstatat(fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+              return Status::FromErrno("stat", child_abs, errno);
+            }
+            have_stat = true;
+            kind = st.st_mode & S_IFMT;
+          }
       }
-      bool is_dir = S_ISDIR(st.st_mode);
+      const bool is_dir = kind == S_IFDIR;
       std::optional<bool> flag = cli.Match(child_rel, is_dir);
       if (flag ? *flag : rules.IsIgnored(child_rel, is_dir)) continue;
       Status pv = ValidateTreePath(child_rel);
@@ -116,65 +187,94 @@ struct Walker {
         return Status::Unsupported(child_abs + ": cannot ship this name (" +
                                    pv.message() + ")");
       }
-      auto may_read = [&](int how) {
-        if (OwnerMayRead(st, is_dir)) return true;
-        return ::faccessat(fd, name.c_str(), how, 0) == 0;
-      };
       if (is_dir) {
-        if (!may_read(R_OK | X_OK)) {
-          return Status::FromErrno("unreadable directory", child_abs, errno);
-        }
         Fd sub(::openat(fd, name.c_str(),
                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (sub.get() < 0) {
+        if (sub.get() < 0 || ::fstat(sub.get(), &st) != 0 ||
+            (!OwnerMayRead(st, true) &&
+             ::faccessat(fd, name.c_str(), R_OK | X_OK, 0) != 0)) {
           return Status::FromErrno("unreadable directory", child_abs, errno);
         }
+        if (progress) progress->Add(1);
         LP_RETURN_IF_ERROR(Walk(child_rel, child_abs, sub.get()));
-      } else if (S_ISREG(st.st_mode)) {
-        if (!may_read(R_OK)) {
-          return Status::FromErrno("unreadable file", child_abs, errno);
-        }
-        TreeEntry e;
-        e.path = child_rel;
-        e.kind =
-            (st.st_mode & S_IXUSR) ? EntryKind::kExecutable : EntryKind::kFile;
-        e.blob.size = static_cast<uint64_t>(st.st_size);
-        entries.push_back(std::move(e));
-        sources.push_back(std::move(child_abs));
-        keys.push_back(StatKey::From(st));
-        modes.push_back(st.st_mode);
-      } else if (S_ISLNK(st.st_mode)) {
-        std::string target(4096, '\0');
-        ssize_t n =
-            ::readlinkat(fd, name.c_str(), target.data(), target.size());
-        if (n < 0) return Status::FromErrno("readlink", child_abs, errno);
-        target.resize(static_cast<size_t>(n));
-        if (!SymlinkStaysInside(child_rel, target)) {
-          return Status::Unsupported(child_abs + ": symlink to '" + target +
-                                     "' leaves the tree; only symlinks that "
-                                     "stay inside it can be shipped");
-        }
-        TreeEntry e;
-        e.path = child_rel;
-        e.kind = EntryKind::kSymlink;
-        e.blob = HashBytes(target);
-        e.target = std::move(target);
-        entries.push_back(std::move(e));
-        sources.push_back(std::move(child_abs));
-        keys.emplace_back();
-        modes.push_back(st.st_mode);
-      } else {
-        const char* what = S_ISSOCK(st.st_mode)   ? "a socket"
-                           : S_ISFIFO(st.st_mode) ? "a FIFO"
-                           : S_ISBLK(st.st_mode)  ? "a block device"
-                           : S_ISCHR(st.st_mode)  ? "a character device"
-                                                  : "not a regular file";
-        return Status::Unsupported(child_abs + ": is " + what +
-                                   "; only files, directories and symlinks "
-                                   "can be shipped (exclude it)");
+        continue;
       }
-      if (progress) progress->Add(1);
+      if (kind != S_IFREG && kind != S_IFLNK) return Special(child_abs, kind);
+      TreeEntry e;
+      e.path = std::move(child_rel);
+      entries.push_back(std::move(e));
+      sources.push_back(std::move(child_abs));
+      keys.emplace_back();
+      modes.push_back(0);
+      const size_t index = entries.size() - 1;
+      if (have_stat) {
+        LP_RETURN_IF_ERROR(Fill(index, fd, name, st));
+      } else {
+        here.items.emplace_back(index, name);
+      }
     }
+    if (!here.items.empty()) pending.push_back(std::move(here));
+    return Status::OK();
+  }
+
+  // Stats the pending entries (the second stage).
+  Status StatPending(int threads) {
+    return ParallelFor(pending.size(), threads, [&](size_t j) -> Status {
+      const Pending& dir = pending[j];
+      Fd fd(::open(dir.abs.c_str(),
+                   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (fd.get() < 0) {
+        return Status::FromErrno("cannot read directory", dir.abs, errno);
+      }
+      for (const auto& [index, name] : dir.items) {
+        struct stat st;
+        if (::fstatat(fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+          return Status::FromErrno("stat", sources[index], errno);
+        }
+        if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+          return S_ISDIR(st.st_mode)
+                     ? Status::Unavailable(sources[index] +
+                                           ": changed while being scanned; "
+                                           "push again")
+                     : Special(sources[index], st.st_mode);
+        }
+        LP_RETURN_IF_ERROR(Fill(index, fd.get(), name, st));
+      }
+      return Status::OK();
+    });
+  }
+
+  // Completes entry `index` (a file or symlink named `name` in directory
+  // `fd`) from its stat. Safe on distinct indices concurrently.
+  Status Fill(size_t index, int fd, const std::string& name,
+              const struct stat& st) {
+    TreeEntry& e = entries[index];
+    const std::string& abs = sources[index];
+    modes[index] = st.st_mode;
+    if (S_ISREG(st.st_mode)) {
+      if (!OwnerMayRead(st, false) &&
+          ::faccessat(fd, name.c_str(), R_OK, 0) != 0) {
+        return Status::FromErrno("unreadable file", abs, errno);
+      }
+      e.kind =
+          (st.st_mode & S_IXUSR) ? EntryKind::kExecutable : EntryKind::kFile;
+      e.blob.size = static_cast<uint64_t>(st.st_size);
+      keys[index] = StatKey::From(st);
+    } else {
+      std::string target(4096, '\0');
+      ssize_t n = ::readlinkat(fd, name.c_str(), target.data(), target.size());
+      if (n < 0) return Status::FromErrno("readlink", abs, errno);
+      target.resize(static_cast<size_t>(n));
+      if (!SymlinkStaysInside(e.path, target)) {
+        return Status::Unsupported(abs + ": symlink to '" + target +
+                                   "' leaves the tree; only symlinks that "
+                                   "stay inside it can be shipped");
+      }
+      e.kind = EntryKind::kSymlink;
+      e.blob = HashBytes(target);
+      e.target = std::move(target);
+    }
+    if (progress) progress->Add(1);
     return Status::OK();
   }
 };
@@ -201,7 +301,7 @@ Result<ScanResult> ScanDirectory(const std::string& dir,
     return Status::InvalidArgument(root + ": not a directory");
   }
   const int64_t scan_start = NowNs();
-  Walker w{root, options, {}, {}, {}, {}, {}, {}, nullptr};
+  Walker w{root, options, {}, {}, {}, {}, {}, {}, nullptr, {}};
   if (options.default_excludes) {
     for (const auto& p : IgnoreRules::DefaultPatterns()) {
       LP_RETURN_IF_ERROR(w.rules.AddPattern(p));
@@ -214,19 +314,26 @@ Result<ScanResult> ScanDirectory(const std::string& dir,
     Status s = w.cli.AddPattern(p);
     if (!s.ok()) return s.WithContext("--exclude '" + p + "'");
   }
-  {
+  // The stat cache is read and parsed while the walk runs.
+  StatCache cache;
+  std::thread loader(
+      [&] { cache = StatCache::Load(options.stat_cache_dir, root); });
+  Status walked = [&] {
     Progress progress(options.progress, "scan", 0, "entries");
     w.progress = &progress;
     Fd root_fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (root_fd.get() < 0) {
       return Status::FromErrno("cannot read directory", root, errno);
     }
-    LP_RETURN_IF_ERROR(w.Walk("", root, root_fd.get()));
+    Status s = w.Walk("", root, root_fd.get());
+    if (s.ok()) s = w.StatPending(options.threads);
     w.progress = nullptr;
-  }
+    return s;
+  }();
+  loader.join();
+  LP_RETURN_IF_ERROR(walked);
   ScanResult result;
 
-  StatCache cache = StatCache::Load(options.stat_cache_dir, root);
   std::vector<size_t> to_hash;
   uint64_t total_to_hash = 0;
   for (size_t i = 0; i < w.entries.size(); ++i) {
@@ -264,6 +371,9 @@ Result<ScanResult> ScanDirectory(const std::string& dir,
       cache.Put(e.path, w.keys[i], e.blob);
     }
   }
+  // Before the entries move (Put keeps views of their paths). Failing to
+  // save only costs time on the next scan.
+  (void)cache.Save();
   // The tree sorts its entries by path: put sources and modes in that order.
   std::vector<size_t> order(w.entries.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -285,8 +395,6 @@ Result<ScanResult> ScanDirectory(const std::string& dir,
   if (options.portability.enabled) {
     result.warnings = CheckPortability(result.tree, modes, options.portability);
   }
-  // Failing to save the stat cache only costs time on the next scan.
-  (void)cache.Save();
   return result;
 }
 

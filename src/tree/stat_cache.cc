@@ -76,7 +76,7 @@ std::optional<Digest> StatCache::Lookup(const std::string& path,
   return it->second.digest;
 }
 
-void StatCache::Put(const std::string& path, const StatKey& key,
+void StatCache::Put(std::string_view path, const StatKey& key,
                     const Digest& digest) {
   if (!changed_) {
     auto it = old_.find(path);
@@ -94,11 +94,13 @@ Status StatCache::Save() const {
   if (!changed_ && new_.size() == old_.size()) return Status::OK();
   std::string out(kHeader);
   for (const auto& [path, r] : new_) {
-    if (path.find('\n') != std::string::npos) continue;
+    if (path.find('\n') != std::string_view::npos) continue;
     out += std::to_string(r.key.ino) + ' ' + std::to_string(r.key.size) + ' ' +
            std::to_string(r.key.mode) + ' ' + std::to_string(r.key.mtime_ns) +
            ' ' + std::to_string(r.key.ctime_ns) + ' ' + r.digest.hash.hex() +
-           ' ' + std::to_string(r.digest.size) + ' ' + path + '\n';
+           ' ' + std::to_string(r.digest.size) + ' ';
+    out += path;
+    out += '\n';
   }
   LP_RETURN_IF_ERROR(fs::MakeDirs(fs::Dirname(file_)));
   return fs::WriteFileAtomic(file_, out, 0600);

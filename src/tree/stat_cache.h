@@ -44,8 +44,9 @@ class StatCache {
   static StatCache Load(const std::string& cache_dir, const std::string& root);
   std::optional<Digest> Lookup(const std::string& path,
                                const StatKey& key) const;
-  // REQUIRES: each path is Put at most once.
-  void Put(const std::string& path, const StatKey& key, const Digest& digest);
+  // REQUIRES: each path is Put at most once, and `path`'s bytes stay put
+  // until Save (only a view is kept).
+  void Put(std::string_view path, const StatKey& key, const Digest& digest);
   // Writes the entries Put since Load (only those: stale paths drop out);
   // writes nothing when they equal what Load read.
   Status Save() const;
@@ -58,7 +59,7 @@ class StatCache {
   std::string file_;
   std::string data_;  // the loaded file; old_'s keys point into it
   std::unordered_map<std::string_view, Record> old_;
-  std::vector<std::pair<std::string, Record>> new_;
+  std::vector<std::pair<std::string_view, Record>> new_;
   bool changed_ = false;  // a Put differs from, or is missing in, old_
 };
 

@@ -145,8 +145,9 @@ def _verb(argv: list) -> str | None:
 
 
 def build_parser(verb: str | None = None):
-    """The parser; only `verb`'s module is imported and its arguments added
-    (all of them when verb is "*", for documentation and tests)."""
+    """The parser; only `verb`'s subparser is built and its module imported
+    (every verb's, listed, when verb is None: `lazypath --help`; every one
+    complete when verb is "*", for documentation and tests)."""
     import argparse
     import importlib
 
@@ -162,6 +163,10 @@ def build_parser(verb: str | None = None):
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", title="verbs")
     verbs.required = True
     for name, (module_name, summary, aliases) in COMMANDS.items():
+        if verb not in (None, "*", name):
+            # Only the verb being run gets a parser: each costs about a
+            # millisecond (argparse looks up translations as it builds).
+            continue
         p = verbs.add_parser(
             name,
             help=summary,

@@ -9,8 +9,7 @@ import argparse
 import os
 import sys
 import threading
-from collections.abc import Sequence
-from typing import Callable
+from collections.abc import Callable, Sequence
 
 from lazypath.errors import LazypathError
 

@@ -1,7 +1,7 @@
 """On a real local Ray cluster, a task on a new digest takes the bytecode of
 its unchanged modules from the node cache (doc/bytecode.md), in lazy mode
-(the worker's boot activates the tree) and eager mode with a policy (the
-boot hooks the tree on PYTHONPATH)."""
+(the worker's boot activates the tree) and eager mode, with a policy or
+without (the boot hooks the tree on PYTHONPATH)."""
 
 from __future__ import annotations
 
@@ -46,6 +46,7 @@ def probe_task() -> dict:
         "version": app.VERSION,
         "file": app.__file__,
         "stats": dict(bc.stats) if bc is not None else None,
+        "site_on_path": [p for p in sys.path if p.rstrip("/").endswith("lazypath/_site")],
     }
 
 
@@ -58,26 +59,28 @@ def push(tmp_path, store: str, version: str) -> str:
     return lazypath.push(str(src), store, cache_dir=str(tmp_path / "drv"))
 
 
-@pytest.mark.parametrize("mode", ["lazy", "eager"])
-def test_a_task_on_a_new_digest_reuses_the_bytecode(tmp_path, cluster, mode):
+@pytest.mark.parametrize("variant", ["lazy", "eager", "eager-policy"])
+def test_a_task_on_a_new_digest_reuses_the_bytecode(tmp_path, cluster, variant):
     store = str(tmp_path / "store")
-    # eager: a policy makes the workers run lazypath's boot
-    policy = {"shadowed": "tree-first"} if mode == "eager" else None
+    mode = variant.split("-")[0]
+    # The policy's boot and the plain eager boot hook the tree alike.
+    policy = {"shadowed": "tree-first"} if variant == "eager-policy" else None
     extra = {"policy": policy} if policy else {}
-    v1 = push(tmp_path, store, f"1-{mode}")
+    v1 = push(tmp_path, store, f"1-{variant}")
     first = ray.get(
         probe_task.options(runtime_env=lpray.runtime_env(store, v1, mode=mode, **extra)).remote(),
         timeout=240,
     )
-    assert first["version"] == f"1-{mode}"
+    assert first["version"] == f"1-{variant}"
     assert first["stats"]["misses"] == 11, first["stats"]
-    v2 = push(tmp_path, store, f"2-{mode}")
+    v2 = push(tmp_path, store, f"2-{variant}")
     second = ray.get(
         probe_task.options(runtime_env=lpray.runtime_env(store, v2, mode=mode, **extra)).remote(),
         timeout=240,
     )
-    assert second["version"] == f"2-{mode}"
+    assert second["version"] == f"2-{variant}"
     assert second["stats"]["misses"] == 1 and second["stats"]["hits"] == 10, second["stats"]
+    assert second["site_on_path"] == [], second["site_on_path"]  # the boot took it off
     kind = "lazy" if mode == "lazy" else "trees"
     root = os.path.join(os.path.realpath(cluster), kind, v2.split(":", 1)[1])
     assert os.path.realpath(second["file"]).startswith(root + os.sep)

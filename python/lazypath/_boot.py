@@ -37,6 +37,8 @@ MODE_VAR = "LAZYPATH_BOOT_MODE"
 CACHE_VAR = "LAZYPATH_BOOT_CACHE"
 NAMES_VAR = "LAZYPATH_BOOT_NAMES"
 ON_DEMAND_VAR = "LAZYPATH_BOOT_ON_DEMAND"
+# An eager tree on PYTHONPATH whose bytecode the boot hooks (doc/bytecode.md).
+BYTECODE_TREE_VAR = "LAZYPATH_BYTECODE_TREE"
 MAX_NAMES = 1000
 
 SITE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_site")
@@ -235,10 +237,18 @@ def _policy() -> None:
 
 
 def _bytecode() -> None:
-    """An eager tree on PYTHONPATH with a policy is not activated here; its
-    bytecode comes from the node cache all the same (doc/bytecode.md)."""
-    tree = os.environ.get("LAZYPATH_POLICY_TREE")
-    if tree and not os.environ.get(STORE_VAR) and tree in sys.path:
+    """An eager tree on PYTHONPATH is not activated here; its bytecode comes
+    from the node cache all the same (doc/bytecode.md). The tree is
+    $LAZYPATH_BYTECODE_TREE (the Ray plugin sets it), else the policy's.
+    lazypath/_site, on PYTHONPATH only for this boot, leaves sys.path."""
+    if os.environ.get(STORE_VAR):
+        return  # lazy: _activate() did it
+    tree = os.environ.get(BYTECODE_TREE_VAR) or os.environ.get("LAZYPATH_POLICY_TREE")
+    if not tree:
+        return
+    if os.environ.get(BYTECODE_TREE_VAR):
+        sys.path[:] = [p for p in sys.path if not (p and _same(p, SITE_DIR))]
+    if tree in sys.path:
         from lazypath import _bytecode
 
         _bytecode.install(tree)

@@ -235,6 +235,13 @@ class LazypathPlugin(RuntimeEnvPlugin):
             set_pythonpath_in_context(_boot.SITE_DIR, context)
         else:
             set_pythonpath_in_context(path, context)
+            # lazypath/_site follows the tree so that the workers' boot hooks
+            # it for the node's bytecode cache (doc/bytecode.md); the boot
+            # then takes _site off sys.path again.
+            pp = context.env_vars.get("PYTHONPATH", "")
+            rest = [p for p in pp.split(os.pathsep) if p and p not in (path, _boot.SITE_DIR)]
+            context.env_vars["PYTHONPATH"] = os.pathsep.join([path, _boot.SITE_DIR, *rest])
+            context.env_vars[_boot.BYTECODE_TREE_VAR] = path
         context.env_vars[DIGEST_ENV_VAR] = spec["ref"]
         context.env_vars[TREE_ENV_VAR] = path
         if spec.get("policy") is not None:
@@ -264,11 +271,6 @@ class LazypathPlugin(RuntimeEnvPlugin):
             if refusals:
                 raise RuntimeError(lppolicy.summary(refusals))
         context.env_vars.update(lppolicy.env(lppolicy.worker_part(policy), tree, node))
-        if mode != "lazy":
-            # Eager: lazypath/_site only to boot the policy (it leaves sys.path there).
-            pp = context.env_vars.get("PYTHONPATH", "")
-            rest = [p for p in pp.split(os.pathsep) if p and p != tree]
-            context.env_vars["PYTHONPATH"] = os.pathsep.join([tree, _boot.SITE_DIR, *rest])
 
     def delete_uri(self, uri: str, logger: logging.Logger = default_logger) -> float:
         if not uri.startswith(lpray.URI_SCHEME):

@@ -335,6 +335,7 @@ Result<ScanResult> ScanDirectory(const std::string& dir,
   ScanResult result;
 
   std::vector<size_t> to_hash;
+  std::vector<bool> from_cache(w.entries.size());
   uint64_t total_to_hash = 0;
   for (size_t i = 0; i < w.entries.size(); ++i) {
     TreeEntry& e = w.entries[i];
@@ -343,6 +344,7 @@ Result<ScanResult> ScanDirectory(const std::string& dir,
     result.stats.bytes += e.blob.size;
     if (auto d = cache.Lookup(e.path, w.keys[i])) {
       e.blob = *d;
+      from_cache[i] = true;
     } else {
       to_hash.push_back(i);
       total_to_hash += e.blob.size;
@@ -368,7 +370,7 @@ Result<ScanResult> ScanDirectory(const std::string& dir,
     const TreeEntry& e = w.entries[i];
     if (e.kind != EntryKind::kSymlink &&
         w.keys[i].mtime_ns < scan_start - kRacyNs) {
-      cache.Put(e.path, w.keys[i], e.blob);
+      cache.Put(e.path, w.keys[i], e.blob, from_cache[i]);
     }
   }
   // Before the entries move (Put keeps views of their paths). Failing to

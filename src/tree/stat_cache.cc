@@ -77,8 +77,8 @@ std::optional<Digest> StatCache::Lookup(const std::string& path,
 }
 
 void StatCache::Put(std::string_view path, const StatKey& key,
-                    const Digest& digest) {
-  if (!changed_) {
+                    const Digest& digest, bool from_lookup) {
+  if (!changed_ && !from_lookup) {
     auto it = old_.find(path);
     changed_ = it == old_.end() || !(it->second.key == key) ||
                it->second.digest != digest;

@@ -45,8 +45,10 @@ class StatCache {
   std::optional<Digest> Lookup(const std::string& path,
                                const StatKey& key) const;
   // REQUIRES: each path is Put at most once, and `path`'s bytes stay put
-  // until Save (only a view is kept).
-  void Put(std::string_view path, const StatKey& key, const Digest& digest);
+  // until Save (only a view is kept). `from_lookup`: `digest` is what Lookup
+  // returned for this path and key, so the entry changes nothing.
+  void Put(std::string_view path, const StatKey& key, const Digest& digest,
+           bool from_lookup = false);
   // Writes the entries Put since Load (only those: stale paths drop out);
   // writes nothing when they equal what Load read.
   Status Save() const;

@@ -205,7 +205,12 @@ def test_child_env_lets_a_child_import_the_tree_in_either_mode(tmp_path, store):
 
     src = write_tree(tmp_path / "src", {"kid/__init__.py": "WHO = 'tree'\n"})
     digest = lazypath.push(src, store)
-    code = "import kid, sys; print(kid.WHO, kid.__file__)"
+    code = (
+        "import kid, sys\n"
+        "hooked = 'lazypath._bytecode' in sys.modules\n"
+        "site = [p for p in sys.path if p.rstrip('/').endswith('lazypath/_site')]\n"
+        "print(kid.WHO, kid.__file__, hooked, len(site))"
+    )
     for mode in ("eager", "lazy"):
         opened = lazypath.open_tree(store, digest, mode=mode)
         try:
@@ -217,9 +222,12 @@ def test_child_env_lets_a_child_import_the_tree_in_either_mode(tmp_path, store):
         finally:
             opened.release()
         assert out.returncode == 0, (mode, out.stderr)
-        who, file = out.stdout.split()
+        who, file, hooked, site = out.stdout.split()
         assert who == "tree"
         assert file.startswith(opened.tree.path + os.sep), (mode, file)
+        # Either way the child's boot hooked the tree for the bytecode cache
+        # and left no lazypath/_site on sys.path.
+        assert (hooked, site) == ("True", "0"), (mode, out.stdout)
 
 
 def test_cache_dir_argument_overrides_env(tmp_path, store, node_cache):

@@ -117,8 +117,9 @@ def child_env(
     lazy: the tree is described by env() and lazypath/_site goes first on
     PYTHONPATH, so the child activates it before its own code runs. eager:
     the tree's path goes first on PYTHONPATH (once), an inherited boot
-    description is dropped, and with `policy` lazypath/_site follows the tree
-    so the child's boot enforces it. With `policy` its variables are set
+    description is dropped, and lazypath/_site follows the tree, so that the
+    child's boot hooks it for the bytecode cache and, with `policy`,
+    enforces that. With `policy` its variables are set
     (lazypath/policy.py env()); an inherited LAZYPATH_POLICY and
     LAZYPATH_POLICY_TREE are dropped first unless `keep_inherited_policy`.
     With `cache_dir`, LAZYPATH_CACHE is its absolute path.
@@ -128,6 +129,7 @@ def child_env(
         for var in ("LAZYPATH_POLICY", "LAZYPATH_POLICY_TREE"):
             out.pop(var, None)
     if mode == "lazy":
+        out.pop(BYTECODE_TREE_VAR, None)
         out.update(env(store, tree.digest, "lazy", cache_dir, tree.path, on_demand=on_demand))
         out["PYTHONPATH"] = pythonpath(out.get("PYTHONPATH"))
     else:
@@ -135,8 +137,10 @@ def child_env(
             out.pop(var, None)
         skip = {tree.path, SITE_DIR}
         rest = [p for p in out.get("PYTHONPATH", "").split(os.pathsep) if p and p not in skip]
-        boot = [SITE_DIR] if policy is not None else []
-        out["PYTHONPATH"] = os.pathsep.join([tree.path, *boot, *rest])
+        # lazypath/_site after the tree: the child's boot hooks the tree for
+        # the bytecode cache (and enforces `policy`), then leaves sys.path.
+        out["PYTHONPATH"] = os.pathsep.join([tree.path, SITE_DIR, *rest])
+        out[BYTECODE_TREE_VAR] = tree.path
     if policy is not None:
         from lazypath import policy as lppolicy
 

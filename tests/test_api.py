@@ -203,7 +203,10 @@ def test_open_tree_holds_a_lease_and_leaves_sys_path_alone(tmp_path, store):
 def test_child_env_lets_a_child_import_the_tree_in_either_mode(tmp_path, store):
     import subprocess
 
-    src = write_tree(tmp_path / "src", {"kid/__init__.py": "WHO = 'tree'\n"})
+    src = write_tree(
+        tmp_path / "src",
+        {"kid/__init__.py": "WHO = 'tree'\n", "main.py": "import kid\nprint('main', kid.WHO)\n"},
+    )
     digest = lazypath.push(src, store)
     code = (
         "import kid, sys\n"
@@ -228,6 +231,17 @@ def test_child_env_lets_a_child_import_the_tree_in_either_mode(tmp_path, store):
         # Either way the child's boot hooked the tree for the bytecode cache
         # and left no lazypath/_site on sys.path.
         assert (hooked, site) == ("True", "0"), (mode, out.stdout)
+        # A script in the tree runs as a script (the bytecode path hook
+        # claims directories only), as `ray job submit` entrypoints do.
+        script = subprocess.run(
+            [sys.executable, "main.py"],
+            env=env,
+            cwd=opened.tree.path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert script.returncode == 0 and script.stdout == "main tree\n", (mode, script.stderr)
 
 
 def test_cache_dir_argument_overrides_env(tmp_path, store, node_cache):

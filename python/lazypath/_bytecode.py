@@ -184,6 +184,10 @@ _CodeType = type(TreeSourceLoader.get_code.__code__)
 def _path_hook(path):
     if not path or _pyc_dir_of(path) is None:
         raise ImportError("not a lazypath tree", path=path)
+    if not os.path.isdir(path):
+        # As Python's own FileFinder hook: a file in a tree (`python
+        # main.py` asks the hooks about the script) is not a path entry.
+        raise ImportError("only directories are supported", path=path)
     return _bx.FileFinder(
         path,
         (_bx.ExtensionFileLoader, _bx.EXTENSION_SUFFIXES),

@@ -127,6 +127,38 @@ TEST_F(TreeWriterTest, WritesATreeThatReadsBackVerified) {
   EXPECT_TRUE(fs::ListDir(base_ + "/tmp")->empty());
 }
 
+TEST_F(TreeWriterTest, ALocatedPackageWhoseInitBlobIsUnknownIsWrittenAgain) {
+  // The store as a push knows it may hold a package's directory object but
+  // not its __init__.py (that blob's pack condemned by a prune, say). The
+  // parent's locator names the __init__.py too, so the push writes the
+  // package again rather than fail.
+  WritePackages(3, 2);
+  Write("toppkg/__init__.py", "from . import m0\n");  // the root names it
+  Write("toppkg/m0.py", "VALUE = 1\n");
+  auto b = Build();
+  auto w1 = Push(b);
+  ASSERT_TRUE(w1.ok()) << w1.status().ToString();
+  const Hash init = HashBytes("from . import m0\n").hash;
+  ASSERT_NE(known_.Find(init, LocationKind::kBlob), nullptr);
+  KnownObjects without_init;
+  for (const LocationRecord& r : known_.ToLocations().records) {
+    if (r.hash == init && r.kind == LocationKind::kBlob) continue;
+    Locations one = known_.ToLocations();
+    one.records = {r};
+    without_init.Add(one);
+  }
+  ASSERT_EQ(without_init.Find(init, LocationKind::kBlob), nullptr);
+  known_ = std::move(without_init);
+  Write("top.py", "print('a new root')\n");
+  auto b2 = Build();
+  auto w2 = Push(b2);
+  ASSERT_TRUE(w2.ok()) << w2.status().ToString();
+  EXPECT_EQ(w2->blobs_written, 2u);  // top.py and the __init__.py again
+  EXPECT_EQ(ReadThroughStore(w2->root.hash, "toppkg/__init__.py"),
+            Read("toppkg/__init__.py"));
+  ExpectReadsBack(w2->root.hash);
+}
+
 TEST_F(TreeWriterTest, AnEditWritesOnlyItsPathAndAFewKilobytes) {
   WritePackages(200, 10);  // 2,200 files
   auto first = Build();

@@ -764,34 +764,6 @@ class TokenServer:
         path.chmod(0o600)
         return path
 
-    def _consistency(self, method: str, path: str, status: int, data: bytes) -> bytes:
-        """Records creations and deletions; hides young keys from listings."""
-        import re
-        import urllib.parse
-
-        key, _, query = path.partition("?")
-        key = urllib.parse.unquote(key)
-        with self._lock:
-            if method == "PUT" and status == 200 and not query and self.hide_new_seconds > 0:
-                self._created.setdefault(key, time.monotonic())
-            elif method == "DELETE" and status in (200, 204):
-                self._created.pop(key, None)
-        if method != "GET" or "list-type=2" not in query or self.hide_new_seconds <= 0:
-            return data
-        bucket = key.strip("/").split("/", 1)[0]
-        now = time.monotonic()
-
-        def keep(m: re.Match) -> bytes:
-            name = re.search(rb"<Key>(.*?)</Key>", m.group(0)).group(1).decode()
-            at = self._created.get(f"/{bucket}/{name}")
-            if at is not None and now - at < self.hide_new_seconds:
-                self.hidden += 1
-                return b""
-            return m.group(0)
-
-        with self._lock:
-            return re.sub(rb"<Contents>.*?</Contents>", keep, data, flags=re.S)
-
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()

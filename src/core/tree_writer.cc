@@ -64,10 +64,9 @@ class Writer {
         // also names its __init__.py (an init frame, SlotShapes): when the
         // store as this push knows it lacks that blob (its pack condemned,
         // say), the directory is written again with its files.
-        const bool init_needed = (e.flags & kDirInit) && e.init_size > 0 &&
-                                 e.init_size <= kChunkThreshold;
         if ((Located({e.hash, LocationKind::kDirectory}) &&
-             (!init_needed || Located({e.init_hash, LocationKind::kBlob}))) ||
+             (!e.init_framed() ||
+              Located({e.init_hash, LocationKind::kBlob}))) ||
             !queued_.insert(e.hash).second) {
           continue;
         }

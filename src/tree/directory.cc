@@ -352,8 +352,7 @@ std::vector<SlotShape> Directory::SlotShapes() const {
       shapes.push_back(e.chunked()
                            ? SlotShape{SlotType::kLocated, e.list_size, 0}
                            : SlotShape{SlotType::kFrame, e.size, 0});
-    } else if ((e.flags & kDirInit) && e.init_size > 0 &&
-               e.init_size <= kChunkThreshold) {
+    } else if (e.init_framed()) {
       shapes.push_back({SlotType::kLocatedInit, e.size, e.init_size});
     } else {
       shapes.push_back({SlotType::kLocated, e.size, 0});

@@ -74,6 +74,12 @@ struct DirEntry {
     return kind == DirKind::kFile || kind == DirKind::kExecutable;
   }
   bool chunked() const { return is_file() && size > kChunkThreshold; }
+  // A directory whose locator slot carries its __init__.py as an init frame
+  // (SlotType::kLocatedInit): a non-empty one no larger than kChunkThreshold.
+  bool init_framed() const {
+    return kind == DirKind::kDirectory && (flags & kDirInit) && init_size > 0 &&
+           init_size <= kChunkThreshold;
+  }
   bool operator==(const DirEntry&) const = default;
 };
 

@@ -86,7 +86,20 @@ Result<StoreObjectsResult> StoreObjects(Store& store,
       if (auto s = ParseSummary(*bytes, url, path)) summary = std::move(*s);
     }
   }
-  // A key stays covered only while it is listed.
+  // A covered key that is no longer listed was deleted or replaced by a
+  // prune, which withdraws locations that way (doc/lifecycle.md). The
+  // summary does not know which objects came from which key, so it is
+  // rebuilt from the keys listed now.
+  {
+    std::set<std::string> listed_keys(keys.begin(), keys.end());
+    for (const auto& key : summary.covered) {
+      if (!listed_keys.count(key)) {
+        summary = Summary{};
+        r.summary_rebuilt = true;
+        break;
+      }
+    }
+  }
   std::vector<std::string> todo;
   std::set<std::string> covered;
   for (const auto& key : keys) {
@@ -129,7 +142,8 @@ Result<StoreObjectsResult> StoreObjects(Store& store,
     covered.insert(todo[i]);
   }
   summary.covered = std::move(covered);
-  if (!path.empty() && r.locations_fetched + r.objects_dropped > 0) {
+  if (!path.empty() &&
+      (r.locations_fetched + r.objects_dropped > 0 || r.summary_rebuilt)) {
     // Best effort: a summary we cannot write costs reads, not the push.
     auto bytes = SerializeSummary(summary, url);
     if (bytes.ok() && fs::MakeDirs(summary_dir, 0755, env).ok()) {

@@ -12,7 +12,9 @@
 //     listing (packs are named by their digest, so a listed pack holds the
 //     bytes the location was made from);
 //   - a summary that is missing, unreadable or malformed is ignored and
-//     rebuilt from every locations object;
+//     rebuilt from every locations object; so is one that covers a locs key
+//     the store no longer lists, since prune withdraws the locations of
+//     what no kept tree reaches by replacing or deleting locations objects;
 //   - failing to write it only costs the next push more reads.
 // A locations object that cannot be read or decoded is skipped (what it
 // lists is written again) and not marked covered, so the next push retries.
@@ -45,6 +47,7 @@ struct StoreObjectsResult {
   uint64_t locations_fetched = 0;  // of those, read from the store this time
   uint64_t locations_failed = 0;   // unreadable or malformed: skipped
   uint64_t objects_dropped = 0;    // their pack is no longer in the store
+  bool summary_rebuilt = false;    // a covered locs key was gone
 };
 
 // `summary_dir` empty: no summary, every locations object is read. The

@@ -220,6 +220,31 @@ def test_cli_json_and_usage(tmp_path):
     assert bad.returncode == 2 and "duration" in bad.stderr
 
 
+def test_withdrawn_locations_are_reported_and_gone(tmp_path):
+    url = (tmp_path / "store").as_uri()
+    lazypath.push(version(tmp_path, "prod", 1), url, tag="prod", format=2)
+    src = version(tmp_path, "prod", 2)
+    keep = lazypath.push(src, url, tag="prod", format=2)
+    locs_before = {k for k in (tmp_path / "store" / "locs").iterdir()}
+    dry = run_cli("prune", url, *STRICT_FLAGS, "--dry-run")
+    assert dry.returncode == 0, dry
+    assert "locations: would withdraw" in dry.stdout
+    assert {k for k in (tmp_path / "store" / "locs").iterdir()} == locs_before
+    res = run_cli("prune", url, *STRICT_FLAGS, "--json")
+    assert res.returncode == 0, res
+    doc = res.json()
+    # v1's pack stays (v2 reuses pkg1 and pkg2 from it); v1's pkg0 and
+    # root directories in it are withdrawn.
+    assert doc["objects_withdrawn"] >= 1 and doc["locations_rewritten"] >= 1, doc
+    assert doc["rewritten"], doc
+    store = tmp_path / "store"
+    assert not any((store / key).exists() for key in doc["rewritten"])
+    again = lazypath.prune(url, **STRICT)
+    assert again.rewritten == [] and again.deleted == [] and again.objects_withdrawn == 0
+    assert tree_set(url) == {keep}
+    assert_activates(url, keep, src, tmp_path / "cache")
+
+
 def test_https_store_is_read_only():
     res = run_cli("prune", "https://127.0.0.1:9/app")
     assert_one_line_error(res, "https://127.0.0.1:9/app", "read-only")

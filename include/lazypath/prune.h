@@ -6,11 +6,12 @@
 // move within `keep_within` named it (as `from` or `to`). Everything a kept
 // tree reaches stays: format 1 its index and every pack the index names;
 // format 2 every pack any locator on the walk from its tree record names
-// (the packs of its located directories and chunk lists included), and,
-// transitively, every pack a located directory or chunk list sitting in a
-// kept pack names, since pushes may reuse any located object whose pack is
-// in the store. Whatever else is in trees/, indexes/, profiles/, locs/ (a
-// locations object none of whose packs stays) and packs/ is dead.
+// (the packs of its located directories and chunk lists included).
+// Whatever else is in trees/, indexes/, profiles/, locs/ (a locations
+// object none of whose packs stays) and packs/ is dead. Since a push reuses
+// a located directory or chunk list without descending, a run first
+// rewrites the locations objects without those no kept tree reaches, then
+// condemns: nothing a push can still find stands for a condemned pack.
 //
 // Deletion is two-phase: a run writes a condemned mark naming the dead keys
 // not yet condemned, and deletes only keys a mark has named for at least
@@ -84,10 +85,20 @@ struct PruneReport {
   // (the store interface has no object sizes; a pack nothing locates
   // counts 0), plus the tree, index and locations objects read.
   uint64_t bytes_before = 0;
+  // Locations objects rewritten (or deleted, when nothing was left) without
+  // the records no kept tree uses, and how many of those were directories
+  // and chunk lists, whose locations are withdrawn so that no push reuses
+  // them (dry run: would be). These take effect at once, not a grace
+  // period later: locations objects are hints for pushes, never read by
+  // activations.
+  uint64_t locations_rewritten = 0;
+  uint64_t objects_withdrawn = 0;
   uint64_t bytes_after = 0;
   uint64_t requests = 0;
   std::vector<std::string> deleted;    // keys deleted (dry run: would be)
   std::vector<std::string> condemned;  // keys newly condemned (would be)
+  // Locations objects replaced or deleted by the withdrawal (would be).
+  std::vector<std::string> rewritten;
   // Trees a ref moved to during the run after they were deleted: their
   // records were put back and nothing further was deleted this run.
   std::vector<std::string> restored;

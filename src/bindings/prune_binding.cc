@@ -22,9 +22,12 @@ void RegisterPrune(nb::module_& m) {
       .Field(
           "bytes_reclaimed",
           [](const PruneReport& r) { return r.bytes_before - r.bytes_after; })
+      .Member("locations_rewritten", &PruneReport::locations_rewritten)
+      .Member("objects_withdrawn", &PruneReport::objects_withdrawn)
       .Member("requests", &PruneReport::requests)
       .Member("deleted", &PruneReport::deleted)
       .Member("condemned", &PruneReport::condemned)
+      .Member("rewritten", &PruneReport::rewritten)
       .Member("restored", &PruneReport::restored)
       .Done();
 

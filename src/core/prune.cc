@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <ctime>
-#include <deque>
 #include <map>
 #include <random>
 #include <set>
@@ -15,6 +14,7 @@
 #include "codec/codec.h"
 #include "core/condemned.h"
 #include "core/tree_reader.h"
+#include "core/tree_writer.h"
 #include "lazypath/profile.h"
 #include "lazypath/ref_history.h"
 #include "lazypath/tree.h"
@@ -192,9 +192,7 @@ class Pruner {
   Result<PruneReport> Run(const std::string& actor);
 
  private:
-  void MarkPack(const Hash& pack) {
-    if (live_packs_.insert(PackKey(pack)).second) work_.push_back(pack);
-  }
+  void MarkPack(const Hash& pack) { live_packs_.insert(PackKey(pack)); }
   void MarkLocator(const Locator& loc, const Hash& holding) {
     for (const Hash& p : loc.packs) {
       const Hash& pack = p == kHoldingPack ? holding : p;
@@ -202,13 +200,15 @@ class Pruner {
       MarkPack(pack);
     }
   }
-  // Marks frame `frame` of `pack` visited; false when it already was.
-  bool Visit(const Hash& pack, uint64_t offset) {
-    return visited_.insert({pack, offset}).second;
-  }
   Status WalkFormat2(const Hash& root, std::string_view record);
   Status WalkFormat1(const Hash& root);
-  Status Closure();
+  // The locations objects that locate a directory or chunk list the kept
+  // trees do not reach, each with what replaces it (those records dropped).
+  // Fails, and the run with it, when a replacement cannot be encoded:
+  // condemning what a location still stands for would be unsafe.
+  Status PlanWithdrawals();
+  // Appends each locations object replaced or deleted to `done`.
+  Status Withdraw(std::vector<std::string>& done);
   // The format 1 packs whose dead share passes kRepackDeadShare, with the
   // live frames of each (by offset).
   std::map<Hash, std::map<uint64_t, std::pair<Hash, BlobLocation>>>
@@ -236,13 +236,11 @@ class Pruner {
   std::set<Hash> kept_;        // trees the rules keep
   std::set<Hash> in_history_;  // trees any recorded move names
   std::vector<CondemnedMark> marks_;
-  std::map<std::string, int64_t> marked_;    // key -> earliest mark time
-  std::map<std::string, uint64_t> sizes_;    // objects read, by key
-  std::map<std::string, uint64_t> extent_;   // pack key -> located end
-  std::map<std::string, uint64_t> counted_;  // in bytes_before, by key
-  // Located objects of every locations object, by pack.
-  std::map<Hash, std::vector<LocationRecord>> located_;
-  std::map<std::string, std::vector<Hash>> locs_packs_;
+  std::map<std::string, int64_t> marked_;   // key -> earliest mark time
+  std::map<std::string, uint64_t> sizes_;   // objects read, by key
+  std::map<std::string, uint64_t> extent_;  // pack key -> located end
+  // Every locations object, by key.
+  std::map<std::string, Locations> locations_;
   // Packs format 2 names (locators walked, locations objects): never
   // repacked.
   std::set<std::string> format2_packs_;
@@ -251,15 +249,19 @@ class Pruner {
 
   std::set<std::string> live_;  // trees, indexes, profiles
   std::set<std::string> live_packs_;
-  std::deque<Hash> work_;
-  std::set<std::pair<Hash, uint64_t>> visited_;  // by Closure
-  // Located frames the tree walks read (apart from visited_, so that a walk
-  // descends below a frame Closure read without descending).
+  // Located frames the tree walks read, by pack and offset.
   std::set<std::pair<Hash, uint64_t>> walked_;
+
+  struct Withdrawal {
+    std::string key;          // the locations object replaced
+    std::string replacement;  // its key; empty when nothing is left
+    std::string bytes;        // the replacement's
+    uint64_t withdrawn = 0;   // directory and chunk list records dropped
+  };
+  std::vector<Withdrawal> withdrawals_;
 
   std::vector<std::string> to_delete_;  // in deletion order
   std::vector<std::string> to_condemn_;
-  uint64_t roots_ = 0;
   // A tree not kept that could not be walked: what it reaches is unknown,
   // so this run condemns but deletes nothing.
   Status young_error_;
@@ -315,13 +317,11 @@ Status Pruner::Load() {
     sizes_[key] = bytes.size();
     LP_ASSIGN_OR_RETURN(Locations locs,
                         DecodeLocations(bytes, h, store_.url() + "/" + key));
-    locs_packs_[key] = locs.packs;
     for (const Hash& p : locs.packs) format2_packs_.insert(PackKey(p));
     for (const auto& r : locs.records) {
-      const Hash& pack = locs.packs[r.frame.pack];
-      Extent(pack, r.frame.offset + r.frame.length);
-      if (r.kind != LocationKind::kBlob) located_[pack].push_back(r);
+      Extent(locs.packs[r.frame.pack], r.frame.offset + r.frame.length);
     }
+    locations_.emplace(key, std::move(locs));
   }
   return Status::OK();
 }
@@ -390,23 +390,70 @@ Status Pruner::WalkFormat2(const Hash& root, std::string_view record) {
   return Status::OK();
 }
 
-// Every pack a located object in a live pack names is live: a push may
-// reuse that object, and with it everything below it.
-Status Pruner::Closure() {
-  while (!work_.empty()) {
-    Hash pack = work_.front();
-    work_.pop_front();
-    auto it = located_.find(pack);
-    if (it == located_.end()) continue;
-    for (const auto& r : it->second) {
-      if (!Visit(pack, r.frame.offset)) continue;
-      PackFrame f = r.frame;
-      LP_ASSIGN_OR_RETURN(auto located,
-                          ReadLocatedFrame(store_, pack, f, r.size, r.lsize,
-                                           "located object " + r.hash.hex() +
-                                               " in pack " + pack.hex()));
-      MarkLocator(located.second, pack);
+// A push reuses a located directory or chunk list without reading it: the
+// location stands for the whole subtree (pack/known_objects.h). One that no
+// kept tree reaches may stand for packs this run condemns, so its location
+// is withdrawn now, before the mark is written: a push that starts after
+// the mark cannot reuse it, and one that started before and reused it
+// publishes a tree the next run walks (doc/lifecycle.md). A blob stands
+// for nothing but its own frame: its record stays while its pack is live
+// and goes with it (pushes stop using a condemned pack anyway), so what a
+// run writes holds only live records and the next run finds it unchanged.
+Status Pruner::PlanWithdrawals() {
+  for (const auto& [key, locs] : locations_) {
+    Locations kept;
+    std::map<size_t, size_t> pack_index;  // old index -> new
+    uint64_t dropped = 0, withdrawn = 0;
+    for (const auto& r : locs.records) {
+      const Hash& pack = locs.packs[r.frame.pack];
+      const bool used = r.kind == LocationKind::kBlob
+                            ? live_packs_.count(PackKey(pack)) > 0
+                            : walked_.count({pack, r.frame.offset}) > 0;
+      if (!used) {
+        dropped++;
+        withdrawn += r.kind != LocationKind::kBlob;
+        continue;
+      }
+      auto [it, fresh] = pack_index.emplace(r.frame.pack, kept.packs.size());
+      if (fresh) kept.packs.push_back(pack);
+      LocationRecord copy = r;
+      copy.frame.pack = it->second;
+      kept.records.push_back(copy);
     }
+    if (dropped == 0) continue;
+    Withdrawal w;
+    w.key = key;
+    w.withdrawn = withdrawn;
+    if (!kept.records.empty()) {
+      auto bytes = EncodeLocations(kept, Codec::kZstd, 3);
+      if (!bytes.ok()) {
+        return bytes.status().WithContext("prune " + store_.url() +
+                                          ": rewriting " + key);
+      }
+      w.replacement = LocationsKey(HashBytes(*bytes).hash);
+      w.bytes = std::move(*bytes);
+    }
+    withdrawals_.push_back(std::move(w));
+  }
+  return Status::OK();
+}
+
+// Replacement first, then the old object: a push listing in between sees
+// both, which is what it saw before.
+Status Pruner::Withdraw(std::vector<std::string>& done) {
+  for (const auto& w : withdrawals_) {
+    if (!w.replacement.empty()) {
+      Status s = store_.Put(w.replacement, w.bytes);
+      if (!s.ok()) {
+        return s.WithContext("prune " + store_.url() + ": writing " +
+                             w.replacement + " to replace " + w.key);
+      }
+    }
+    Status s = store_.Delete(w.key);
+    if (!s.ok() && s.code() != Code::kNotFound) {
+      return s.WithContext("prune " + store_.url() + ": deleting " + w.key);
+    }
+    done.push_back(w.key);
   }
   return Status::OK();
 }
@@ -437,7 +484,6 @@ Status Pruner::Decide() {
       young.push_back(*h);
     }
   }
-  roots_ = kept.size();
   Progress progress(o_.progress, "walk", kept.size() + young.size(), "trees");
   auto walk = [&](const std::vector<Hash>& roots) -> Status {
     for (const Hash& root : roots) {
@@ -458,9 +504,8 @@ Status Pruner::Decide() {
       }
       progress.Add(1);
     }
-    LP_RETURN_IF_ERROR(Closure());
-    for (const auto& [key, packs] : locs_packs_) {
-      for (const Hash& p : packs) {
+    for (const auto& [key, locs] : locations_) {
+      for (const Hash& p : locs.packs) {
         if (live_packs_.count(PackKey(p))) live_.insert(key);
       }
     }
@@ -482,6 +527,11 @@ Status Pruner::Decide() {
     return out;
   };
   LP_RETURN_IF_ERROR(walk(kept));
+  LP_RETURN_IF_ERROR(PlanWithdrawals());
+  // A replaced locations object is deleted with the withdrawal, not judged.
+  std::set<std::string> replaced;
+  for (const auto& w : withdrawals_) replaced.insert(w.key);
+  std::erase_if(locs_, [&](const std::string& k) { return replaced.count(k); });
   for (const auto& key : unused(live_, live_packs_)) {
     if (!marked_.count(key)) to_condemn_.push_back(key);
   }
@@ -500,35 +550,45 @@ Result<PruneReport> Pruner::Run(const std::string& actor) {
   r.dry_run = o_.dry_run;
   r.trees = trees_.size();
   r.packs = packs_.size();
-  for (const auto& group : {trees_, indexes_, locs_, packs_}) {
-    for (const auto& key : group) {
-      counted_[key] = Bytes(key);
-      r.bytes_before += counted_[key];
-    }
-  }
   r.condemned = to_condemn_;
   r.trees_condemned = std::count_if(
       to_condemn_.begin(), to_condemn_.end(),
       [](const std::string& k) { return StartsWith(k, kTreePrefix); });
+  r.locations_rewritten = withdrawals_.size();
+  for (const auto& w : withdrawals_) r.objects_withdrawn += w.withdrawn;
+  // Sizes are known once read: tree records prune deletes are read then.
   auto finish = [&](const std::vector<std::string>& deleted) {
     r.deleted = deleted;
-    uint64_t freed = 0;
+    for (const auto* group : {&trees_, &indexes_, &locs_, &packs_}) {
+      for (const auto& key : *group) r.bytes_before += Bytes(key);
+    }
+    uint64_t freed = 0, added = 0;
+    for (const auto& w : withdrawals_) {
+      r.bytes_before += Bytes(w.key);
+      freed += Bytes(w.key);
+      added += w.bytes.size();
+    }
     for (const auto& key : deleted) {
       if (StartsWith(key, kTreePrefix)) r.trees_deleted++;
       if (StartsWith(key, kPackPrefix)) r.packs_deleted++;
-      auto it = counted_.find(key);
-      if (it != counted_.end()) freed += it->second;
+      freed += Bytes(key);
     }
     r.trees_kept = r.trees - r.trees_deleted;
     r.packs_kept = r.packs - r.packs_deleted;
-    r.bytes_after = r.bytes_before - std::min(freed, r.bytes_before);
+    r.bytes_after = r.bytes_before + added;
+    r.bytes_after -= std::min(freed, r.bytes_after);
   };
   if (o_.dry_run) {
     LP_RETURN_IF_ERROR(young_error_);
     r.packs_repacked = RepackCandidates().size();
+    for (const auto& w : withdrawals_) r.rewritten.push_back(w.key);
     finish(to_delete_);
     return r;
   }
+
+  // Phase 0: withdraw the locations of what no kept tree reaches, before
+  // the mark that condemns what they stand for.
+  LP_RETURN_IF_ERROR(Withdraw(r.rewritten));
 
   // Phase 1: announce before deleting anything.
   if (!to_condemn_.empty()) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <ctime>
 #include <fstream>
 #include <functional>
 
@@ -303,7 +305,7 @@ TEST_P(PruneTest, AKilledPruneLeavesAUsableStoreTheNextRunCleans) {
   dry.dry_run = true;
   auto plan = Prune(*store_, dry);
   ASSERT_TRUE(plan.ok());
-  const size_t n = plan->deleted.size();
+  const size_t n = plan->deleted.size() + plan->rewritten.size();
   ASSERT_GT(n, 3u);
   for (size_t k = 1; k <= n; ++k) {
     // Each run dies at its first deletion after the previous runs' work:
@@ -480,59 +482,127 @@ TEST(PruneRepackTest, MostlyUnusedFormat1PackIsRepacked) {
   (void)fs::RemoveAll(base);
 }
 
-// A directory whose located frame sits in a pack a kept tree uses, but
-// which only a deleted tree reached, still names the packs below it: a push
-// may reuse it from the locations objects, so those packs must stay.
-TEST(PruneFormat2Test, PacksBelowAReusableDirectoryStay) {
-  const std::string base = testing::TempDir() + "/prune_reusable_dir";
-  ASSERT_TRUE(fs::RemoveAll(base).ok());
-  const std::string url = "file://" + base + "/store";
-  auto write = [&](const std::string& dir, const std::string& rel,
-                   const std::string& data) {
-    std::string p = base + "/" + dir + "/" + rel;
+// Format 2 pushes reuse a located directory without reading it, so a
+// directory no kept tree reaches, whose frame sits in a pack a kept tree
+// uses, must not keep the packs below it: prune withdraws its location
+// before condemning them, and a push after that writes it anew.
+class PruneFormat2Test : public testing::Test {
+ protected:
+  void SetUp() override {
+    base_ = testing::TempDir() + "/prune_f2_" +
+            testing::UnitTest::GetInstance()->current_test_info()->name();
+    ASSERT_TRUE(fs::RemoveAll(base_).ok());
+    url_ = "file://" + base_ + "/store";
+  }
+  void TearDown() override { (void)fs::RemoveAll(base_); }
+  void Write(const std::string& dir, const std::string& rel,
+             const std::string& data) {
+    std::string p = base_ + "/" + dir + "/" + rel;
     ASSERT_TRUE(fs::MakeDirs(fs::Dirname(p)).ok());
     std::ofstream(p) << data;
-  };
-  auto push = [&](const std::string& dir, const std::string& tag) {
+  }
+  Hash Push(const std::string& dir, const std::string& tag) {
     PushOptions o;
-    o.cache_dir = base + "/push-cache";
+    o.cache_dir = base_ + "/push-cache";
     o.format = 2;
     o.tag = tag;
     o.actor = "test";
-    auto r = Push(base + "/" + dir, url, o);
+    auto r = lazypath::Push(base_ + "/" + dir, url_, o);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? r->tree.hash : Hash{};
-  };
-  // t0: d/sub (in pack P0). t1: d/sub reused from P0, d itself new, and e
-  // (both in P1). t2: e only, reused from P1. Then nothing names t0 or t1.
-  write("t0", "d/sub/s.py", "s = 0\n");
-  push("t0", "prod");
-  write("t1", "d/sub/s.py", "s = 0\n");
-  write("t1", "d/x.py", "x = 1\n");
-  write("t1", "e/e.py", "e = 1\n");
-  push("t1", "prod");
-  write("t2", "e/e.py", "e = 1\n");
-  write("t2", "top.py", "top = 2\n");
-  push("t2", "prod");
-  auto store = OpenStore(url);
+  }
+  std::vector<std::string> Packs(Store& store) {
+    auto k = store.List("packs/");
+    EXPECT_TRUE(k.ok());
+    return k.ok() ? *k : std::vector<std::string>{};
+  }
+  // t0: d/sub (pack P0, returned). t1: d/sub reused from P0, d itself new,
+  // and e (both in P1). t2: e only, reused from P1; the ref names t2 alone.
+  std::string PushHistory(Store& store) {
+    Write("t0", "d/sub/s.py", "s = 0\n");
+    Push("t0", "prod");
+    auto p0 = Packs(store);
+    EXPECT_EQ(p0.size(), 1u);
+    Write("t1", "d/sub/s.py", "s = 0\n");
+    Write("t1", "d/x.py", "x = 1\n");
+    Write("t1", "e/e.py", "e = 1\n");
+    Push("t1", "prod");
+    Write("t2", "e/e.py", "e = 1\n");
+    Write("t2", "top.py", "top = 2\n");
+    Push("t2", "prod");
+    return p0.empty() ? "" : p0[0];
+  }
+  // t1's d again: it would reuse d's located frame in P1, and through it
+  // d/sub in P0, if prune had left d located.
+  Hash PushT1sDirAgain() {
+    Write("t3", "d/sub/s.py", "s = 0\n");
+    Write("t3", "d/x.py", "x = 1\n");
+    return Push("t3", "again");
+  }
+  void ExpectActivates(const Hash& tree, const std::string& cache) {
+    ActivateOptions ao;
+    ao.cache_dir = base_ + "/" + cache;
+    auto a = Activate(url_, tree.ToString(), ao);
+    EXPECT_TRUE(a.ok()) << a.status().ToString();
+  }
+  PruneOptions Strict(int64_t grace) {
+    PruneOptions o;
+    o.keep_last = 0;
+    o.keep_within = 0;
+    o.grace = grace;
+    o.actor = "test";
+    return o;
+  }
+
+  std::string base_, url_;
+};
+
+TEST_F(PruneFormat2Test, ADirectoryNoKeptTreeReachesIsWithdrawnWithItsPacks) {
+  StoreOptions so;
+  so.create = true;
+  auto store = OpenStore(url_, so);
   ASSERT_TRUE(store.ok());
-  PruneOptions o;
-  o.keep_last = 0;
-  o.keep_within = 0;
-  o.grace = 0;
-  o.actor = "test";
-  auto r = Prune(**store, o);
+  const std::string p0 = PushHistory(**store);
+  auto r = Prune(**store, Strict(0));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->trees_deleted, 2u);
-  // A push of t1's d again reuses d's located frame, and with it P0.
-  write("t3", "d/sub/s.py", "s = 0\n");
-  write("t3", "d/x.py", "x = 1\n");
-  Hash t3 = push("t3", "again");
-  ActivateOptions ao;
-  ao.cache_dir = base + "/fresh";
-  auto a = Activate(url, t3.ToString(), ao);
-  EXPECT_TRUE(a.ok()) << a.status().ToString();
-  (void)fs::RemoveAll(base);
+  EXPECT_GE(r->objects_withdrawn, 2u);  // t1's d and t0's d/sub at least
+  EXPECT_FALSE(r->rewritten.empty());
+  EXPECT_FALSE((*store)->Exists(p0).value()) << p0 << " kept";
+  auto again = Prune(**store, Strict(0));
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->deleted.empty());
+  EXPECT_TRUE(again->rewritten.empty());
+  Hash t3 = PushT1sDirAgain();
+  ExpectActivates(t3, "fresh");
+}
+
+// The order that makes this safe: the withdrawal comes with the
+// condemnation, so a push between the two runs already writes d anew and
+// the second run deletes P0 under a tree that a ref names.
+TEST_F(PruneFormat2Test,
+       APushBetweenCondemnationAndDeletionNeedsNoCondemnedPack) {
+  StoreOptions so;
+  so.create = true;
+  auto store = OpenStore(url_, so);
+  ASSERT_TRUE(store.ok());
+  const std::string p0 = PushHistory(**store);
+  PruneOptions o = Strict(100);
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  o.now = now;
+  auto r = Prune(**store, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->deleted.empty());
+  EXPECT_NE(std::find(r->condemned.begin(), r->condemned.end(), p0),
+            r->condemned.end());
+  Hash t3 = PushT1sDirAgain();  // kept: the ref "again" names it
+  o.now = now + 100;
+  r = Prune(**store, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_NE(std::find(r->deleted.begin(), r->deleted.end(), p0),
+            r->deleted.end())
+      << "t3 still depends on " << p0;
+  ExpectActivates(t3, "fresh");
 }
 
 TEST(ParseDurationTest, Units) {

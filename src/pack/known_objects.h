@@ -7,8 +7,9 @@
 // A located directory in the set stands for its whole subtree: pushes write
 // a directory's children before it and publish their locations together,
 // so a writer that finds a directory here reuses it without descending.
-// Whatever deletes packs (prune) must keep that true: it drops a directory's
-// location before, or together with, any pack its subtree's bytes are in.
+// Whatever deletes packs (prune) must keep that true: it withdraws a
+// directory's location at least a grace period before it deletes any pack
+// the subtree's bytes are in (doc/lifecycle.md).
 //
 // Thread safety: a value; const methods may run concurrently.
 #ifndef LAZYPATH_PACK_KNOWN_OBJECTS_H_

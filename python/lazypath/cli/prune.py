@@ -121,6 +121,12 @@ def run(args: argparse.Namespace) -> int:
         f"{report.trees_condemned} newly condemned; packs: {report.packs_kept} kept, "
         f"{report.packs_deleted} {would}, {report.packs_repacked} repacked"
     )
+    if report.objects_withdrawn:
+        verb = "would withdraw" if report.dry_run else "withdrew"
+        out(
+            f"locations: {verb} {report.objects_withdrawn} directories and chunk lists "
+            f"no kept tree uses ({report.locations_rewritten} locations objects)"
+        )
     out(
         f"bytes: {_bytes(report.bytes_before)} before, {_bytes(report.bytes_after)} after "
         f"({_bytes(report.bytes_reclaimed)} reclaimed); {report.requests} requests"

@@ -32,6 +32,13 @@ std::optional<LocatedDirectory> NodeDirectoryCache::Find(
   d.path = std::move(*path);
   d.depth = parent.depth + 1;
   std::copy(bytes.begin(), bytes.begin() + kHashBytes, d.holding.bytes.begin());
+  // A copy read from another pack than the one the parent names now is
+  // stale: prune's repack moved the directory, and the packs the kept
+  // locator names may be gone.
+  const Slot& slot = parent.locator.slots[i];
+  if (parent.locator.PackOf(slot.frame, parent.holding) != d.holding) {
+    return std::nullopt;
+  }
   auto dir = Directory::ParseChild(claim, bytes.substr(kHashBytes, claim.size),
                                    d.depth);
   if (!dir.ok()) return std::nullopt;

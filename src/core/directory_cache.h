@@ -9,6 +9,9 @@
 // a kept one says where the directory's children were in the store when it
 // was read; whatever is fetched through it is verified against its own
 // digest, so a wrong or stale locator costs an error, never a wrong byte.
+// A copy is used only while the parent's locator names the pack it was read
+// from: a directory prune moved into another pack (a repack) is read again,
+// since the old packs its kept locator names are deleted later.
 //
 // Thread safety: const methods may run concurrently (each Keep writes its
 // own file atomically). REQUIRES: the NodeCache outlives the object.

@@ -275,10 +275,21 @@ struct LazyTree::Gathered {
 Status LazyTree::Gather(const std::string& rel, Gathered* out) {
   FetchCounters counters;
   if (f2_) {
-    LP_ASSIGN_OR_RETURN(LazyFormat2::Plan plan, f2_->PlanDir(rel));
-    LP_ASSIGN_OR_RETURN(out->files,
-                        f2_->Fetch(plan.files, threads_, &counters));
-    out->dirs = std::move(plan.dirs);
+    auto gather = [&]() -> Status {
+      LP_ASSIGN_OR_RETURN(LazyFormat2::Plan plan, f2_->PlanDir(rel));
+      LP_ASSIGN_OR_RETURN(out->files,
+                          f2_->Fetch(plan.files, threads_, &counters));
+      out->dirs = std::move(plan.dirs);
+      return Status::OK();
+    };
+    Status s = gather();
+    // Something the record's locators name is gone: if a prune repacked the
+    // tree, the store's record names where it is now.
+    if (s.code() == Code::kNotFound) {
+      auto changed = f2_->Refresh();
+      if (changed.ok() && *changed) s = gather();
+    }
+    LP_RETURN_IF_ERROR(s);
   } else {
     DirectoryPlan plan = rule_->Plan(rel);
     std::vector<Hash> missing;

@@ -55,7 +55,22 @@ Result<std::unique_ptr<LazyFormat2>> LazyFormat2::Open(const Hash& root,
   LP_ASSIGN_OR_RETURN(LocatedDirectory top, DecodeRoot(root, record));
   t->dirs_.emplace("",
                    std::make_shared<const LocatedDirectory>(std::move(top)));
+  t->record_ = std::string(record);
   return t;
+}
+
+Result<bool> LazyFormat2::Refresh() {
+  LP_ASSIGN_OR_RETURN(Store * store, store_());
+  LP_ASSIGN_OR_RETURN(std::string record, GetTreeObject(*store, root_));
+  metadata_bytes_ += record.size();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (record == record_) return false;
+  LP_ASSIGN_OR_RETURN(LocatedDirectory top, DecodeRoot(root_, record));
+  dirs_.clear();
+  dirs_.emplace("", std::make_shared<const LocatedDirectory>(std::move(top)));
+  (void)cache_->PutMeta(root_, ".record", record);  // best effort
+  record_ = std::move(record);
+  return true;
 }
 
 Result<std::vector<LazyFormat2::DirPtr>> LazyFormat2::ReadChildren(

@@ -92,6 +92,16 @@ class LazyFormat2 {
   Result<std::vector<TreeEntry>> Fetch(const std::vector<FlatFile>& files,
                                        int threads, FetchCounters* counters);
 
+  // Reads the tree record from the store again. When it differs from the
+  // one held (prune's repack rewrote it, doc/lifecycle.md: same root, new
+  // locators), starts over from it: the directories read so far are
+  // dropped, to be read again through the new locators (the node cache
+  // serves those that did not move), and the new record replaces
+  // meta/<hex>.record. Returns whether it changed; a plan made before is
+  // stale then. Errors: the store's, or Corrupt for a record that does not
+  // verify (nothing changes then).
+  Result<bool> Refresh();
+
   // Bytes of directory objects (and the tree record) read from the store.
   uint64_t metadata_bytes() const { return metadata_bytes_; }
 
@@ -109,6 +119,7 @@ class LazyFormat2 {
   Result<const DirEntry*> EntryOf(std::string_view rel, DirPtr* parent);
 
   Hash root_;
+  std::string record_;  // guarded by mu_
   const NodeCache* cache_ = nullptr;
   StoreFn store_;
   std::mutex mu_;

@@ -171,8 +171,20 @@ Result<ActivateResult> Activate(const std::string& store_url,
       // Format 2. The cache keeps the flat listing it materialises (its
       // own layout, not covered by the digest; every object it was read
       // from was verified).
-      LP_ASSIGN_OR_RETURN(tree, FetchFormat2(*store, result.tree, record, cache,
-                                             options, &result));
+      auto fetched =
+          FetchFormat2(*store, result.tree, record, cache, options, &result);
+      if (!fetched.ok() && fetched.status().code() == Code::kNotFound) {
+        // Something the record's locators name is gone. If a prune
+        // repacked the tree meanwhile (doc/lifecycle.md), the record the
+        // store holds now names where it is; what was fetched stays.
+        auto now = GetTreeObject(*store, result.tree);
+        if (now.ok() && *now != record && IsTreeRecord(*now)) {
+          result.metadata_bytes += now->size();
+          fetched =
+              FetchFormat2(*store, result.tree, *now, cache, options, &result);
+        }
+      }
+      LP_ASSIGN_OR_RETURN(tree, std::move(fetched));
       LP_RETURN_IF_ERROR(cache.PutMeta(result.tree, ".tree", tree.Serialize()));
       LP_RETURN_IF_ERROR(cache.Materialize(tree, result.tree));
       result.files = tree.entries().size();

@@ -27,6 +27,25 @@ namespace {
 constexpr mode_t kDoneMode = 0755;
 constexpr mode_t kPlaceholderMode = 0700;
 
+const Status& StatusOf(const Status& s) { return s; }
+template <typename T>
+Status StatusOf(const Result<T>& r) {
+  return r.status();
+}
+
+// Runs `op` on a format 2 tree. When it fails with NotFound, something the
+// tree record's locators name may be gone because a prune repacked the tree
+// and rewrote its record (doc/lifecycle.md); if the store's record changed,
+// `op` runs once more on the new one.
+template <typename Op>
+auto OnCurrentRecord(LazyFormat2& f2, Op op) -> decltype(op()) {
+  auto r = op();
+  if (r.ok() || StatusOf(r).code() != Code::kNotFound) return r;
+  auto changed = f2.Refresh();
+  if (!changed.ok() || !*changed) return r;
+  return op();
+}
+
 using tree_paths::Child;
 using tree_paths::Parent;
 
@@ -217,7 +236,7 @@ bool LazyTree::IsDirectory(std::string_view rel) const {
     if (complete_) return false;
     // A directory that cannot be read is reported as one, so that
     // MaterializeDir, which the import hook calls next, reports why.
-    auto is = f2_->IsDirectory(rel);
+    auto is = OnCurrentRecord(*f2_, [&] { return f2_->IsDirectory(rel); });
     return !is.ok() || *is;
   }
   return rule_ && rule_->IsDirectory(rel);
@@ -225,7 +244,9 @@ bool LazyTree::IsDirectory(std::string_view rel) const {
 
 Result<std::vector<std::string>> LazyTree::SubdirsOf(
     const std::string& rel) const {
-  if (f2_) return f2_->Subdirs(rel);
+  if (f2_) {
+    return OnCurrentRecord(*f2_, [&] { return f2_->Subdirs(rel); });
+  }
   return rule_->Subdirs(rel);
 }
 
@@ -282,14 +303,7 @@ Status LazyTree::Gather(const std::string& rel, Gathered* out) {
       out->dirs = std::move(plan.dirs);
       return Status::OK();
     };
-    Status s = gather();
-    // Something the record's locators name is gone: if a prune repacked the
-    // tree, the store's record names where it is now.
-    if (s.code() == Code::kNotFound) {
-      auto changed = f2_->Refresh();
-      if (changed.ok() && *changed) s = gather();
-    }
-    LP_RETURN_IF_ERROR(s);
+    LP_RETURN_IF_ERROR(OnCurrentRecord(*f2_, gather));
   } else {
     DirectoryPlan plan = rule_->Plan(rel);
     std::vector<Hash> missing;

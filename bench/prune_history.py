@@ -11,19 +11,19 @@ this process: a generated tree (bench/gen_tree.py) of --files files, then
 --tagged pushes get a tag each (t1 ... tN), the others none. The edited files
 are spread over every .py file of the tree, or with --hot N drawn from N of
 them only (a few files that change all the time). Then, on --runs
-copies of that store, `prune --keep-last 0 --keep-within 0 --grace 0`: it
-keeps exactly the tagged trees and deletes everything else in one run. The
+copies of that store, `prune --keep-last 0 --keep-within 0 --grace 0` twice:
+the first run keeps exactly the tagged trees, deletes everything else and
+repacks the packs the kept trees use less than half of; the second deletes
+the packs those repacks emptied (what a later run does, a grace period on,
+in a store pruned on a schedule). The
 fresh store holds only those trees, pushed into an empty store in the same
 order, and is pruned the same way (nothing to delete: the cost of reading a
 store that size). Sizes are the bytes of every object (trees, indexes,
 profiles, locations, packs; refs and history are not counted) and their
-number, read from the file system; "bytes reclaimed (report)" is prune's own
-`bytes_reclaimed`, which counts only the objects it read or located (a tree
-record it deletes unread counts 0: doc/lifecycle.md, "Report"). Each time and
-request count is the median of --runs. "kept trees reach" is the number of
-packs the walks of the kept trees read, counted by tests/integrity.py (which
-does not use the core): prune keeps more than that for the closure over reuse
-(doc/lifecycle.md, "Limits").
+number, read from the file system after both runs. Each time and request
+count is the median of --runs (requests: the first run's). "kept trees
+reach" is the number of packs the walks of the kept trees read after both
+runs, counted by tests/integrity.py (which does not use the core).
 """
 
 from __future__ import annotations
@@ -131,14 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         for tag, copy in kept:
             lazypath.push(copy, fresh.as_uri(), tag=tag, level=1)
 
-        # The packs the kept trees' own walks read (tests/integrity.py): what
-        # prune keeps beyond them, it keeps for the closure over reuse.
         reach = {}
-        for name, store in (("history", history), ("fresh", fresh)):
-            targets = sorted(set(integrity.ref_targets(store).values()))
-            keys = integrity.reached_keys(store, targets)
-            reach[name] = sum(1 for k in keys if k.startswith("packs/"))
-
         rows: dict[str, list] = {"history": [], "fresh": []}
         before = {"history": size(history), "fresh": size(fresh)}
         after = {}
@@ -148,8 +141,16 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.copytree(store, work, symlinks=True)
                 t = time.perf_counter()
                 r = lazypath.prune(work.as_uri(), **STRICT)
-                rows[name].append((time.perf_counter() - t, r))
+                t1 = time.perf_counter() - t
+                # The second run deletes the packs the first one repacked.
+                t = time.perf_counter()
+                r2 = lazypath.prune(work.as_uri(), **STRICT)
+                rows[name].append((t1, r, time.perf_counter() - t, r2))
                 after[name] = size(work)
+                # The packs the kept trees' own walks read (tests/integrity.py).
+                targets = sorted(set(integrity.ref_targets(work).values()))
+                keys = integrity.reached_keys(work, targets)
+                reach[name] = sum(1 for k in keys if k.startswith("packs/"))
                 assert sorted(lazypath.ls(work.as_uri()).refs) == sorted(t for t, _ in kept)
                 assert r.trees_kept == len(kept), r
                 shutil.rmtree(work)
@@ -157,11 +158,11 @@ def main(argv: list[str] | None = None) -> int:
             a = lazypath.ls(history.as_uri()).refs[tag]
             assert a == lazypath.ls(fresh.as_uri()).refs[tag], tag
 
-        def med(name: str, attr: str) -> float:
-            return statistics.median(getattr(r, attr) for _, r in rows[name])
+        def med(name: str, attr: str, run: int = 0) -> float:
+            return statistics.median(getattr(row[1 + 2 * run], attr) for row in rows[name])
 
-        def secs(name: str) -> float:
-            return statistics.median(s for s, _ in rows[name])
+        def secs(name: str, run: int = 0) -> float:
+            return statistics.median(row[2 * run] for row in rows[name])
 
         lines = [
             (
@@ -172,13 +173,14 @@ def main(argv: list[str] | None = None) -> int:
                 "requests",
                 "trees deleted",
                 "packs deleted",
-                "bytes reclaimed (report)",
-                "bytes reclaimed (on disk)",
+                "packs repacked",
+                "second run: time, packs deleted",
+                "bytes reclaimed (on disk, both runs)",
                 "objects after",
                 "packs after (kept trees reach)",
                 "bytes after",
             ),
-            ("---",) * 12,
+            ("---",) * 13,
         ]
         for name, label in (
             ("history", f"{args.pushes} pushes, {args.tagged} tagged"),
@@ -193,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"{med(name, 'requests'):,.0f}",
                     f"{med(name, 'trees_deleted'):,.0f}",
                     f"{med(name, 'packs_deleted'):,.0f}",
-                    human_bytes(med(name, "bytes_reclaimed")),
+                    f"{med(name, 'packs_repacked'):,.0f}",
+                    f"{secs(name, 1):.2f} s, {med(name, 'packs_deleted', 1):,.0f}",
                     human_bytes(before[name][0] - after[name][0]),
                     f"{after[name][1]:,}",
                     f"{after[name][2]:,} ({reach[name]:,})",
@@ -211,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
                 ratio(before["history"][0], before["fresh"][0]),
                 ratio(secs("history"), secs("fresh")),
                 ratio(med("history", "requests"), med("fresh", "requests")),
+                "",
                 "",
                 "",
                 "",

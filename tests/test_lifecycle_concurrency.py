@@ -321,8 +321,8 @@ def run_rounds(b: Backend, rounds: int, scratch: Path, seed: int) -> Tally:
         # prune only what the refs name and reach remains.
         (r,) = worker(with_cache([prune(0, 0)]), errdir)
         assert r["rc"] == 0, r
-        # A format 1 repack in that run leaves the pack it copied from, which
-        # nothing names any more, to the next run (doc/lifecycle.md): that is
+        # A repack in that run (either format) leaves the packs it copied from,
+        # which nothing names any more, to the next run (doc/lifecycle.md): that is
         # all a second run may delete, and it repacks nothing.
         second = lazypath.prune(b.url, keep_last=0, keep_within=0, grace=0)
         assert second.packs_repacked == 0, second
@@ -351,8 +351,8 @@ def run_rounds(b: Backend, rounds: int, scratch: Path, seed: int) -> Tally:
             lazypath.untag(b.url, name)
         (r,) = worker(with_cache([prune(0, 0)]), errdir)
         assert r["rc"] == 0, r
-        # A format 1 repack in that run leaves the pack it copied from, which
-        # nothing names any more, to the next run (doc/lifecycle.md): that is
+        # A repack in that run (either format) leaves the packs it copied from,
+        # which nothing names any more, to the next run (doc/lifecycle.md): that is
         # all a second run may delete, and it repacks nothing.
         second = lazypath.prune(b.url, keep_last=0, keep_within=0, grace=0)
         assert second.packs_repacked == 0, second

@@ -507,6 +507,43 @@ def test_mostly_unused_format1_pack_is_repacked(tmp_path):
     integrity.check_cache(tmp_path / "fresh-2", {})
 
 
+def test_mostly_unused_format2_pack_is_repacked(any_store, tmp_path):
+    url = any_store.url
+    # v2 keeps one of v1's three packages: v1's pack is two thirds unused.
+    big = {
+        f"p{k}/m{i}.py": "".join(f"x{k}{i}_{j} = {j}\n" for j in range(50))
+        for k in range(3)
+        for i in range(4)
+    } | {f"p{k}/__init__.py": f"P = {k}\n" for k in range(3)}
+    v1 = write_tree(tmp_path / "v1", big)
+    lazypath.push(v1, url, tag="prod", format=2)
+    packs_v1 = {k for k in any_store.keys() if k.startswith("packs/")}
+    changed = {p: (c + "changed = 1\n" if not p.startswith("p2/") else c) for p, c in big.items()}
+    v2_src = write_tree(tmp_path / "v2", changed)
+    v2 = lazypath.push(v2_src, url, tag="prod", format=2)
+    keys = any_store.keys()
+    plan = lazypath.prune(url, dry_run=True, **STRICT)
+    assert plan.packs_repacked == 1
+    assert any_store.keys() == keys
+    report = lazypath.prune(url, **STRICT)
+    # v1's tree goes at once; its pack is repacked first and goes next run.
+    assert report.packs_repacked == 1 and report.packs_deleted == 0, report
+    assert packs_v1 <= set(any_store.keys())
+    assert_activates(url, v2, v2_src, tmp_path / "fresh-1")
+    later = lazypath.prune(url, **STRICT)
+    assert later.packs_repacked == 0, later
+    assert set(later.deleted) == packs_v1, later.deleted
+    assert_activates(url, v2, v2_src, tmp_path / "fresh-2")
+    packs = {k for k in any_store.keys() if k.startswith("packs/")}
+    assert len(packs) == 2 and not packs & packs_v1  # v2's own and the copy
+    assert lazypath.prune(url, **STRICT).deleted == []
+    if any_store.kind == "file":
+        integrity.check_store(tmp_path / "store")
+    # A push of v1 again reuses p2/ from the copy and writes p0/, p1/ anew.
+    again = lazypath.push(v1, url, tag="again", format=2)
+    assert_activates(url, again, v1, tmp_path / "fresh-3")
+
+
 def test_pushes_skip_condemned_packs_and_say_so(tmp_path):
     url = (tmp_path / "store").as_uri()
     base = version(tmp_path, "old", 1, shared=False)

@@ -26,8 +26,11 @@
 // Partly used packs: a format 1 pack more than kRepackDeadShare percent
 // unused is repacked (its used frames, verified, copied into a new pack,
 // and every kept or young tree's index rewritten to name it); the old pack
-// is then unused and goes through the two phases like any other. Format 2
-// packs are kept whole.
+// is then unused and goes through the two phases like any other. A format
+// 2 pack past the same share has what the kept trees use copied into new
+// packs, and the located frames and tree records above it rewritten to
+// name them (core/repack_format2.h); its locations are withdrawn at once,
+// and it too goes through the two phases from the next run on.
 //
 // Thread safety: Prune may run from any thread; two prunes of one store
 // exclude each other through the store.
@@ -50,8 +53,8 @@ inline constexpr int64_t kDefaultKeepWithin = 7 * 24 * 3600;  // 7d
 inline constexpr int64_t kDefaultGrace = 24 * 3600;           // 24h
 inline constexpr int64_t kDefaultLockTimeout = 6 * 3600;      // 6h
 inline constexpr std::string_view kPruneLockKey = "prune/lock";
-// A format 1 pack kept trees use is repacked when more than this share (in
-// percent) of its frame bytes is unused.
+// A pack kept trees use is repacked when more than this share (in percent)
+// of its frame bytes is unused.
 inline constexpr uint64_t kRepackDeadShare = 50;
 
 struct PruneOptions {

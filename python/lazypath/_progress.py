@@ -2,8 +2,8 @@
 
 The core reports progress through a callback `(phase, done, total, unit)`:
 phases are "scan" (entries; total 0 = unknown), "hash", "pack", "upload"
-(bytes sent; total 0) and "fetch" (bytes); prune's are "walk" (trees) and
-"delete" (objects). It is called from the core's
+(bytes sent; total 0) and "fetch" (bytes); prune's are "walk" (trees),
+"delete" (objects) and "repack" (frames copied or rewritten). It is called from the core's
 worker threads with the GIL held, at most about ten times a second per
 phase, never concurrently.
 
@@ -28,6 +28,7 @@ _PHASE_LABELS = {
     "fetch": "fetching",
     "walk": "walking kept trees",
     "delete": "deleting",
+    "repack": "repacking",
 }
 
 

@@ -13,6 +13,7 @@
 
 #include "codec/codec.h"
 #include "core/condemned.h"
+#include "core/repack_format2.h"
 #include "core/tree_reader.h"
 #include "core/tree_writer.h"
 #include "lazypath/profile.h"
@@ -200,15 +201,25 @@ class Pruner {
       MarkPack(pack);
     }
   }
-  Status WalkFormat2(const Hash& root, std::string_view record);
+  // `kept`: a kept tree's walk, which also records what a repack needs.
+  Status WalkFormat2(const Hash& root, std::string_view record, bool kept);
   Status WalkFormat1(const Hash& root);
   // The locations objects that locate a directory or chunk list the kept
   // trees do not reach, each with what replaces it (those records dropped).
   // Fails, and the run with it, when a replacement cannot be encoded:
   // condemning what a location still stands for would be unsafe.
-  Status PlanWithdrawals();
-  // Appends each locations object replaced or deleted to `done`.
-  Status Withdraw(std::vector<std::string>& done);
+  struct Withdrawal {
+    std::string key;          // the locations object replaced
+    std::string replacement;  // its key; empty when nothing is left
+    std::string bytes;        // the replacement's
+    Locations kept;           // what the replacement holds
+    uint64_t withdrawn = 0;   // directory and chunk list records dropped
+  };
+  Result<std::vector<Withdrawal>> PlanWithdrawals() const;
+  // Carries out `plan`, appending each locations object replaced or deleted
+  // to `done`; locations_ then holds the replacements instead.
+  Status Withdraw(const std::vector<Withdrawal>& plan,
+                  std::vector<std::string>& done);
   // The format 1 packs whose dead share passes kRepackDeadShare, with the
   // live frames of each (by offset).
   std::map<Hash, std::map<uint64_t, std::pair<Hash, BlobLocation>>>
@@ -216,6 +227,13 @@ class Pruner {
   Result<uint64_t> Repack(
       const std::map<Hash, std::map<uint64_t, std::pair<Hash, BlobLocation>>>&
           candidates);
+  // The format 2 packs kept trees use whose dead share passes
+  // kRepackDeadShare, counting as dead the located frames that repacking
+  // them rewrites (so that one run leaves no pack the next would repack).
+  std::set<Hash> Format2Candidates();
+  // Moves what the kept trees use out of `packs` (core/repack_format2.h),
+  // then withdraws the locations the move left behind (counted in `r`).
+  Status RepackFormat2Packs(const std::set<Hash>& packs, PruneReport& r);
   bool Old(const std::string& key) const;
   void Extent(const Hash& pack, uint64_t end) {
     uint64_t& e = extent_[PackKey(pack)];
@@ -242,7 +260,7 @@ class Pruner {
   // Every locations object, by key.
   std::map<std::string, Locations> locations_;
   // Packs format 2 names (locators walked, locations objects): never
-  // repacked.
+  // repacked as format 1 packs.
   std::set<std::string> format2_packs_;
   // The indexes of the trees walked (kept and young), by key.
   std::map<std::string, Index> live_indexes_;
@@ -251,14 +269,13 @@ class Pruner {
   std::set<std::string> live_packs_;
   // Located frames the tree walks read, by pack and offset.
   std::set<std::pair<Hash, uint64_t>> walked_;
+  // What the kept trees' walks read of format 2: their records and located
+  // frames (repack_.records, repack_.walked), and the length of every frame
+  // their locators name, by pack and offset (kept_frames_).
+  Format2RepackInput repack_;
+  std::map<Hash, std::map<uint64_t, uint64_t>> kept_frames_;
 
-  struct Withdrawal {
-    std::string key;          // the locations object replaced
-    std::string replacement;  // its key; empty when nothing is left
-    std::string bytes;        // the replacement's
-    uint64_t withdrawn = 0;   // directory and chunk list records dropped
-  };
-  std::vector<Withdrawal> withdrawals_;
+  std::vector<Withdrawal> withdrawals_;  // step 3
 
   std::vector<std::string> to_delete_;  // in deletion order
   std::vector<std::string> to_condemn_;
@@ -357,37 +374,25 @@ Status Pruner::WalkFormat1(const Hash& root) {
   return Status::OK();
 }
 
-Status Pruner::WalkFormat2(const Hash& root, std::string_view record) {
-  LP_ASSIGN_OR_RETURN(LocatedDirectory top, ParseRootDirectory(record, root));
-  MarkLocator(top.locator, Hash{});
-  std::vector<LocatedDirectory> stack;
-  stack.push_back(std::move(top));
-  while (!stack.empty()) {
-    LocatedDirectory d = std::move(stack.back());
-    stack.pop_back();
-    for (size_t i = 0; i < d.dir.entries.size(); ++i) {
-      const DirEntry& e = d.dir.entries[i];
-      const Slot& slot = d.locator.slots[i];
-      if (slot.type == SlotType::kNone || slot.type == SlotType::kFrame) {
-        continue;  // its pack is named by d's locator, marked already
-      }
-      const Hash pack = d.locator.PackOf(slot.frame, d.holding);
-      if (!walked_.insert({pack, slot.frame.offset}).second) continue;
-      if (e.kind == DirKind::kDirectory) {
-        LP_ASSIGN_OR_RETURN(LocatedDirectory child,
-                            ReadChildDirectory(store_, d, i));
-        MarkLocator(child.locator, child.holding);
-        stack.push_back(std::move(child));
-      } else {
-        LP_ASSIGN_OR_RETURN(
-            auto located,
-            ReadLocatedFrame(store_, pack, slot.frame, e.list_size, slot.lsize,
-                             "chunk list " + e.hash.hex()));
-        MarkLocator(located.second, pack);
+Status Pruner::WalkFormat2(const Hash& root, std::string_view record,
+                           bool kept) {
+  // Every frame a kept tree's locator names, for the dead share of packs.
+  auto frames = [&](const Locator& loc, const Hash& holding) {
+    MarkLocator(loc, holding);
+    if (!kept) return;
+    for (const Slot& slot : loc.slots) {
+      if (slot.type == SlotType::kNone) continue;
+      for (const PackFrame* f : {&slot.frame, &slot.init}) {
+        if (f == &slot.init && slot.type != SlotType::kLocatedInit) continue;
+        const Hash& pack = loc.PackOf(*f, holding);
+        kept_frames_[pack][f->offset] = f->length;
+        Extent(pack, f->offset + f->length);
       }
     }
-  }
-  return Status::OK();
+  };
+  if (kept) repack_.records.emplace(root, std::string(record));
+  return WalkLocated(store_, root, record, walked_,
+                     kept ? &repack_.walked : nullptr, frames);
 }
 
 // A push reuses a located directory or chunk list without reading it: the
@@ -399,7 +404,8 @@ Status Pruner::WalkFormat2(const Hash& root, std::string_view record) {
 // for nothing but its own frame: its record stays while its pack is live
 // and goes with it (pushes stop using a condemned pack anyway), so what a
 // run writes holds only live records and the next run finds it unchanged.
-Status Pruner::PlanWithdrawals() {
+Result<std::vector<Pruner::Withdrawal>> Pruner::PlanWithdrawals() const {
+  std::vector<Withdrawal> plan;
   for (const auto& [key, locs] : locations_) {
     Locations kept;
     std::map<size_t, size_t> pack_index;  // old index -> new
@@ -432,16 +438,18 @@ Status Pruner::PlanWithdrawals() {
       }
       w.replacement = LocationsKey(HashBytes(*bytes).hash);
       w.bytes = std::move(*bytes);
+      w.kept = std::move(kept);
     }
-    withdrawals_.push_back(std::move(w));
+    plan.push_back(std::move(w));
   }
-  return Status::OK();
+  return plan;
 }
 
 // Replacement first, then the old object: a push listing in between sees
 // both, which is what it saw before.
-Status Pruner::Withdraw(std::vector<std::string>& done) {
-  for (const auto& w : withdrawals_) {
+Status Pruner::Withdraw(const std::vector<Withdrawal>& plan,
+                        std::vector<std::string>& done) {
+  for (const auto& w : plan) {
     if (!w.replacement.empty()) {
       Status s = store_.Put(w.replacement, w.bytes);
       if (!s.ok()) {
@@ -454,6 +462,11 @@ Status Pruner::Withdraw(std::vector<std::string>& done) {
       return s.WithContext("prune " + store_.url() + ": deleting " + w.key);
     }
     done.push_back(w.key);
+    locations_.erase(w.key);
+    if (!w.replacement.empty()) {
+      sizes_[w.replacement] = w.bytes.size();
+      locations_.emplace(w.replacement, w.kept);
+    }
   }
   return Status::OK();
 }
@@ -485,7 +498,7 @@ Status Pruner::Decide() {
     }
   }
   Progress progress(o_.progress, "walk", kept.size() + young.size(), "trees");
-  auto walk = [&](const std::vector<Hash>& roots) -> Status {
+  auto walk = [&](const std::vector<Hash>& roots, bool is_kept) -> Status {
     for (const Hash& root : roots) {
       const std::string key = TreeKey(root);
       auto bytes = store_.Get(key, 2 * kMaxObjectBytes + kMaxTreeBytes);
@@ -498,7 +511,7 @@ Status Pruner::Decide() {
       live_.insert(key);
       live_.insert(ProfileKey(root));
       if (StartsWith(*bytes, kTreeRecordMagic)) {
-        LP_RETURN_IF_ERROR(WalkFormat2(root, *bytes));
+        LP_RETURN_IF_ERROR(WalkFormat2(root, *bytes, is_kept));
       } else {
         LP_RETURN_IF_ERROR(WalkFormat1(root));
       }
@@ -526,8 +539,8 @@ Status Pruner::Decide() {
     }
     return out;
   };
-  LP_RETURN_IF_ERROR(walk(kept));
-  LP_RETURN_IF_ERROR(PlanWithdrawals());
+  LP_RETURN_IF_ERROR(walk(kept, true));
+  LP_ASSIGN_OR_RETURN(withdrawals_, PlanWithdrawals());
   // A replaced locations object is deleted with the withdrawal, not judged.
   std::set<std::string> replaced;
   for (const auto& w : withdrawals_) replaced.insert(w.key);
@@ -535,7 +548,7 @@ Status Pruner::Decide() {
   for (const auto& key : unused(live_, live_packs_)) {
     if (!marked_.count(key)) to_condemn_.push_back(key);
   }
-  young_error_ = walk(young);
+  young_error_ = walk(young, false);
   if (!young_error_.ok()) {
     to_delete_.clear();
     return Status::OK();
@@ -580,7 +593,7 @@ Result<PruneReport> Pruner::Run(const std::string& actor) {
   };
   if (o_.dry_run) {
     LP_RETURN_IF_ERROR(young_error_);
-    r.packs_repacked = RepackCandidates().size();
+    r.packs_repacked = RepackCandidates().size() + Format2Candidates().size();
     for (const auto& w : withdrawals_) r.rewritten.push_back(w.key);
     finish(to_delete_);
     return r;
@@ -588,7 +601,7 @@ Result<PruneReport> Pruner::Run(const std::string& actor) {
 
   // Phase 0: withdraw the locations of what no kept tree reaches, before
   // the mark that condemns what they stand for.
-  LP_RETURN_IF_ERROR(Withdraw(r.rewritten));
+  LP_RETURN_IF_ERROR(Withdraw(withdrawals_, r.rewritten));
 
   // Phase 1: announce before deleting anything.
   if (!to_condemn_.empty()) {
@@ -655,6 +668,11 @@ Result<PruneReport> Pruner::Run(const std::string& actor) {
       if (now_ - m.time >= o_.grace) LP_RETURN_IF_ERROR(store_.Delete(m.key));
     }
     LP_ASSIGN_OR_RETURN(r.packs_repacked, Repack(RepackCandidates()));
+    const std::set<Hash> f2 = Format2Candidates();
+    if (!f2.empty()) {
+      LP_RETURN_IF_ERROR(RepackFormat2Packs(f2, r));
+      r.packs_repacked += f2.size();
+    }
   }
   finish(deleted);
   return r;
@@ -730,6 +748,57 @@ Result<uint64_t> Pruner::Repack(
     repacked++;
   }
   return repacked;
+}
+
+std::set<Hash> Pruner::Format2Candidates() {
+  std::set<Hash> indexed;  // format 1 indexes name them too: left alone
+  for (const auto& [key, index] : live_indexes_) {
+    for (const auto& [blob, loc] : index.blobs) indexed.insert(loc.pack);
+  }
+  // Repacking some packs rewrites located frames above what moves, which
+  // may be in other packs: those lose live bytes, so the choice is made
+  // again until it stands (it only grows).
+  std::set<Hash> out;
+  std::set<FrameKey> dead;
+  for (;;) {
+    std::set<Hash> next;
+    for (const auto& [pack, frames] : kept_frames_) {
+      const std::string key = PackKey(pack);
+      if (marked_.count(key) || indexed.count(pack)) continue;
+      auto e = extent_.find(key);
+      if (e == extent_.end() || e->second <= kPackMagic.size()) continue;
+      uint64_t used = 0;
+      for (const auto& [offset, length] : frames) {
+        if (!dead.count({pack, offset})) used += length;
+      }
+      const uint64_t total = e->second - kPackMagic.size();
+      if (used >= total || (total - used) * 100 <= total * kRepackDeadShare) {
+        continue;
+      }
+      next.insert(pack);
+    }
+    if (next == out) return out;
+    out = std::move(next);
+    repack_.packs = out;
+    dead = LocatedToRewrite(repack_);
+  }
+}
+
+Status Pruner::RepackFormat2Packs(const std::set<Hash>& packs, PruneReport& r) {
+  repack_.packs = packs;
+  repack_.progress = o_.progress;
+  LP_ASSIGN_OR_RETURN(Format2Repacked out, RepackFormat2(store_, repack_));
+  // What the old packs held is withdrawn at once, so that pushes from now
+  // on reuse the copies (and no push names the old packs again); a push
+  // that found the old locations earlier is the case doc/lifecycle.md
+  // covers for any withdrawal.
+  for (const Hash& p : packs) live_packs_.erase(PackKey(p));
+  for (const auto& key : out.replaced) walked_.erase(key);
+  LP_ASSIGN_OR_RETURN(auto plan, PlanWithdrawals());
+  LP_RETURN_IF_ERROR(Withdraw(plan, r.rewritten));
+  r.locations_rewritten += plan.size();
+  for (const auto& w : plan) r.objects_withdrawn += w.withdrawn;
+  return Status::OK();
 }
 
 }  // namespace

@@ -6,11 +6,16 @@
 #include <ctime>
 #include <fstream>
 #include <functional>
+#include <random>
+#include <utility>
 
 #include "core/condemned.h"
 #include "lazypath/activate.h"
+#include "lazypath/lazy.h"
+#include "lazypath/node_cache.h"
 #include "lazypath/push.h"
 #include "lazypath/ref_history.h"
+#include "util/env.h"
 #include "util/fs.h"
 
 namespace lazypath {
@@ -569,10 +574,18 @@ TEST_F(PruneFormat2Test, ADirectoryNoKeptTreeReachesIsWithdrawnWithItsPacks) {
   EXPECT_GE(r->objects_withdrawn, 2u);  // t1's d and t0's d/sub at least
   EXPECT_FALSE(r->rewritten.empty());
   EXPECT_FALSE((*store)->Exists(p0).value()) << p0 << " kept";
+  // t1's pack P1 holds e, which t2 uses, and d, which nothing does: it is
+  // repacked, and the next run deletes it; after that nothing changes.
+  EXPECT_EQ(r->packs_repacked, 1u);
   auto again = Prune(**store, Strict(0));
   ASSERT_TRUE(again.ok());
-  EXPECT_TRUE(again->deleted.empty());
+  EXPECT_EQ(again->packs_deleted, 1u);
+  EXPECT_EQ(again->packs_repacked, 0u);
   EXPECT_TRUE(again->rewritten.empty());
+  auto third = Prune(**store, Strict(0));
+  ASSERT_TRUE(third.ok());
+  EXPECT_TRUE(third->deleted.empty());
+  EXPECT_TRUE(third->rewritten.empty());
   Hash t3 = PushT1sDirAgain();
   ExpectActivates(t3, "fresh");
 }
@@ -603,6 +616,128 @@ TEST_F(PruneFormat2Test,
             r->deleted.end())
       << "t3 still depends on " << p0;
   ExpectActivates(t3, "fresh");
+}
+
+// A kept tree that uses a small share of a pack: prune copies what it uses
+// into a new pack and rewrites its record; the old pack is condemned by the
+// next run and deleted a grace period later. A node that read the tree's
+// directories before keeps nothing that still points at the old pack.
+TEST_F(PruneFormat2Test, AMostlyDeadPackIsRepackedThenDeletedAfterTheGrace) {
+  StoreOptions so;
+  so.create = true;
+  auto store = OpenStore(url_, so);
+  ASSERT_TRUE(store.ok());
+  std::mt19937 rng(5);
+  auto random = [&](size_t n) {
+    std::string b(n, '\0');
+    for (char& c : b) c = static_cast<char>(rng());
+    return b;
+  };
+  const std::string big = random(3 << 20);  // chunked
+  for (const std::string v : {"v1", "v2"}) {
+    Write(v, "pkg/__init__.py", "from .sub import m\n");
+    Write(v, "pkg/sub/__init__.py", "");
+    Write(v, "pkg/sub/m.py", "X = 1\n");
+    Write(v, "big.bin", big);
+  }
+  for (int i = 0; i < 40; ++i) {
+    Write("v1", "data/f" + std::to_string(i) + ".bin", random(100 << 10));
+  }
+  Write("v2", "new.py", "n = 2\n");
+  Push("v1", "prod");
+  const auto old_packs = Packs(**store);
+  ASSERT_EQ(old_packs.size(), 1u);
+  const Hash v2 = Push("v2", "prod");
+  ExpectActivates(v2, "early");  // keeps v2's directories, read from P1
+  LazyOptions lo;
+  lo.cache_dir = base_ + "/lazy";
+  auto lazy = LazyTree::Open(url_, v2.ToString(), lo);  // reads the record
+  ASSERT_TRUE(lazy.ok()) << lazy.status().ToString();
+  lo.cache_dir = base_ + "/lazy2";
+  auto lazy2 = LazyTree::Open(url_, v2.ToString(), lo);
+  ASSERT_TRUE(lazy2.ok()) << lazy2.status().ToString();
+  const std::string before = *(*store)->Get(TreeKey(v2), 1 << 20);
+
+  PruneOptions o = Strict(100);
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  o.now = now;
+  auto r = Prune(**store, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->packs_repacked, 1u);
+  EXPECT_TRUE(r->deleted.empty());
+  EXPECT_NE(*(*store)->Get(TreeKey(v2), 1 << 20), before);
+  ExpectActivates(v2, "after-repack");
+
+  o.now = now + 1;  // the old pack is unused now: condemned, not deleted
+  r = Prune(**store, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->packs_repacked, 0u);
+  EXPECT_NE(std::find(r->condemned.begin(), r->condemned.end(), old_packs[0]),
+            r->condemned.end());
+  EXPECT_TRUE((*store)->Exists(old_packs[0]).value());
+
+  o.now = now + 200;
+  r = Prune(**store, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_NE(std::find(r->deleted.begin(), r->deleted.end(), old_packs[0]),
+            r->deleted.end());
+  EXPECT_FALSE((*store)->Exists(old_packs[0]).value());
+  ExpectActivates(v2, "fresh");
+  // An activation that read the record before the repack, and finds the
+  // old pack gone, reads the record again: the old record is put back, and
+  // the first look into the node cache for a directory restores the new.
+  {
+    const std::string key = base_ + "/store/" + TreeKey(v2);
+    const std::string now_record = *fs::ReadFile(key);
+    std::ofstream(key, std::ios::binary | std::ios::trunc) << before;
+    struct Racer : EnvWrapper {
+      using EnvWrapper::EnvWrapper;
+      std::function<void()> once;
+      Result<fs::Fd> OpenAt(int dir, const std::string& name, int flags,
+                            mode_t mode, const std::string& shown) override {
+        if (once && name.ends_with(".ldir")) std::exchange(once, nullptr)();
+        return EnvWrapper::OpenAt(dir, name, flags, mode, shown);
+      }
+    } racer(Env::Default());
+    racer.once = [&] {
+      std::ofstream(key, std::ios::binary | std::ios::trunc) << now_record;
+    };
+    ActivateOptions ao;
+    ao.cache_dir = base_ + "/racer";
+    ao.env = &racer;
+    auto a = Activate(url_, v2.ToString(), ao);
+    ASSERT_TRUE(a.ok()) << a.status().ToString();
+    EXPECT_EQ(racer.once, nullptr);  // the race happened
+    EXPECT_EQ(*fs::ReadFile(a->path + "/big.bin"), big);
+  }
+  // Lazy trees opened before the repack follow the new record: an import
+  // asks first whether a name is a directory, then materialises it.
+  EXPECT_FALSE((*lazy2)->IsDirectory("pkg/sub/m"));
+  EXPECT_TRUE((*lazy2)->IsDirectory("pkg/sub"));
+  auto did = (*lazy)->MaterializeDir("pkg/sub");
+  ASSERT_TRUE(did.ok()) << did.status().ToString();
+  EXPECT_EQ(*fs::ReadFile((*lazy)->root() + "/pkg/sub/m.py"), "X = 1\n");
+  EXPECT_TRUE((*lazy)->MaterializeDir("").ok());
+  EXPECT_EQ(*fs::ReadFile((*lazy)->root() + "/big.bin"), big);
+
+  o.now = now + 400;  // nothing left to do
+  r = Prune(**store, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->packs_repacked, 0u);
+  EXPECT_TRUE(r->deleted.empty());
+  EXPECT_TRUE(r->rewritten.empty());
+
+  // The early node lost its copy of v2's files, not its directories: a new
+  // version sharing pkg/ is activated there from the new pack.
+  auto early = NodeCache::Open(base_ + "/early");
+  ASSERT_TRUE(early.ok());
+  ASSERT_TRUE(early->Gc(0).ok());
+  Write("v3", "pkg/__init__.py", "from .sub import m\n");
+  Write("v3", "pkg/sub/__init__.py", "");
+  Write("v3", "pkg/sub/m.py", "X = 1\n");
+  Write("v3", "v3.py", "");
+  const Hash v3 = Push("v3", "prod");
+  ExpectActivates(v3, "early");
 }
 
 TEST(ParseDurationTest, Units) {

@@ -106,8 +106,14 @@ class Repacker {
  private:
   bool Moving(const Hash& pack) const { return in_.packs.count(pack) > 0; }
 
+  // A frame in the packs is needed; one elsewhere is a copy of its content
+  // that stays, which a needed frame of the same content can name instead.
   void Need(const Hash& pack, const PackFrame& f, const Digest& digest) {
-    if (Moving(pack)) needed_[pack].emplace(f.offset, Needed{digest, f});
+    if (Moving(pack)) {
+      needed_[pack].emplace(f.offset, Needed{digest, f});
+    } else {
+      resident_.emplace(digest, Target{false, 0, pack, f, 0});
+    }
   }
 
   // The blob frames `dir`'s locator names in the packs.
@@ -134,6 +140,18 @@ class Repacker {
   // Copies every needed frame, pack by pack in offset order, with nearby
   // frames read together.
   Status CopyFrames() {
+    for (auto& [pack, frames] : needed_) {
+      for (auto it = frames.begin(); it != frames.end();) {
+        auto r = resident_.find(it->second.digest);
+        if (r == resident_.end()) {
+          ++it;
+          continue;
+        }
+        moved_[{pack, it->first}] = r->second;
+        progress_->Add(1);
+        it = frames.erase(it);
+      }
+    }
     for (const auto& [pack, frames] : needed_) {
       const std::string key = PackKey(pack);
       auto it = frames.begin();
@@ -367,10 +385,11 @@ class Repacker {
   Store& store_;
   const Format2RepackInput& in_;
   std::map<Hash, std::map<uint64_t, Needed>> needed_;
-  std::map<FrameKey, Target> moved_;  // blob frames copied, by old place
-  std::map<Digest, Target> copied_;   // the same, by content
-  std::set<FrameKey> rewrite_;        // LocatedToRewrite(in_)
-  std::map<FrameKey, Target> done_;   // located frames rewritten
+  std::map<FrameKey, Target> moved_;   // blob frames copied, by old place
+  std::map<Digest, Target> copied_;    // the same, by content
+  std::map<Digest, Target> resident_;  // content outside the packs
+  std::set<FrameKey> rewrite_;         // LocatedToRewrite(in_)
+  std::map<FrameKey, Target> done_;    // located frames rewritten
   std::map<std::pair<Hash, LocationKind>, std::pair<uint64_t, Target>> records_;
   std::set<FrameKey> replaced_;
   std::optional<Progress> progress_;

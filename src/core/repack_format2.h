@@ -10,7 +10,9 @@
 // tree record is replaced under the same key, naming the same root.
 //
 // What moves is copied as it is encoded, after decoding it and verifying it
-// against its digest; equal blobs are copied once. A located frame is
+// against its digest; equal blobs are copied once, and not at all when the
+// kept trees already name the same content in a pack that stays (that
+// frame is named instead). A located frame is
 // rewritten when it sits in one of the packs or names anything that moved,
 // once however many trees share it; the others stay where they are.
 //

@@ -186,6 +186,37 @@ TEST_F(RepackFormat2Test, WhatIsInOtherPacksStays) {
   ExpectActivates(t3, "c", "extra/e.py", "E = 1\n");
 }
 
+// Content the kept trees also name in a pack that stays is not copied: the
+// rewritten locator names that frame.
+TEST_F(RepackFormat2Test, ContentThatStaysElsewhereIsNotCopied) {
+  Write("t1", "a/x.py", "X = 1\n");
+  const Hash t1 = Push("t1", "one");
+  const std::set<Hash> first = Packs();
+  // Without locations, the next push cannot know x.py is stored: it
+  // uploads it again into a pack of its own.
+  auto locs = store_->List("locs/");
+  ASSERT_TRUE(locs.ok());
+  for (const auto& k : *locs) ASSERT_TRUE(store_->Delete(k).ok());
+  ASSERT_TRUE(fs::RemoveAll(base_ + "/push-cache").ok());
+  Write("t2", "b/x.py", "X = 1\n");
+  Write("t2", "b/y.py", "Y = 1\n");
+  const Hash t2 = Push("t2", "two");
+  std::set<Hash> second;
+  for (const Hash& p : Packs()) {
+    if (!first.count(p)) second.insert(p);
+  }
+  ASSERT_EQ(second.size(), 1u);
+  Format2RepackInput in = Walk({t1, t2});
+  in.packs = second;
+  auto out = RepackFormat2(*store_, in);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->frames_copied, 1u);    // y.py; x.py stays in `first`
+  EXPECT_EQ(out->located_written, 1u);  // b/
+  ASSERT_TRUE(store_->Delete(PackKey(*second.begin())).ok());
+  ExpectActivates(t2, "c2", "b/x.py", "X = 1\n");
+  ExpectActivates(t1, "c1", "a/x.py", "X = 1\n");
+}
+
 // A frame that does not decode to its digest stops the repack before any
 // tree record changes.
 TEST_F(RepackFormat2Test, ACorruptFrameFailsAndNoRecordChanges) {

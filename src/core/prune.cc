@@ -408,7 +408,6 @@ Result<std::vector<Pruner::Withdrawal>> Pruner::PlanWithdrawals() const {
   std::vector<Withdrawal> plan;
   for (const auto& [key, locs] : locations_) {
     Locations kept;
-    std::map<size_t, size_t> pack_index;  // old index -> new
     uint64_t dropped = 0, withdrawn = 0;
     for (const auto& r : locs.records) {
       const Hash& pack = locs.packs[r.frame.pack];
@@ -420,11 +419,7 @@ Result<std::vector<Pruner::Withdrawal>> Pruner::PlanWithdrawals() const {
         withdrawn += r.kind != LocationKind::kBlob;
         continue;
       }
-      auto [it, fresh] = pack_index.emplace(r.frame.pack, kept.packs.size());
-      if (fresh) kept.packs.push_back(pack);
-      LocationRecord copy = r;
-      copy.frame.pack = it->second;
-      kept.records.push_back(copy);
+      kept.Add(r, pack);
     }
     if (dropped == 0) continue;
     Withdrawal w;

@@ -360,19 +360,10 @@ class Repacker {
   Status PutLocations(Format2Repacked& out) {
     if (records_.empty()) return Status::OK();
     Locations locs;
-    std::map<size_t, uint64_t> index;
     for (const auto& [key, v] : records_) {
       const auto& [size, t] = v;
-      auto [it, added] = index.emplace(t.id, locs.packs.size());
-      if (added) locs.packs.push_back(written_.at(t.id));
-      LocationRecord r;
-      r.hash = key.first;
-      r.kind = key.second;
-      r.size = size;
-      r.frame = t.frame;
-      r.frame.pack = it->second;
-      r.lsize = t.lsize;
-      locs.records.push_back(r);
+      locs.Add({key.first, key.second, size, t.frame, t.lsize},
+               written_.at(t.id));
     }
     LP_ASSIGN_OR_RETURN(std::string bytes,
                         EncodeLocations(locs, Codec::kZstd, in_.level));
@@ -440,13 +431,9 @@ Status WalkLocated(
       LP_ASSIGN_OR_RETURN(auto located,
                           ReadLocatedFrame(store, pack, slot.frame, e.list_size,
                                            slot.lsize, what));
-      if (HashBytes(located.first) != Digest{e.hash, e.list_size}) {
-        return Status::Corrupt(what + ": content does not match its digest");
-      }
-      LP_ASSIGN_OR_RETURN(ChunkList list,
-                          ChunkList::Parse(located.first, what));
-      LP_RETURN_IF_ERROR(list.CheckFileSize(e.size, what));
-      LP_RETURN_IF_ERROR(CheckLocator(located.second, list.SlotShapes(), what));
+      LP_ASSIGN_OR_RETURN(
+          ChunkList list,
+          CheckChunkList(located.first, located.second, e, what));
       on_locator(located.second, pack);
       if (objects) {
         o.kind = LocationKind::kChunkList;

@@ -84,6 +84,17 @@ Result<LocatedDirectory> ReadChildDirectory(Store& store,
   return out;
 }
 
+Result<ChunkList> CheckChunkList(std::string_view list, const Locator& locator,
+                                 const DirEntry& e, const std::string& what) {
+  if (HashBytes(list) != Digest{e.hash, e.list_size}) {
+    return Status::Corrupt(what + ": content does not match its digest");
+  }
+  LP_ASSIGN_OR_RETURN(ChunkList parsed, ChunkList::Parse(list, what));
+  LP_RETURN_IF_ERROR(parsed.CheckFileSize(e.size, what));
+  LP_RETURN_IF_ERROR(CheckLocator(locator, parsed.SlotShapes(), what));
+  return parsed;
+}
+
 Result<std::string> ReadFileContent(Store& store,
                                     const LocatedDirectory& parent, size_t i) {
   const DirEntry& e = parent.dir.entries[i];
@@ -104,12 +115,8 @@ Result<std::string> ReadFileContent(Store& store,
   Hash holding = parent.locator.PackOf(slot.frame, parent.holding);
   LP_ASSIGN_OR_RETURN(auto located,
                       ReadLocated(store, holding, slot, e.list_size, what));
-  if (HashBytes(located.first) != Digest{e.hash, e.list_size}) {
-    return Status::Corrupt(what + ": content does not match its digest");
-  }
-  LP_ASSIGN_OR_RETURN(ChunkList list, ChunkList::Parse(located.first, what));
-  LP_RETURN_IF_ERROR(list.CheckFileSize(e.size, what));
-  LP_RETURN_IF_ERROR(CheckLocator(located.second, list.SlotShapes(), what));
+  LP_ASSIGN_OR_RETURN(ChunkList list,
+                      CheckChunkList(located.first, located.second, e, what));
   std::string data;
   data.reserve(e.size);
   for (size_t k = 0; k < list.chunks.size(); ++k) {

@@ -19,6 +19,7 @@
 #include "lazypath/digest.h"
 #include "lazypath/status.h"
 #include "pack/locator.h"
+#include "tree/chunker.h"
 #include "tree/directory.h"
 
 namespace lazypath {
@@ -52,6 +53,13 @@ Result<std::pair<std::string, Locator>> ReadLocatedFrame(
 Result<LocatedDirectory> ReadChildDirectory(Store& store,
                                             const LocatedDirectory& parent,
                                             size_t i);
+
+// The chunk list of chunked file entry `e`, from its located frame: `list`
+// (the list's bytes) checked against the entry's digest and list size, the
+// list against the file's size, and `locator` against the list. Errors are
+// one line starting with `what`.
+Result<ChunkList> CheckChunkList(std::string_view list, const Locator& locator,
+                                 const DirEntry& e, const std::string& what);
 
 // The content of the file entry `i` of `parent` names, verified (a chunked
 // file's chunk list, then each chunk). REQUIRES: entry `i` is a file.

@@ -122,19 +122,9 @@ class Writer {
     }
     if (!placed_.empty()) {
       Locations& locs = out_.locations;
-      std::map<Hash, uint64_t> index;
       for (const auto& [key, p] : placed_) {
-        const Hash& pack = pack_hashes_[p.pack_id];
-        auto [it, added] = index.emplace(pack, locs.packs.size());
-        if (added) locs.packs.push_back(pack);
-        LocationRecord r;
-        r.hash = key.first;
-        r.kind = key.second;
-        r.size = p.size;
-        r.frame = ToPackFrame(p.frame);
-        r.frame.pack = it->second;
-        r.lsize = p.lsize;
-        locs.records.push_back(r);
+        locs.Add({key.first, key.second, p.size, ToPackFrame(p.frame), p.lsize},
+                 pack_hashes_[p.pack_id]);
       }
       LP_ASSIGN_OR_RETURN(std::string bytes,
                           EncodeLocations(locs, Codec::kZstd, options_.level));

@@ -355,6 +355,13 @@ Result<TreeRecord> DecodeTreeRecord(std::string_view bytes, const Hash& key,
   return rec;
 }
 
+void Locations::Add(LocationRecord r, const Hash& pack) {
+  auto it = std::find(packs.begin(), packs.end(), pack);
+  r.frame.pack = static_cast<uint64_t>(it - packs.begin());
+  if (it == packs.end()) packs.push_back(pack);
+  records.push_back(r);
+}
+
 std::string Locations::SerializeBody() const {
   std::string out;
   PutVarint(out, packs.size());

@@ -133,6 +133,10 @@ class Locations {
   std::vector<Hash> packs;              // distinct, each used
   std::vector<LocationRecord> records;  // strictly increasing (hash, kind)
 
+  // Appends `r`, whose frame is in `pack` (r.frame.pack is set to that
+  // pack's index, the pack listed if new). REQUIRES: records are added in
+  // strictly increasing (hash, kind) order.
+  void Add(LocationRecord r, const Hash& pack);
   // The decoded body: npacks *packhash count *record.
   std::string SerializeBody() const;
   // Parses a decoded body: the checks of Locator::Parse for each record's

@@ -250,3 +250,30 @@ TEST(LocationsTest, KeyIsCheckedFirst) {
 
 }  // namespace
 }  // namespace lazypath
+
+namespace lazypath {
+namespace {
+
+TEST(LocationsTest, AddListsEachPackOnceInOrderOfFirstUse) {
+  Hash a, b;
+  a.bytes[0] = 1;
+  b.bytes[0] = 2;
+  Locations locs;
+  LocationRecord r;
+  r.size = 1;
+  r.frame = PackFrame{7, 8, 1, Codec::kNone};  // the index is Add's to set
+  for (const Hash* p : {&b, &a, &b}) {
+    r.hash.bytes[31]++;
+    r.frame.offset++;  // frames of one pack must not overlap
+    locs.Add(r, *p);
+  }
+  EXPECT_EQ(locs.packs, (std::vector<Hash>{b, a}));
+  ASSERT_EQ(locs.records.size(), 3u);
+  EXPECT_EQ(locs.records[0].frame.pack, 0u);
+  EXPECT_EQ(locs.records[1].frame.pack, 1u);
+  EXPECT_EQ(locs.records[2].frame.pack, 0u);
+  EXPECT_TRUE(Locations::ParseBody(locs.SerializeBody(), "t").ok());
+}
+
+}  // namespace
+}  // namespace lazypath

@@ -33,7 +33,9 @@ fi
 
 log "pytest"
 set +e
-.venv/bin/python -m pytest -q "$@"
+# A crash after the last test (at interpreter exit) still prints every
+# thread's stack, so it can be told apart from a failing test.
+PYTHONFAULTHANDLER=1 .venv/bin/python -m pytest -q "$@"
 rc=$?
 set -e
 if [ "$rc" = 5 ]; then

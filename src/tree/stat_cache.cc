@@ -1,27 +1,31 @@
 #include "tree/stat_cache.h"
 
-#include <algorithm>
-#include <charconv>
+#include <cstring>
 
 #include "util/fs.h"
 
 namespace lazypath {
 
 namespace {
-constexpr std::string_view kHeader = "lazypath-statcache 1\n";
+// Version 1 was a text format; a file in it reads as damaged (empty), which
+// costs one re-hash of the tree.
+constexpr std::string_view kHeader = "lazypath-statcache 2\n";
 
-bool NextField(std::string_view& line, std::string_view* out) {
-  size_t sp = line.find(' ');
-  if (sp == std::string_view::npos) return false;
-  *out = line.substr(0, sp);
-  line.remove_prefix(sp + 1);
-  return true;
+// A record: ino, size, mode, mtime_ns, ctime_ns, digest size (8 bytes each),
+// the 32 digest bytes, the path's length (4 bytes), then the path.
+constexpr size_t kFixed = 6 * 8 + 32 + 4;
+constexpr uint32_t kMaxPath = 1 << 16;
+
+template <typename T>
+void Get(const char* p, T* v) {
+  std::memcpy(v, p, sizeof *v);
 }
 
 template <typename T>
-bool ToInt(std::string_view s, T* v) {
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *v);
-  return ec == std::errc() && p == s.data() + s.size();
+void Append(std::string& out, T v) {
+  char b[sizeof v];
+  std::memcpy(b, &v, sizeof v);
+  out.append(b, sizeof v);
 }
 }  // namespace
 
@@ -37,51 +41,68 @@ StatKey StatKey::From(const struct stat& st) {
 
 StatCache StatCache::Load(const std::string& cache_dir,
                           const std::string& root) {
+  if (cache_dir.empty()) return StatCache();
+  return LoadFile(
+      fs::Join(cache_dir, HashBytes(root).hash.hex().substr(0, 32)));
+}
+
+StatCache StatCache::LoadFile(const std::string& file) {
   StatCache c;
-  if (cache_dir.empty()) return c;
-  c.file_ = fs::Join(cache_dir, HashBytes(root).hash.hex().substr(0, 32));
+  c.file_ = file;
   auto data = fs::ReadFile(c.file_, 1ull << 30);
   if (!data.ok()) return c;
   c.data_ = std::move(*data);
   std::string_view rest(c.data_);
   if (rest.substr(0, kHeader.size()) != kHeader) return c;
   rest.remove_prefix(kHeader.size());
-  c.old_.reserve(
-      static_cast<size_t>(std::count(rest.begin(), rest.end(), '\n')));
+  std::vector<std::pair<std::string_view, Record>> records;
   while (!rest.empty()) {
-    size_t nl = rest.find('\n');
-    if (nl == std::string_view::npos) break;
-    std::string_view line = rest.substr(0, nl);
-    rest.remove_prefix(nl + 1);
-    std::string_view f[7];
-    bool ok = true;
-    for (auto& x : f) ok = ok && NextField(line, &x);
+    if (rest.size() < kFixed) return c;  // damaged: nothing is trusted
+    const char* p = rest.data();
     Record r;
-    ok = ok && ToInt(f[0], &r.key.ino) && ToInt(f[1], &r.key.size) &&
-         ToInt(f[2], &r.key.mode) && ToInt(f[3], &r.key.mtime_ns) &&
-         ToInt(f[4], &r.key.ctime_ns) && ToInt(f[6], &r.digest.size);
-    if (!ok) continue;
-    auto h = Hash::FromHex(f[5]);
-    if (!h.ok()) continue;
-    r.digest.hash = *h;
-    c.old_.emplace(line, r);  // the path is the rest of the line
+    uint32_t len;
+    Get(p, &r.key.ino);
+    Get(p + 8, &r.key.size);
+    Get(p + 16, &r.key.mode);
+    Get(p + 24, &r.key.mtime_ns);
+    Get(p + 32, &r.key.ctime_ns);
+    Get(p + 40, &r.digest.size);
+    std::memcpy(r.digest.hash.bytes.data(), p + 48, 32);
+    Get(p + 80, &len);
+    if (len == 0 || len > kMaxPath || rest.size() - kFixed < len) return c;
+    records.emplace_back(rest.substr(kFixed, len), r);
+    rest.remove_prefix(kFixed + len);
   }
+  c.old_ = std::move(records);
   return c;
 }
 
-std::optional<Digest> StatCache::Lookup(const std::string& path,
-                                        const StatKey& key) const {
-  auto it = old_.find(path);
-  if (it == old_.end() || !(it->second.key == key)) return std::nullopt;
-  return it->second.digest;
+size_t StatCache::Find(std::string_view path) {
+  if (cursor_ < old_.size() && old_[cursor_].first == path) return cursor_;
+  if (!indexed_) {
+    indexed_ = true;
+    index_.reserve(old_.size());
+    for (size_t i = 0; i < old_.size(); ++i) index_.emplace(old_[i].first, i);
+  }
+  auto it = index_.find(path);
+  return it == index_.end() ? old_.size() : it->second;
+}
+
+std::optional<Digest> StatCache::Lookup(std::string_view path,
+                                        const StatKey& key) {
+  const size_t i = Find(path);
+  if (i == old_.size()) return std::nullopt;
+  cursor_ = i + 1;
+  if (!(old_[i].second.key == key)) return std::nullopt;
+  return old_[i].second.digest;
 }
 
 void StatCache::Put(std::string_view path, const StatKey& key,
                     const Digest& digest, bool from_lookup) {
   if (!changed_ && !from_lookup) {
-    auto it = old_.find(path);
-    changed_ = it == old_.end() || !(it->second.key == key) ||
-               it->second.digest != digest;
+    const size_t i = Find(path);
+    changed_ = i == old_.size() || !(old_[i].second.key == key) ||
+               old_[i].second.digest != digest;
   }
   new_.emplace_back(path, Record{key, digest});
 }
@@ -93,14 +114,20 @@ Status StatCache::Save() const {
   // once, so equal counts and no difference mean equal contents.)
   if (!changed_ && new_.size() == old_.size()) return Status::OK();
   std::string out(kHeader);
+  size_t total = out.size();
+  for (const auto& [path, r] : new_) total += kFixed + path.size();
+  out.reserve(total);
   for (const auto& [path, r] : new_) {
-    if (path.find('\n') != std::string_view::npos) continue;
-    out += std::to_string(r.key.ino) + ' ' + std::to_string(r.key.size) + ' ' +
-           std::to_string(r.key.mode) + ' ' + std::to_string(r.key.mtime_ns) +
-           ' ' + std::to_string(r.key.ctime_ns) + ' ' + r.digest.hash.hex() +
-           ' ' + std::to_string(r.digest.size) + ' ';
+    if (path.empty() || path.size() > kMaxPath) continue;
+    Append(out, r.key.ino);
+    Append(out, r.key.size);
+    Append(out, r.key.mode);
+    Append(out, r.key.mtime_ns);
+    Append(out, r.key.ctime_ns);
+    Append(out, r.digest.size);
+    out.append(reinterpret_cast<const char*>(r.digest.hash.bytes.data()), 32);
+    Append(out, static_cast<uint32_t>(path.size()));
     out += path;
-    out += '\n';
   }
   LP_RETURN_IF_ERROR(fs::MakeDirs(fs::Dirname(file_)));
   return fs::WriteFileAtomic(file_, out, 0600);

@@ -5,8 +5,15 @@
 // only an accelerator; a bad one costs re-hashing, never a wrong digest,
 // because any stat field change invalidates an entry). Saving is atomic.
 //
-// Thread safety: Lookup is const and may run concurrently; Put/Save must not
-// run concurrently with anything else on the same object.
+// The file holds fixed-size binary records in the order they were Put (a
+// scan puts them in walk order), so the next scan of an unchanged directory
+// finds each entry where the previous one left off: a lookup is then one
+// comparison, and a hash index of the paths is built only when an entry is
+// not where it was. The records are in this machine's byte order; the file
+// never leaves it.
+//
+// Thread safety: none. Lookup, Put and Save must not run concurrently on
+// the same object (Lookup moves a cursor).
 #ifndef LAZYPATH_TREE_STAT_CACHE_H_
 #define LAZYPATH_TREE_STAT_CACHE_H_
 
@@ -34,16 +41,17 @@ struct StatKey {
 class StatCache {
  public:
   StatCache() = default;
-  // Movable only: old_'s keys point into data_'s heap buffer, which a move
-  // keeps and a copy would not.
+  // Movable only: the records' paths point into data_'s heap buffer, which a
+  // move keeps and a copy would not.
   StatCache(StatCache&&) = default;
   StatCache& operator=(StatCache&&) = default;
   StatCache(const StatCache&) = delete;
   StatCache& operator=(const StatCache&) = delete;
   // Loads the cache for `root` from `cache_dir`. Never fails.
   static StatCache Load(const std::string& cache_dir, const std::string& root);
-  std::optional<Digest> Lookup(const std::string& path,
-                               const StatKey& key) const;
+  // Loads from the cache file `file` itself (for tests and tools).
+  static StatCache LoadFile(const std::string& file);
+  std::optional<Digest> Lookup(std::string_view path, const StatKey& key);
   // REQUIRES: each path is Put at most once, and `path`'s bytes stay put
   // until Save (only a view is kept). `from_lookup`: `digest` is what Lookup
   // returned for this path and key, so the entry changes nothing.
@@ -52,15 +60,26 @@ class StatCache {
   // Writes the entries Put since Load (only those: stale paths drop out);
   // writes nothing when they equal what Load read.
   Status Save() const;
+  // The entries loaded.
+  size_t size() const { return old_.size(); }
+  // The cache file ("" without a cache directory).
+  const std::string& file() const { return file_; }
 
  private:
   struct Record {
     StatKey key;
     Digest digest;
   };
+  // The index of the loaded entry for `path`, or old_.size().
+  size_t Find(std::string_view path);
+
   std::string file_;
-  std::string data_;  // the loaded file; old_'s keys point into it
-  std::unordered_map<std::string_view, Record> old_;
+  std::string data_;  // the loaded file; old_'s paths point into it
+  std::vector<std::pair<std::string_view, Record>> old_;  // in file order
+  size_t cursor_ = 0;  // where the next Lookup looks first
+  // Built on the first lookup that misses the cursor.
+  std::unordered_map<std::string_view, size_t> index_;
+  bool indexed_ = false;
   std::vector<std::pair<std::string_view, Record>> new_;
   bool changed_ = false;  // a Put differs from, or is missing in, old_
 };

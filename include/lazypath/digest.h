@@ -24,8 +24,9 @@ namespace lazypath {
 struct Hash {
   std::array<uint8_t, 32> bytes{};
 
-  std::string hex() const;       // 64 lowercase hex digits
-  std::string ToString() const;  // "sha256:<hex>"
+  std::string hex() const;                 // 64 lowercase hex digits
+  void AppendHex(std::string& out) const;  // hex() appended to `out`
+  std::string ToString() const;            // "sha256:<hex>"
   // Accepts "sha256:<hex>" only: 64 lowercase hex digits, nothing else.
   static Result<Hash> Parse(std::string_view text);
   // Accepts bare 64 lowercase hex digits.

@@ -17,12 +17,19 @@ constexpr std::string_view kPrefix = "sha256:";
 }  // namespace
 
 std::string Hash::hex() const {
-  std::string s(64, '0');
-  for (size_t i = 0; i < 32; ++i) {
-    s[2 * i] = kHexDigits[bytes[i] >> 4];
-    s[2 * i + 1] = kHexDigits[bytes[i] & 0xf];
-  }
+  std::string s;
+  AppendHex(s);
   return s;
+}
+
+void Hash::AppendHex(std::string& out) const {
+  const size_t at = out.size();
+  out.resize(at + 64);
+  char* p = out.data() + at;
+  for (size_t i = 0; i < 32; ++i) {
+    p[2 * i] = kHexDigits[bytes[i] >> 4];
+    p[2 * i + 1] = kHexDigits[bytes[i] & 0xf];
+  }
 }
 
 std::string Hash::ToString() const { return std::string(kPrefix) + hex(); }

@@ -19,6 +19,11 @@ bool NeedsEscape(unsigned char c) { return c <= 0x20 || c == '%' || c == 0x7f; }
 
 void AppendEscaped(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789ABCDEF";
+  if (std::none_of(s.begin(), s.end(),
+                   [](unsigned char c) { return NeedsEscape(c); })) {
+    out += s;
+    return;
+  }
   for (unsigned char c : s) {
     if (NeedsEscape(c)) {
       out += '%';
@@ -83,13 +88,49 @@ size_t CommonPrefix(std::string_view a, std::string_view b) {
       a.begin());
 }
 
+// Whether folding leaves `s` as it is: for ASCII, when it has no capital.
+bool FoldsToItself(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c >= 0x80) return FoldName(s) == s;
+    if (c >= 'A' && c <= 'Z') return false;
+  }
+  return true;
+}
+
+// Whether `path` is an entry of the sorted `entries` or a directory they
+// imply.
+bool IsPathOrDirectory(const std::vector<TreeEntry>& entries,
+                       const std::string& path) {
+  const std::string dir = path + "/";
+  auto it = std::lower_bound(
+      entries.begin(), entries.end(), path,
+      [](const TreeEntry& e, const std::string& p) { return e.path < p; });
+  if (it != entries.end() && it->path == path) return true;
+  it = std::lower_bound(
+      it, entries.end(), dir,
+      [](const TreeEntry& e, const std::string& p) { return e.path < p; });
+  return it != entries.end() && it->path.starts_with(dir);
+}
+
 // REQUIRES: `entries` sorted by path. All paths under a directory "d/" are
 // then adjacent, so a directory prefix of an entry was met before exactly
-// when the previous entry also starts with it: each prefix is folded once,
-// and the work is linear in the paths' total length.
+// when the previous entry also starts with it: each prefix is looked at
+// once, and the work is linear in the paths' total length.
+//
+// Two spellings collide when they fold to one name, so at least one of them
+// changes under folding (folding is idempotent): only those are folded.
+// Such a spelling collides with one that does not change when its fold is
+// itself a path of the tree, and with another that changes when the two
+// folds are equal. Trees are mostly lower-case ASCII, so this folds and
+// remembers few names.
 Status CheckFoldCollisions(const std::vector<TreeEntry>& entries) {
   std::unordered_map<std::string, std::string_view> folded;  // -> original
-  folded.reserve(entries.size() + entries.size() / 4);
+  auto collide = [](std::string_view a, std::string_view b) {
+    if (b < a) std::swap(a, b);
+    return Status::Corrupt(
+        "tree paths " + ShowName(a) + " and " + ShowName(b) +
+        " collide: they differ only by case or Unicode normalisation");
+  };
   std::string_view prev;
   for (const TreeEntry& e : entries) {
     std::string_view p(e.path);
@@ -99,11 +140,11 @@ Status CheckFoldCollisions(const std::vector<TreeEntry>& entries) {
       const bool whole = end == std::string_view::npos;
       if (!whole && end < common) continue;  // "p[0,end]/" starts prev too
       std::string_view prefix = whole ? p : p.substr(0, end);
-      auto [it, fresh] = folded.emplace(FoldName(prefix), prefix);
-      if (!fresh && it->second != prefix) {
-        return Status::Corrupt(
-            "tree paths " + ShowName(it->second) + " and " + ShowName(prefix) +
-            " collide: they differ only by case or Unicode normalisation");
+      if (!FoldsToItself(prefix)) {
+        std::string f = FoldName(prefix);
+        if (IsPathOrDirectory(entries, f)) return collide(f, prefix);
+        auto [it, fresh] = folded.emplace(std::move(f), prefix);
+        if (!fresh && it->second != prefix) return collide(it->second, prefix);
       }
       if (whole) break;
     }
@@ -300,12 +341,19 @@ Status Tree::Validate() const {
 
 std::string Tree::Serialize() const {
   std::string out(kHeader);
+  size_t estimate = out.size();
   for (const auto& e : entries_) {
+    estimate += 90 + e.path.size() + e.target.size();
+  }
+  out.reserve(estimate);
+  for (const auto& e : entries_) {
+    char size[24];
+    const auto end = std::to_chars(size, size + sizeof size, e.blob.size).ptr;
     out += static_cast<char>(e.kind);
     out += ' ';
-    out += std::to_string(e.blob.size);
+    out.append(size, end);
     out += ' ';
-    out += e.blob.hash.hex();
+    e.blob.hash.AppendHex(out);
     out += ' ';
     AppendEscaped(out, e.path);
     if (e.kind == EntryKind::kSymlink) {

@@ -149,6 +149,19 @@ TEST(TreeTest, PathsCollidingByCaseOrNormalisationAreRefused) {
       << s.ToString();
   EXPECT_NE(s.ToString().find("(cafe<U+0301>.py)"), std::string::npos);
   EXPECT_FALSE(Tree({File("\xc3\x89/a"), File("e\xcc\x81/b")}).Validate().ok());
+  // Two spellings that both change under folding, to a name the tree lacks.
+  s = Tree({File("pkg/MOD.py"), File("pkg/Mod.py")}).Validate();
+  EXPECT_NE(s.ToString().find("'pkg/MOD.py' and 'pkg/Mod.py' collide"),
+            std::string::npos)
+      << s.ToString();
+  // A file and a directory the tree implies.
+  s = Tree({File("pkg/Mod"), File("pkg/mod/x.py")}).Validate();
+  EXPECT_NE(s.ToString().find("'pkg/Mod' and 'pkg/mod' collide"),
+            std::string::npos)
+      << s.ToString();
+  EXPECT_FALSE(Tree({File("pkg/MOD/a"), File("pkg/mod.py"), File("pkg/mod/b")})
+                   .Validate()
+                   .ok());
   // Distinct names stay distinct.
   EXPECT_TRUE(
       Tree({File("caf\xc3\xa9.py"), File("cafe.py"), File("A/b"), File("B/a")})

@@ -314,6 +314,18 @@ Result<ScanResult> ScanDirectory(const std::string& dir,
     Status s = w.cli.AddPattern(p);
     if (!s.ok()) return s.WithContext("--exclude '" + p + "'");
   }
+  // The walk's buffers are sized by the last scan (its cache file's size)
+  // rather than grown, copying, as entries are met.
+  if (struct stat cs;
+      !options.stat_cache_dir.empty() &&
+      ::stat(StatCache::FileFor(options.stat_cache_dir, root).c_str(), &cs) ==
+          0) {
+    const size_t n = StatCache::MaxEntries(static_cast<uint64_t>(cs.st_size));
+    w.entries.reserve(n);
+    w.sources.reserve(n);
+    w.keys.reserve(n);
+    w.modes.reserve(n);
+  }
   // The stat cache is read and parsed while the walk runs.
   StatCache cache;
   std::thread loader(
@@ -366,6 +378,7 @@ Result<ScanResult> ScanDirectory(const std::string& dir,
     result.stats.bytes_hashed += w.entries[i].blob.size;
   }
   constexpr int64_t kRacyNs = 1'000'000'000;
+  cache.Reserve(w.entries.size());
   for (size_t i = 0; i < w.entries.size(); ++i) {
     const TreeEntry& e = w.entries[i];
     if (e.kind != EntryKind::kSymlink &&

@@ -42,8 +42,17 @@ StatKey StatKey::From(const struct stat& st) {
 StatCache StatCache::Load(const std::string& cache_dir,
                           const std::string& root) {
   if (cache_dir.empty()) return StatCache();
-  return LoadFile(
-      fs::Join(cache_dir, HashBytes(root).hash.hex().substr(0, 32)));
+  return LoadFile(FileFor(cache_dir, root));
+}
+
+std::string StatCache::FileFor(const std::string& cache_dir,
+                               const std::string& root) {
+  if (cache_dir.empty()) return "";
+  return fs::Join(cache_dir, HashBytes(root).hash.hex().substr(0, 32));
+}
+
+size_t StatCache::MaxEntries(uint64_t bytes) {
+  return static_cast<size_t>(bytes / (kFixed + 1));
 }
 
 StatCache StatCache::LoadFile(const std::string& file) {
@@ -56,6 +65,7 @@ StatCache StatCache::LoadFile(const std::string& file) {
   if (rest.substr(0, kHeader.size()) != kHeader) return c;
   rest.remove_prefix(kHeader.size());
   std::vector<std::pair<std::string_view, Record>> records;
+  records.reserve(MaxEntries(rest.size()));
   while (!rest.empty()) {
     if (rest.size() < kFixed) return c;  // damaged: nothing is trusted
     const char* p = rest.data();

@@ -51,6 +51,14 @@ class StatCache {
   static StatCache Load(const std::string& cache_dir, const std::string& root);
   // Loads from the cache file `file` itself (for tests and tools).
   static StatCache LoadFile(const std::string& file);
+  // The cache file for `root` in `cache_dir` ("" without a directory).
+  static std::string FileFor(const std::string& cache_dir,
+                             const std::string& root);
+  // At most how many entries a cache file of `bytes` holds; a scan sizes
+  // its buffers by it before the cache is loaded.
+  static size_t MaxEntries(uint64_t bytes);
+  // Makes room for `n` Puts.
+  void Reserve(size_t n) { new_.reserve(n); }
   std::optional<Digest> Lookup(std::string_view path, const StatKey& key);
   // REQUIRES: each path is Put at most once, and `path`'s bytes stay put
   // until Save (only a view is kept). `from_lookup`: `digest` is what Lookup

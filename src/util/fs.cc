@@ -38,21 +38,33 @@ Result<Fd> OpenRead(const std::string& path, Env* env) {
 Result<std::string> ReadFile(const std::string& path, uint64_t max_size,
                              Env* env) {
   LP_ASSIGN_OR_RETURN(Fd fd, OpenRead(path, env));
-  std::string out;
-  char buf[1 << 16];
+  // Read straight into a string one byte larger than the file (one
+  // allocation, no copies: the spare byte's read sees the end). A file that
+  // grows meanwhile is read on to its end.
+  struct stat st;
+  size_t size = 1 << 16;
+  if (::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    size = static_cast<size_t>(std::min<uint64_t>(
+               static_cast<uint64_t>(st.st_size), max_size)) +
+           1;
+  }
+  std::string out(size, '\0');
+  size_t have = 0;
   for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (have == out.size()) out.resize(out.size() + std::max(have, size));
+    ssize_t n = ::read(fd.get(), out.data() + have, out.size() - have);
     if (n < 0) {
       if (errno == EINTR) continue;
       return Status::FromErrno("read", path, errno);
     }
     if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-    if (out.size() > max_size) {
+    have += static_cast<size_t>(n);
+    if (have > max_size) {
       return Status::Corrupt(path + ": larger than " +
                              std::to_string(max_size) + " bytes");
     }
   }
+  out.resize(have);
   return out;
 }
 

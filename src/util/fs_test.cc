@@ -36,6 +36,26 @@ TEST(FsTest, WriteFileAtomicReplacesWholeFile) {
   EXPECT_FALSE(fs::Exists(dir));
 }
 
+TEST(FsTest, ReadFileReadsWhatTheSizeDoesNotTell) {
+  std::string dir = testing::TempDir() + "/fs_test_read";
+  ASSERT_TRUE(fs::RemoveAll(dir).ok());
+  ASSERT_TRUE(fs::MakeDirs(dir).ok());
+  // Empty, exactly at the cap, one past it, and larger than one read.
+  const std::string big(3 * 65536 + 7, 'x');
+  ASSERT_TRUE(fs::WriteFileAtomic(dir + "/empty", "", 0600).ok());
+  ASSERT_TRUE(fs::WriteFileAtomic(dir + "/big", big, 0600).ok());
+  EXPECT_EQ(*fs::ReadFile(dir + "/empty"), "");
+  EXPECT_EQ(*fs::ReadFile(dir + "/big"), big);
+  EXPECT_EQ(*fs::ReadFile(dir + "/big", big.size()), big);
+  EXPECT_EQ(fs::ReadFile(dir + "/big", big.size() - 1).status().code(),
+            Code::kCorrupt);
+  // Files whose size stat(2) does not give: /proc.
+  auto status = fs::ReadFile("/proc/self/status");
+  ASSERT_TRUE(status.ok());
+  EXPECT_NE(status->find("Pid:"), std::string::npos);
+  ASSERT_TRUE(fs::RemoveAll(dir).ok());
+}
+
 TEST(FsTest, ReadRangeFailsWhenFileEndsEarly) {
   std::string p = testing::TempDir() + "/fs_test_range";
   ASSERT_TRUE(fs::WriteFileAtomic(p, "0123456789").ok());

@@ -316,10 +316,10 @@ Result<ScanResult> ScanDirectory(const std::string& dir,
   }
   // The walk's buffers are sized by the last scan (its cache file's size)
   // rather than grown, copying, as entries are met.
+  const std::string cache_file =
+      StatCache::FileFor(options.stat_cache_dir, root);
   if (struct stat cs;
-      !options.stat_cache_dir.empty() &&
-      ::stat(StatCache::FileFor(options.stat_cache_dir, root).c_str(), &cs) ==
-          0) {
+      !cache_file.empty() && ::stat(cache_file.c_str(), &cs) == 0) {
     const size_t n = StatCache::MaxEntries(static_cast<uint64_t>(cs.st_size));
     w.entries.reserve(n);
     w.sources.reserve(n);
@@ -328,8 +328,9 @@ Result<ScanResult> ScanDirectory(const std::string& dir,
   }
   // The stat cache is read and parsed while the walk runs.
   StatCache cache;
-  std::thread loader(
-      [&] { cache = StatCache::Load(options.stat_cache_dir, root); });
+  std::thread loader([&] {
+    if (!cache_file.empty()) cache = StatCache::LoadFile(cache_file);
+  });
   Status walked = [&] {
     Progress progress(options.progress, "scan", 0, "entries");
     w.progress = &progress;

@@ -41,8 +41,8 @@ StatKey StatKey::From(const struct stat& st) {
 
 StatCache StatCache::Load(const std::string& cache_dir,
                           const std::string& root) {
-  if (cache_dir.empty()) return StatCache();
-  return LoadFile(FileFor(cache_dir, root));
+  const std::string file = FileFor(cache_dir, root);
+  return file.empty() ? StatCache() : LoadFile(file);
 }
 
 std::string StatCache::FileFor(const std::string& cache_dir,
@@ -89,8 +89,7 @@ StatCache StatCache::LoadFile(const std::string& file) {
 
 size_t StatCache::Find(std::string_view path) {
   if (cursor_ < old_.size() && old_[cursor_].first == path) return cursor_;
-  if (!indexed_) {
-    indexed_ = true;
+  if (index_.empty()) {  // a no-op, if repeated, only when old_ is empty
     index_.reserve(old_.size());
     for (size_t i = 0; i < old_.size(); ++i) index_.emplace(old_[i].first, i);
   }

@@ -49,7 +49,7 @@ class StatCache {
   StatCache& operator=(const StatCache&) = delete;
   // Loads the cache for `root` from `cache_dir`. Never fails.
   static StatCache Load(const std::string& cache_dir, const std::string& root);
-  // Loads from the cache file `file` itself (for tests and tools).
+  // Loads the cache file `file` (FileFor names it). Never fails.
   static StatCache LoadFile(const std::string& file);
   // The cache file for `root` in `cache_dir` ("" without a directory).
   static std::string FileFor(const std::string& cache_dir,
@@ -87,7 +87,6 @@ class StatCache {
   size_t cursor_ = 0;  // where the next Lookup looks first
   // Built on the first lookup that misses the cursor.
   std::unordered_map<std::string_view, size_t> index_;
-  bool indexed_ = false;
   std::vector<std::pair<std::string_view, Record>> new_;
   bool changed_ = false;  // a Put differs from, or is missing in, old_
 };

@@ -109,6 +109,28 @@ class PosixEnv final : public Env {
 
 Env::~Env() = default;
 
+std::string Env::BootId() {
+  // Read once: it cannot change while this process runs.
+  static const std::string id = [] {
+    std::string out;
+    int fd = ::open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return out;
+    char buf[64];
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    ::close(fd);
+    for (ssize_t i = 0; i < n; ++i) {
+      char c = buf[i];
+      if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == '-') {
+        out.push_back(c);
+      } else if (c != '\n') {
+        return std::string();  // not a boot id
+      }
+    }
+    return out;
+  }();
+  return id;
+}
+
 Env* Env::Default() {
   // Never destroyed: threads still running at exit may use it.
   static Env* const env = new PosixEnv();

@@ -85,6 +85,12 @@ class Env {
   virtual Status SyncFs(int fd, const std::string& shown) = 0;
   // statvfs(2).
   virtual Result<struct statvfs> StatVfs(const std::string& path) = 0;
+  // The running kernel's boot id (/proc/sys/kernel/random/boot_id, read
+  // once per process): it changes with every boot, so whatever was written
+  // under another id may have been cut short by a crash. Empty when the
+  // kernel does not say; the node cache then syncs everything it publishes
+  // (doc/reliability.md, "Power loss").
+  virtual std::string BootId();
 
   // The same calls on paths (relative to the working directory).
   Result<fs::Fd> Open(const std::string& path, int flags, mode_t mode = 0) {
@@ -156,6 +162,7 @@ class EnvWrapper : public Env {
   Result<struct statvfs> StatVfs(const std::string& path) override {
     return target_->StatVfs(path);
   }
+  std::string BootId() override { return target_->BootId(); }
 
  private:
   Env* target_;

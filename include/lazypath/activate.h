@@ -64,6 +64,11 @@ struct ActivateResult {
   // Of bytes_read, the tree's metadata: the tree and its index (format 1),
   // or the tree record and directory objects (format 2).
   uint64_t metadata_bytes = 0;
+  // Cached files an earlier boot wrote, re-hashed before use (a crash may
+  // have cut them short), and how many of them were damaged and fetched
+  // again (doc/reliability.md, "Power loss").
+  uint64_t blobs_rechecked = 0;
+  uint64_t blobs_damaged = 0;
   int lease_fd = -1;  // with options.lease: close it to end the lease
 };
 

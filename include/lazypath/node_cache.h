@@ -5,6 +5,9 @@
 //   blobs/<hh>/<hex>.x   the same content as an executable (0555)
 //   trees/<hex>/         a materialised tree, published whole by rename
 //   meta/<hex>.tree      verified tree bytes; meta/<hex>.index index bytes
+//   meta/<hex>.boot      the boot that built or checked trees/<hex>
+//   meta/<hex>.lazyboot  the boot that started lazy/<hex>
+//   meta/boot            this boot's id and mark (src/cache/boot_trust.cc)
 //   locks/               flock files that serialise work on one tree
 //   leases/<hex>         shared flocks held by processes using a tree; the
 //                        file's mtime records when the tree was last used
@@ -16,13 +19,23 @@
 // filled only by rename(2) from tmp/. Thread- and process-safe: any number of
 // processes may use one cache directory at once.
 //
+// Durability: when the kernel names its boot (Env::BootId), nothing is synced
+// when it is published, so an activation never waits for other processes'
+// dirty data. A crash changes the boot id; what an earlier boot wrote is then
+// checked before it is used (HasBlob, TreeTrusted; doc/reliability.md,
+// "Power loss"). Without a boot id, or with LAZYPATH_SYNC=1, one syncfs(2)
+// precedes every publish instead.
+//
 // Every file-system call that creates, writes, renames or removes something
 // in the cache goes through the cache's Env (src/util/env.h), so a test can
 // make any one of them fail (util/fault_env.h).
 #ifndef LAZYPATH_NODE_CACHE_H_
 #define LAZYPATH_NODE_CACHE_H_
 
+#include <sys/stat.h>
+
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -94,17 +107,21 @@ class NodeCache {
   const std::string& dir() const { return dir_; }
   Env* env() const { return env_; }  // never null
   std::string TreeDir(const Hash& tree) const;
+  // Whether trees/<hex> exists (built in any boot: see TreeTrusted).
   bool HasTree(const Hash& tree) const;
   std::string BlobPath(const Hash& blob) const;
+  // Whether the blob is cached and may be used: written or checked in this
+  // boot, else re-hashed now (once: a good copy is then marked as checked).
+  // A damaged copy stays until a fetch renames a good one over it.
   bool HasBlob(const Hash& blob) const;
   std::string TempDir() const;
   std::string LockPath(const Hash& tree) const;
   std::string StatCacheDir() const;
   std::string StoreSummaryDir() const;  // stores/ (src/core/known_blobs.h)
 
-  // Moves verified temp files (in TempDir()) into the blob cache: one
-  // syncfs(2) makes their contents durable, then each is renamed into place
-  // read-only, so a blob is never visible before its bytes are on disk.
+  // Moves verified temp files (in TempDir()) into the blob cache: each is
+  // renamed into place read-only (after one syncfs(2) only when the boot is
+  // unknown: see "Durability" above).
   // Renaming over an existing copy of the same blob is harmless. On failure
   // the remaining temp files are removed.
   Status AdoptBlobs(
@@ -133,7 +150,34 @@ class NodeCache {
   // syncfs(2) on the file system holding `path`: one call that makes
   // everything written before it durable, instead of an fsync per file.
   Status SyncFileSystem(const std::string& path) const;
+  // Before a publish: SyncFileSystem(path) when the boot is unknown, else
+  // nothing (what this boot writes is checked after a crash instead).
+  Status SyncBeforePublish(const std::string& path) const;
   std::string LazyDir(const Hash& tree) const;  // lazy/<hex>
+
+  // --- Durability across crashes (src/cache/boot_trust.cc) ----------------
+  //
+  // A tree copy (trees/<hex>, or lazy/<hex> when `lazy`) carries a stamp in
+  // meta/: the boot that built or last checked it, written and fsynced
+  // before the copy is published. A copy is trusted when its stamp names
+  // this boot, when it has no stamp (built by a version that synced every
+  // publish), or when the boot is unknown.
+  bool TreeTrusted(const Hash& tree, bool lazy) const;
+  // Writes the stamp (durably). Call before publishing the copy.
+  Status StampTree(const Hash& tree, bool lazy) const;
+  // Checks an untrusted trees/<hex> against `listing` (its entries): each
+  // file's kind, size, content (re-hashed unless this boot wrote or checked
+  // it) and symlink target. True, and stamped, when all match. REQUIRES:
+  // the tree's lock (LockPath).
+  Result<bool> CheckTree(const Hash& tree, const Tree& listing) const;
+  // Unpublishes a tree copy that failed its check (or, lazy, one from an
+  // earlier boot), whatever leases it has: no process of this boot was
+  // handed it. REQUIRES: the tree's lock (LockPath; lazy: LockPath + ".lazy").
+  Status DiscardTree(const Hash& tree, bool lazy) const;
+  // Blobs re-hashed by HasBlob and CheckTree in this process, and how many
+  // of them were damaged.
+  uint64_t blobs_rechecked() const;
+  uint64_t blobs_damaged() const;
 
   // --- Lifecycle (src/cache/cache_lifecycle.cc) ---------------------------
   //
@@ -171,8 +215,17 @@ class NodeCache {
   static Result<uint64_t> BudgetFromEnv();
 
  private:
-  NodeCache(std::string dir, Env* env) : dir_(std::move(dir)), env_(env) {}
+  struct BootState;  // this boot's id and mark, shared by copies
+  NodeCache(std::string dir, Env* env);
   Result<std::string> ExecutableBlob(const Hash& blob) const;
+  // The mtime after which a file in the cache was written in this boot;
+  // established on first use (src/cache/boot_trust.cc).
+  int64_t BootMark() const;
+  // Whether the file at `path` (whose lstat is `st`) holds blob `want` of
+  // `size` bytes (UINT64_MAX: any): trusted by its mtime, else re-hashed
+  // and, when good, marked as checked.
+  bool CheckFile(const std::string& path, const struct stat& st,
+                 const Hash& want, uint64_t size) const;
   // Renames trees/<hex> (or lazy/<hex>) away and deletes it; drops the
   // metadata with the last copy. False if it wasn't there. REQUIRES: the
   // tree's lease held exclusively.
@@ -185,6 +238,7 @@ class NodeCache {
   Result<BlobSweep> SweepBlobs() const;
   std::string dir_;
   Env* env_;
+  std::shared_ptr<BootState> boot_;
 };
 
 }  // namespace lazypath

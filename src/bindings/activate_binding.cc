@@ -23,7 +23,9 @@ void RegisterActivate(nb::module_& m) {
                return r.mode == ActivationMode::kLazy ? "lazy" : "eager";
              })
       .Member("bytes_read", &ActivateResult::bytes_read)
-      .Member("metadata_bytes", &ActivateResult::metadata_bytes);
+      .Member("metadata_bytes", &ActivateResult::metadata_bytes)
+      .Member("blobs_rechecked", &ActivateResult::blobs_rechecked)
+      .Member("blobs_damaged", &ActivateResult::blobs_damaged);
   // The lease is not a field: whoever holds the activation takes it once
   // (-1 without one) and closes it to end the lease.
   tree.cls().def("_take_lease_fd", [](ActivateResult& r) {

@@ -184,8 +184,9 @@ inline std::vector<std::string> NamedProblems(
     size_t dot = name.find('.');
     std::string suffix = dot == std::string::npos ? "" : name.substr(dot);
     static const std::set<std::string> kSuffixes = {
-        ".tree",   ".index",   ".record", ".ldir",  ".lazyall",
-        ".chunks", ".content", ".clist",  ".f2root"};
+        ".tree",    ".index", ".record", ".ldir", ".lazyall", ".chunks",
+        ".content", ".clist", ".f2root", ".boot", ".lazyboot"};
+    if (name == "boot") continue;  // this boot's mark (boot_trust.cc)
     if (dot != 64 || !Hash::FromHex(name.substr(0, 64)).ok() ||
         !kSuffixes.count(suffix)) {
       out.push_back(p + ": not a metadata name");

@@ -285,6 +285,8 @@ bool NodeCache::Unpublish(const Hash& tree, bool lazy) const {
   std::string doomed = fs::TempName(fs::Join(TempDir(), "evict"));
   if (!env_->Rename(path, doomed).ok()) return false;
   (void)fs::RemoveAll(doomed, env_);
+  (void)env_->Unlink(
+      fs::Join(dir_, "meta/" + tree.hex() + (lazy ? ".lazyboot" : ".boot")));
   // The tree's metadata goes with its last materialised copy. The lease
   // file stays: a process may already have it open and be waiting for the
   // lock, and a new file at the same path would not be locked by it.

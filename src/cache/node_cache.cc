@@ -51,7 +51,11 @@ Result<NodeCache> NodeCache::Open(const std::string& dir, Env* env) {
     Status s = fs::MakeDirs(fs::Join(abs, sub), 0755, env);
     if (!s.ok()) return s.WithContext("node cache " + abs);
   }
-  return NodeCache(abs, env);
+  NodeCache cache(abs, env);
+  // Settled before this process writes anything, so what it writes is later
+  // than the mark (src/cache/boot_trust.cc).
+  (void)cache.BootMark();
+  return cache;
 }
 
 std::string NodeCache::TreeDir(const Hash& tree) const {
@@ -65,10 +69,6 @@ bool NodeCache::HasTree(const Hash& tree) const {
 std::string NodeCache::BlobPath(const Hash& blob) const {
   std::string hex = blob.hex();
   return fs::Join(dir_, "blobs/" + hex.substr(0, 2) + "/" + hex);
-}
-
-bool NodeCache::HasBlob(const Hash& blob) const {
-  return fs::Exists(BlobPath(blob));
 }
 
 std::string NodeCache::LazyDir(const Hash& tree) const {
@@ -92,7 +92,7 @@ std::string NodeCache::StoreSummaryDir() const {
 Status NodeCache::AdoptBlobs(
     const std::vector<std::pair<std::string, Hash>>& verified) const {
   if (verified.empty()) return Status::OK();
-  Status s = SyncFileSystem(dir_);
+  Status s = SyncBeforePublish(dir_);
   std::set<std::string> shards;
   size_t i = 0;
   for (; i < verified.size() && s.ok(); ++i) {
@@ -127,7 +127,11 @@ Result<std::string> NodeCache::GetMeta(const Hash& tree,
 
 Result<std::string> NodeCache::ExecutableBlob(const Hash& blob) const {
   std::string x = BlobPath(blob) + ".x";
-  if (fs::Exists(x)) return x;
+  // Renamed over below when an earlier boot left it damaged.
+  if (struct stat st;
+      ::lstat(x.c_str(), &st) == 0 && CheckFile(x, st, blob, UINT64_MAX)) {
+    return x;
+  }
   std::string tmp = fs::TempName(fs::Join(TempDir(), blob.hex() + ".x"));
   Status s = fs::CopyFile(BlobPath(blob), tmp, 0555, env_);
   if (s.ok()) s = fs::RenameDurable(tmp, x, env_);
@@ -204,9 +208,10 @@ Status NodeCache::Materialize(const Tree& tree, const Hash& digest) const {
     Status s = PlaceEntry(e, *dir, std::string(name), writer->Show(e.path));
     if (!s.ok()) return fail(s);
   }
-  // One syncfs covers every link, directory and blob rename above; only then
-  // does the tree become visible.
-  Status s = SyncFileSystem(stage);
+  // Durable before visible: the stamp, so a crash makes the next boot check
+  // the copy (and, with no boot id, one syncfs for everything above).
+  Status s = SyncBeforePublish(stage);
+  if (s.ok()) s = StampTree(digest, /*lazy=*/false);
   if (!s.ok()) return fail(s);
   std::string dest = TreeDir(digest);
   s = env_->Rename(stage, dest);

@@ -131,6 +131,8 @@ Result<ActivateResult> Activate(const std::string& store_url,
   }
   auto finish = [&](bool cached) -> Result<ActivateResult> {
     result.cached = cached;
+    result.blobs_rechecked = cache.blobs_rechecked();
+    result.blobs_damaged = cache.blobs_damaged();
     if (store) {
       result.requests = store->stats().requests;
       result.bytes_read = store->stats().bytes_read;
@@ -138,14 +140,29 @@ Result<ActivateResult> Activate(const std::string& store_url,
     result.lease_fd = lease.release();
     return result;
   };
-  if (cache.HasTree(result.tree)) return finish(true);
+  if (cache.HasTree(result.tree) && cache.TreeTrusted(result.tree, false)) {
+    return finish(true);
+  }
 
   // One process builds a tree; the others wait here and find it published.
   LP_ASSIGN_OR_RETURN(
       FileLock lock,
       FileLock::Acquire(cache.LockPath(result.tree), FileLock::Mode::kExclusive,
                         cache.env()));
-  if (cache.HasTree(result.tree)) return finish(true);
+  if (cache.HasTree(result.tree)) {
+    if (cache.TreeTrusted(result.tree, false)) return finish(true);
+    // Built in an earlier boot, which may have crashed before its writes
+    // reached the disk: used only once checked against its listing, else
+    // built again (doc/reliability.md, "Power loss").
+    if (auto meta = cache.GetMeta(result.tree, ".tree"); meta.ok()) {
+      auto listing = Tree::Parse(*meta, result.tree.ToString());
+      if (listing.ok()) {
+        LP_ASSIGN_OR_RETURN(bool good, cache.CheckTree(result.tree, *listing));
+        if (good) return finish(true);
+      }
+    }
+    LP_RETURN_IF_ERROR(cache.DiscardTree(result.tree, false));
+  }
   // What an interrupted activation left behind goes before this one adds
   // its own (best effort: debris only ever costs space).
   (void)cache.RemoveDebris();

@@ -131,7 +131,11 @@ class ActivateFaultTest : public testing::TestWithParam<int> {
     const bool hint = p.rfind(cache_ + "/meta/", 0) == 0 &&
                       (p.find(".ldir") != std::string::npos ||
                        p.find(".lazyall") != std::string::npos);
-    return env.injected_op() == Op::kChmod ||
+    // The boot's mark (cache/boot_trust.cc) is best effort too: without it
+    // a later process computes its own.
+    const bool mark =
+        p == cache_ + "/locks/boot" || p.rfind(cache_ + "/meta/boot", 0) == 0;
+    return env.injected_op() == Op::kChmod || mark ||
            (env.injected_op() == Op::kOpen &&
             p.rfind(cache_ + "/meta/", 0) == 0) ||
            hint || p == cache_ + "/meta" || p.rfind(cache_ + "/tmp/", 0) == 0;

@@ -108,6 +108,8 @@ ActivateResult LazyTree::Snapshot() const {
   r.requests = requests();
   r.bytes_read = bytes_read();
   r.metadata_bytes = metadata_bytes();
+  r.blobs_rechecked = cache_->blobs_rechecked();
+  r.blobs_damaged = cache_->blobs_damaged();
   return r;
 }
 
@@ -134,7 +136,19 @@ Result<std::unique_ptr<LazyTree>> LazyTree::Open(const std::string& store_url,
   if (options.lease) {
     LP_ASSIGN_OR_RETURN(t->lease_fd_, t->cache_->AcquireLease(t->tree_));
   }
-  if (t->cache_->HasTree(t->tree_)) {  // materialised eagerly before
+  // A lazy copy an earlier boot started may hold what a crash cut short:
+  // it starts afresh (its blobs are checked as they are used again).
+  if (!t->cache_->TreeTrusted(t->tree_, /*lazy=*/true)) {
+    LP_ASSIGN_OR_RETURN(
+        FileLock lock,
+        FileLock::Acquire(t->cache_->LockPath(t->tree_) + ".lazy",
+                          FileLock::Mode::kExclusive, t->cache_->env()));
+    if (!t->cache_->TreeTrusted(t->tree_, true)) {
+      LP_RETURN_IF_ERROR(t->cache_->DiscardTree(t->tree_, true));
+    }
+  }
+  if (t->cache_->HasTree(t->tree_) &&  // materialised eagerly before
+      t->cache_->TreeTrusted(t->tree_, false)) {
     t->complete_ = true;
     t->root_ = t->cache_->TreeDir(t->tree_);
     return t;
@@ -374,7 +388,10 @@ Status LazyTree::Build(const std::string& rel) {
     if (!s.ok()) return fail(s);
   }
   if (Status s = env->Chmod(stage, kDoneMode); !s.ok()) return fail(s);
-  Status s = cache_->SyncFileSystem(stage);
+  Status s = cache_->SyncBeforePublish(stage);
+  // The root comes first: its stamp, durable before it is visible, names
+  // the boot whose writes this copy holds.
+  if (s.ok() && rel.empty()) s = cache_->StampTree(tree_, /*lazy=*/true);
   if (!s.ok()) return fail(s);
   if (rel.empty()) {
     LP_RETURN_IF_ERROR(fs::MakeDirs(fs::Dirname(root_), 0755, env));

@@ -22,6 +22,7 @@
 // one; it needs no durability (a new boot computes its own).
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -114,9 +115,13 @@ NodeCache::NodeCache(std::string dir, Env* env)
     : dir_(std::move(dir)), env_(env), boot_(std::make_shared<BootState>()) {
   // LAZYPATH_SYNC=1 asks for the other way: sync before every publish.
   const char* sync = std::getenv("LAZYPATH_SYNC");
-  if (sync == nullptr || std::string_view(sync) != "1") {
-    boot_->id = env_->BootId();
-  }
+  if (sync != nullptr && std::string_view(sync) == "1") return;
+  // A read-only cache (an image's, a read-only volume) was written
+  // elsewhere and is written by nobody here: a crash here cannot tear it,
+  // and nothing checked could be marked so.
+  struct statvfs vfs;
+  if (::statvfs(dir_.c_str(), &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) return;
+  boot_->id = env_->BootId();
 }
 
 int64_t NodeCache::BootMark() const {

@@ -4,6 +4,7 @@
     .venv/bin/python bench/s3_pull.py                # 10k files / 200 MiB, appends to RESULTS.md
     .venv/bin/python bench/s3_pull.py --quick        # 1k files / 20 MiB, prints only
     .venv/bin/python bench/s3_pull.py --runs 5
+    .venv/bin/python bench/s3_pull.py --dirty-mb 2048  # with another job's unsynced writes
 
 Starts moto's S3 server on 127.0.0.1 (a separate process), generates a deterministic
 tree (bench/gen_tree.py) and ships it both ways to the same bucket:
@@ -16,6 +17,12 @@ tree (bench/gen_tree.py) and ships it both ways to the same bucket:
   ranged GETs) and extracts it with zipfile into a fresh directory. After an edit the
   whole zip is built, uploaded, downloaded and extracted again: that script has no
   other way to pick up a change.
+
+With --dirty-mb N, a separate process writes N MiB to a file in the scratch
+directory (the same file system as both workers' output) just before each
+worker-side pull, both ways, and does not sync it, as another job on a shared
+node would; the file is removed after the pull. The driver rows are measured
+without it.
 
 Each row is the median of --runs runs measured in this one process, both ways
 interleaved. Requests and bytes: lazypath's are the store's own counters (every
@@ -143,6 +150,21 @@ def edit_one_file(tree: Path, i: int) -> None:
         f.write(f"\n# edit {i}\n")
 
 
+DIRTY_WRITER = """
+import os, sys
+block = os.urandom(1 << 20)
+with open(sys.argv[1], "wb") as f:
+    for _ in range(int(sys.argv[2])):
+        f.write(block)
+"""
+
+
+def make_dirty(path: Path, mb: int) -> None:
+    """Another process writes `mb` MiB to `path` and leaves it unsynced."""
+    if mb > 0:
+        subprocess.run([sys.executable, "-c", DIRTY_WRITER, str(path), str(mb)], check=True)
+
+
 def verify(src: Path, got: Path) -> None:
     a = sorted(p.relative_to(src).as_posix() for p in src.rglob("*") if p.is_file())
     b = sorted(p.relative_to(got).as_posix() for p in got.rglob("*") if p.is_file())
@@ -157,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mb", type=int, default=200)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="1k files / 20 MiB, no RESULTS.md")
+    ap.add_argument("--dirty-mb", type=int, default=0,
+                    help="another process's unsynced MiB before each worker pull")  # fmt: skip
     ap.add_argument("--no-record", action="store_true", help="print only")
     args = ap.parse_args(argv)
     if args.quick:
@@ -183,10 +207,14 @@ def main(argv: list[str] | None = None) -> int:
             for k, v in (("s", seconds), ("req", requests), ("bytes", nbytes)):
                 r.setdefault(f"{way}_{k}", []).append(v)
 
+        hog = scratch / "other-job.bin"
+
         def lp_pull(row: str, store: str, node: Path) -> None:
+            make_dirty(hog, args.dirty_mb)
             t0 = time.perf_counter()
             got = lazypath.pull(store, "app", cache_dir=node)
             add(row, "lp", time.perf_counter() - t0, got.requests, got.bytes_read)
+            hog.unlink(missing_ok=True)
             verify(tree, Path(got.path))
 
         def zip_pull(row: str, bucket: str, out: Path) -> None:
@@ -194,12 +222,14 @@ def main(argv: list[str] | None = None) -> int:
             archive = Path(str(out) + ".zip")
             shutil.rmtree(out, ignore_errors=True)
             archive.unlink(missing_ok=True)
+            make_dirty(hog, args.dirty_mb)
             t0 = time.perf_counter()
             counter.reset()
             s3.download_file(bucket, "app.zip", str(archive))
             with zipfile.ZipFile(archive) as zf:
                 zf.extractall(out)
             add(row, "zip", time.perf_counter() - t0, counter.requests, counter.bytes_read)
+            hog.unlink(missing_ok=True)
             verify(tree, out)
 
         for run in range(args.runs):
@@ -263,7 +293,9 @@ def main(argv: list[str] | None = None) -> int:
         title = (
             f"S3 pull vs boto3 + zipfile: {nfiles} files, {human_bytes(total)}, "
             f"moto on loopback, median of {args.runs}"
-        )
+            + (f", {args.dirty_mb} MiB of another process's unsynced writes before each "
+               "worker pull" if args.dirty_mb else "")
+        )  # fmt: skip
         argv = sys.argv[1:] if argv is None else argv
         publish(title, "python bench/s3_pull.py", argv, lines, not args.no_record)
         if not args.no_record:

@@ -206,3 +206,60 @@ def test_debris_of_a_dead_process_is_shown_and_cleared_at_once(node_cache, tmp_p
     other = lazypath.push(write_tree(tmp_path / "b", {"b.py": "B = 1\n"}), store)
     lazypath.pull(store, other)
     assert not debris.exists()
+
+
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+
+
+def _as_if_an_earlier_boot_wrote(cache: Path, digest: str, files: list[Path]) -> None:
+    """Makes tree `digest` and `files` look written by an earlier boot: the
+    tree's stamp names another boot and each file's mtime precedes this
+    boot's mark (meta/boot), as after a reboot."""
+    stamp = cache / "meta" / f"{digest.split(':')[1]}.boot"
+    stamp.chmod(0o644)
+    stamp.write_text("an-earlier-boot\n")
+    mark = int((cache / "meta" / "boot").read_text().split()[-1])
+    for f in files:
+        st = f.stat()
+        os.utime(f, ns=(st.st_atime_ns, mark - 3_600 * 10**9))
+
+
+@pytest.mark.skipif(not BOOT_ID.exists(), reason="the kernel names no boot")
+def test_trees_are_stamped_with_the_boot_and_rechecked_after_a_reboot(tmp_path, store, node_cache):
+    digest = lazypath.push(make_tree(tmp_path, "a"), store)
+    first = lazypath.pull(store, digest)
+    stamp = node_cache / "meta" / f"{digest.split(':')[1]}.boot"
+    assert stamp.read_text() == BOOT_ID.read_text().strip() + "\n"
+    assert (first.blobs_rechecked, first.blobs_damaged) == (0, 0)
+    warm = lazypath.pull(store, digest)
+    assert warm.cached and warm.blobs_rechecked == 0
+
+    # A reboot without a crash: the tree is checked once, in place, and kept.
+    files = sorted(p for p in Path(first.path).rglob("*") if p.is_file())
+    _as_if_an_earlier_boot_wrote(node_cache, digest, files)
+    checked = lazypath.pull(store, digest)
+    assert checked.cached
+    assert (checked.blobs_rechecked, checked.blobs_damaged) == (len(files), 0)
+    assert stamp.read_text() == BOOT_ID.read_text().strip() + "\n"
+    assert lazypath.pull(store, digest).blobs_rechecked == 0
+
+    # A power cut that zeroed one file under its name: it is fetched again.
+    victim = Path(first.path) / "pkg_a" / "d.bin"
+    want = (tmp_path / "a" / "pkg_a" / "d.bin").read_bytes()
+    victim.chmod(0o644)
+    victim.write_bytes(b"\0" * len(want))
+    victim.chmod(0o444)
+    _as_if_an_earlier_boot_wrote(node_cache, digest, [victim])
+    repaired = lazypath.pull(store, digest)
+    assert not repaired.cached
+    assert repaired.blobs_damaged == 1 and repaired.blobs_fetched == 1
+    assert (Path(repaired.path) / "pkg_a" / "d.bin").read_bytes() == want
+    assert lazypath.cache_verify()["bad_blobs"] == []
+
+
+def test_lazypath_sync_publishes_with_syncfs_and_no_stamp(tmp_path, store, node_cache, monkeypatch):
+    monkeypatch.setenv("LAZYPATH_SYNC", "1")
+    digest = lazypath.push(make_tree(tmp_path, "a"), store)
+    tree = lazypath.pull(store, digest)
+    assert (Path(tree.path) / "pkg_a" / "__init__.py").read_bytes().startswith(b"# a\n")
+    assert not (node_cache / "meta" / f"{digest.split(':')[1]}.boot").exists()

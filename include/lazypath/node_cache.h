@@ -174,8 +174,8 @@ class NodeCache {
   // earlier boot), whatever leases it has: no process of this boot was
   // handed it. REQUIRES: the tree's lock (LockPath; lazy: LockPath + ".lazy").
   Status DiscardTree(const Hash& tree, bool lazy) const;
-  // Blobs re-hashed by HasBlob and CheckTree in this process, and how many
-  // of them were damaged.
+  // Distinct blobs re-hashed by HasBlob and CheckTree through this cache
+  // (and its copies), and how many of them were damaged.
   uint64_t blobs_rechecked() const;
   uint64_t blobs_damaged() const;
 

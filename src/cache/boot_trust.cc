@@ -26,12 +26,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <charconv>
 #include <cstdlib>
 #include <ctime>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string_view>
 
 #include "cache/file_lock.h"
@@ -46,8 +46,11 @@ struct NodeCache::BootState {
   std::mutex mu;
   bool loaded = false;
   int64_t mark = 0;
-  std::atomic<uint64_t> rechecked{0};
-  std::atomic<uint64_t> damaged{0};
+  // Blobs re-hashed, and those found damaged (a blob can be hashed twice:
+  // as a tree's file, then as the blob a fetch decides on).
+  std::mutex counts_mu;
+  std::set<Hash> rechecked;
+  std::set<Hash> damaged;
 };
 
 namespace {
@@ -170,13 +173,15 @@ bool NodeCache::CheckFile(const std::string& path, const struct stat& st,
   }
   const int64_t mark = BootMark();
   if (MtimeNs(st) > mark) return true;  // written or checked in this boot
-  boot_->rechecked++;
   auto got = HashFile(path);
-  if (!got.ok() || got->hash != want ||
-      static_cast<uint64_t>(st.st_size) != got->size) {
-    boot_->damaged++;
-    return false;
+  const bool good = got.ok() && got->hash == want &&
+                    static_cast<uint64_t>(st.st_size) == got->size;
+  {
+    std::lock_guard<std::mutex> counts(boot_->counts_mu);
+    boot_->rechecked.insert(want);
+    if (!good) boot_->damaged.insert(want);
   }
+  if (!good) return false;
   // Checked: say so in its mtime, so no process of this boot re-hashes it.
   // Best effort and a direct call (the file's content is not touched): a
   // file someone else owns is re-hashed each time instead.
@@ -261,7 +266,14 @@ Status NodeCache::DiscardTree(const Hash& tree, bool lazy) const {
   return Status::OK();
 }
 
-uint64_t NodeCache::blobs_rechecked() const { return boot_->rechecked.load(); }
-uint64_t NodeCache::blobs_damaged() const { return boot_->damaged.load(); }
+uint64_t NodeCache::blobs_rechecked() const {
+  std::lock_guard<std::mutex> counts(boot_->counts_mu);
+  return boot_->rechecked.size();
+}
+
+uint64_t NodeCache::blobs_damaged() const {
+  std::lock_guard<std::mutex> counts(boot_->counts_mu);
+  return boot_->damaged.size();
+}
 
 }  // namespace lazypath

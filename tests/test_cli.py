@@ -649,3 +649,33 @@ def test_progress_display_without_terminal_draws_nothing_and_stops_on_error():
     assert out.endswith("\x1b[2K")  # transient: the bar was erased on the way out
     assert "\x1b[?25h" in out  # and the cursor shown again
     assert ProgressDisplay(False).callback is None
+
+
+# The command exits without tearing the interpreter down (cli.console_main):
+# what it must still do is run atexit handlers, flush its output, keep the
+# exit status, and let running threads finish.
+QUICK_EXIT = """
+import atexit, sys, threading, time
+atexit.register(lambda: print("atexit ran", flush=False))
+sys.stdout.write("buffered, unflushed ")
+if sys.argv[1] == "thread":
+    threading.Thread(target=lambda: (time.sleep(0.3), print("thread done"))).start()
+sys.argv = ["lazypath", *sys.argv[2:]]
+from lazypath.cli import console_main
+console_main()
+"""
+
+
+@pytest.mark.parametrize("threads", ["none", "thread"])
+def test_the_command_runs_atexit_flushes_and_keeps_its_status(threads):
+    ok = subprocess.run([sys.executable, "-c", QUICK_EXIT, threads, "--version"],
+                        capture_output=True, text=True)  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("buffered, unflushed lazypath ")
+    assert ok.stdout.rstrip().endswith("atexit ran")
+    if threads == "thread":
+        assert "thread done" in ok.stdout
+    usage = subprocess.run([sys.executable, "-c", QUICK_EXIT, threads, "no-such-verb"],
+                           capture_output=True, text=True)  # fmt: skip
+    assert usage.returncode == 2
+    assert "atexit ran" in usage.stdout

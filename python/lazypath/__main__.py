@@ -1,8 +1,6 @@
 """`python -m lazypath ...`: the same as the `lazypath` command."""
 
-import sys
-
-from lazypath.cli import main
+from lazypath.cli import console_main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()

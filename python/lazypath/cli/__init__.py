@@ -144,6 +144,38 @@ def _verb(argv: list) -> str | None:
     return None
 
 
+def _untranslated(message: str) -> str:
+    return message
+
+
+def _untranslated_n(singular: str, plural: str, n: int) -> str:
+    return singular if n == 1 else plural
+
+
+def _formatter_class(argparse):
+    """RawDescriptionHelpFormatter, told the terminal's width the way shutil
+    would find it: argparse makes a formatter for every argument it adds, and
+    the first one otherwise imports shutil (with zlib, bz2 and lzma) just to
+    ask."""
+
+    class Formatter(argparse.RawDescriptionHelpFormatter):
+        def __init__(self, prog, indent_increment=2, max_help_position=24, width=None, **kw):
+            if width is None:
+                try:
+                    columns = int(os.environ.get("COLUMNS", "0"))
+                except ValueError:
+                    columns = 0
+                if columns <= 0:
+                    try:
+                        columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+                    except (AttributeError, ValueError, OSError):
+                        columns = 0
+                width = (columns or 80) - 2
+            super().__init__(prog, indent_increment, max_help_position, width, **kw)
+
+    return Formatter
+
+
 def build_parser(verb: str | None = None):
     """The parser; only `verb`'s subparser is built and its module imported
     (every verb's, listed, when verb is None: `lazypath --help`; every one
@@ -153,11 +185,19 @@ def build_parser(verb: str | None = None):
 
     from lazypath import __version__
 
+    # argparse asks gettext for a translation of every string it builds
+    # with, and gettext imports locale and searches the disk for catalogues
+    # each time; Python installs none for argparse, so each search finds
+    # nothing. The CLI owns its process: skip the searches.
+    argparse._ = _untranslated
+    argparse.ngettext = _untranslated_n
+    formatter = _formatter_class(argparse)
+
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Ship Python code to Ray clusters as content-addressed artifacts.",
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=formatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", title="verbs")
@@ -172,7 +212,7 @@ def build_parser(verb: str | None = None):
             help=summary,
             description=summary,
             epilog=_EPILOG if name != "doctor" else None,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            formatter_class=formatter,
             aliases=list(aliases),
         )
         if verb in (name, "*"):
@@ -180,6 +220,31 @@ def build_parser(verb: str | None = None):
             module.add_arguments(p)
             p.set_defaults(func=module.run)
     return parser
+
+
+def console_main() -> None:
+    """The `lazypath` command (and `python -m lazypath`): main(), then exit
+    without tearing the interpreter down.
+
+    Freeing every module and object at exit costs a few milliseconds per run
+    (a re-push with nothing changed takes about 30) and does nothing a verb
+    needs: the atexit handlers still run (they save profiles, stop Ray) and
+    the output is flushed. When other threads are still running, the
+    interpreter's own exit joins them as usual."""
+    status = main()
+    status = status if isinstance(status, int) else 0
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1:
+        sys.exit(status)
+    import atexit
+
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        sys.exit(status)  # the interpreter reports it as it would
+    os._exit(status)
 
 
 def main(argv=None) -> int:

@@ -33,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             help=help,
             description=help,
             epilog=_EPILOG,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            formatter_class=p.formatter_class,
         )
         cache_flag(a)
         json_flag(a)

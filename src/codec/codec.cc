@@ -2,6 +2,7 @@
 
 #include <zstd.h>
 
+#include <memory>
 #include <vector>
 
 namespace lazypath {
@@ -17,14 +18,42 @@ Result<Codec> ParseCodec(std::string_view name) {
                          "'");
 }
 
+namespace {
+
+// Each thread's compression context and output scratch, reused across
+// calls: a context costs about a megabyte to set up at level 3, and a
+// zero-filled bound-sized output string costs a memset per call.
+struct EncodeContext {
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  std::unique_ptr<char[]> scratch;
+  size_t scratch_size = 0;
+  EncodeContext() = default;
+  ~EncodeContext() { ZSTD_freeCCtx(cctx); }
+  EncodeContext(const EncodeContext&) = delete;
+  EncodeContext& operator=(const EncodeContext&) = delete;
+};
+
+}  // namespace
+
 Result<std::string> ZstdCompress(std::string_view data, int level) {
-  std::string out(ZSTD_compressBound(data.size()), '\0');
-  size_t n =
-      ZSTD_compress(out.data(), out.size(), data.data(), data.size(), level);
+  thread_local EncodeContext ctx;
+  if (ctx.cctx == nullptr) return Status::IoError("zstd: out of memory");
+  size_t bound = ZSTD_compressBound(data.size());
+  if (ctx.scratch_size < bound) {
+    ctx.scratch.reset(new char[bound]);
+    ctx.scratch_size = bound;
+  }
+  size_t n = ZSTD_compressCCtx(ctx.cctx, ctx.scratch.get(), bound, data.data(),
+                               data.size(), level);
   if (ZSTD_isError(n)) {
     return Status::IoError(std::string("zstd: ") + ZSTD_getErrorName(n));
   }
-  out.resize(n);
+  std::string out(ctx.scratch.get(), n);
+  // Keep the scratch of a thread that compressed one large input bounded.
+  if (ctx.scratch_size > (16u << 20)) {
+    ctx.scratch.reset();
+    ctx.scratch_size = 0;
+  }
   return out;
 }
 

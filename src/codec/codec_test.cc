@@ -26,6 +26,24 @@ TEST(CodecTest, RoundTripInMemory) {
   }
 }
 
+// The thread's compression context is reused: a frame depends only on its
+// input and level, not on what the thread compressed before (a large input
+// included, which also resets the scratch buffer).
+TEST(CodecTest, ReusedCompressionContextGivesTheSameFrames) {
+  std::string small = Sample(5000), large = Sample(20 << 20);
+  auto first = ZstdCompress(small, 3);
+  ASSERT_TRUE(first.ok());
+  for (int level : {1, 5, 3}) ASSERT_TRUE(ZstdCompress(large, level).ok());
+  auto again = ZstdCompress(small, 3);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *first);
+  auto other = ZstdCompress(small, 1);
+  ASSERT_TRUE(other.ok());
+  auto back = DecodeFrame(Codec::kZstd, *other, small.size(), "t");
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, small);
+}
+
 TEST(CodecTest, StreamingEncoderMatchesDecoderFedInPieces) {
   std::string data = Sample(5 << 20);
   std::string frame;

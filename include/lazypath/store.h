@@ -70,6 +70,15 @@ class Store {
   virtual Status Put(const std::string& key, std::string_view data) = 0;
   // Same, streaming the content of a local file.
   virtual Status PutFile(const std::string& key, const std::string& path) = 0;
+  // A directory on the store's own file system where a caller may assemble
+  // a file for AdoptFile, or "" when the store has none (remote stores).
+  virtual std::string StagingDir() { return ""; }
+  // Same as PutFile, but the store may take the file itself (a local store
+  // renames it into place): afterwards `path` may be gone, and the caller
+  // removes it only if it is still there. The file must be fsynced already.
+  virtual Status AdoptFile(const std::string& key, const std::string& path) {
+    return PutFile(key, path);
+  }
   virtual Result<bool> Exists(const std::string& key) = 0;
   // Every key beginning with `prefix`, sorted.
   virtual Result<std::vector<std::string>> List(const std::string& prefix) = 0;

@@ -20,9 +20,18 @@ Result<PackWriter*> PackUpload::Writer() {
     LP_RETURN_IF_ERROR(Finish());
   }
   if (!writer_) {
-    tmp_ = fs::TempName(fs::Join(options_.temp_dir, "pack"));
-    LP_ASSIGN_OR_RETURN(PackWriter w, PackWriter::Create(tmp_, options_.level));
-    writer_.emplace(std::move(w));
+    // Assembled where the store can take the file as it is, if it can.
+    std::string dir = store_.StagingDir();
+    tmp_ =
+        fs::TempName(fs::Join(dir.empty() ? options_.temp_dir : dir, "pack"));
+    // In the store, writing the pack is the put: errors say so.
+    const std::string context = "store " + store_.url() + ": put packs/";
+    auto w = PackWriter::Create(tmp_, options_.level);
+    if (!w.ok()) {
+      return dir.empty() ? w.status() : w.status().WithContext(context);
+    }
+    writer_.emplace(std::move(*w));
+    if (!dir.empty()) writer_->set_context(context);
   }
   return &*writer_;
 }
@@ -36,7 +45,7 @@ Status PackUpload::Finish() {
     return pd.status();
   }
   if (options_.on_pack) options_.on_pack(pd->size);
-  Status s = store_.PutFile(PackKey(pd->hash), tmp_);
+  Status s = store_.AdoptFile(PackKey(pd->hash), tmp_);
   (void)options_.env->Unlink(tmp_);
   LP_RETURN_IF_ERROR(s);
   if (options_.on_finished) options_.on_finished(*pd);

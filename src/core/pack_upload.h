@@ -1,5 +1,7 @@
 // PackUpload: the packs a push writes, each assembled in a temporary file
-// in the node cache and put into the store whole, one after another.
+// and put into the store whole, one after another. The file is assembled
+// in the store's StagingDir when it has one (a file store: then the
+// finished pack is renamed into place, not copied), else in `temp_dir`.
 //
 // Writer() hands out the pack to append to; once that pack has reached
 // `target_bytes` it is finished (fsynced, named by its digest), put into
@@ -28,7 +30,7 @@ class Store;
 
 struct PackUploadOptions {
   std::string temp_dir;  // where packs are assembled
-  int level = 3;         // zstd level of frames the writer encodes
+  int level = kDefaultLevel;  // zstd level of frames the writer encodes
   Env* env = nullptr;    // for removing temporary files; never nullptr
   uint64_t target_bytes = kPackTargetBytes;
   std::function<void(uint64_t)> on_pack;  // a pack of n bytes is uploading

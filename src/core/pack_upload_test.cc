@@ -1,6 +1,7 @@
 #include "core/pack_upload.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <vector>
 
@@ -32,7 +33,13 @@ class PackUploadTest : public testing::Test {
     o.on_finished = [this](const Digest& d) { finished_.push_back(d); };
     return o;
   }
-  bool TempEmpty() { return fs::ListDir(base_ + "/tmp")->empty(); }
+  // Neither the node's temporary directory nor the store's staging one
+  // holds a file.
+  bool TempEmpty() {
+    auto staged = fs::ListDir(base_ + "/store/.tmp");
+    return fs::ListDir(base_ + "/tmp")->empty() &&
+           (!staged.ok() || staged->empty());
+  }
 
   std::string base_;
   std::unique_ptr<Store> store_;
@@ -89,6 +96,81 @@ TEST_F(PackUploadTest, AStoreThatRefusesThePackLeavesNoTemporaryFile) {
   ASSERT_TRUE((*w)->AddEncoded({"abc", Codec::kNone}).ok());
   EXPECT_FALSE(packs.Finish().ok());
   EXPECT_TRUE(finished_.empty());
+  EXPECT_TRUE(TempEmpty());
+}
+
+TEST_F(PackUploadTest, AFileStoresPackIsAssembledInPlaceAndRenamedIn) {
+  PackUpload packs(*store_, Opts());
+  auto w = packs.Writer();
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE((*w)->AddEncoded({"abc", Codec::kNone}).ok());
+  // Assembled on the store's own file system, not in the node's temp dir.
+  EXPECT_TRUE(fs::ListDir(base_ + "/tmp")->empty());
+  auto staged = fs::ListDir(base_ + "/store/.tmp");
+  ASSERT_TRUE(staged.ok());
+  ASSERT_EQ(staged->size(), 1u);
+  struct stat before;
+  ASSERT_EQ(::stat((base_ + "/store/.tmp/" + (*staged)[0]).c_str(), &before),
+            0);
+  ASSERT_TRUE(packs.Finish().ok());
+  ASSERT_EQ(finished_.size(), 1u);
+  struct stat after;
+  std::string pack = base_ + "/store/" + PackKey(finished_[0].hash);
+  ASSERT_EQ(::stat(pack.c_str(), &after), 0);
+  EXPECT_EQ(after.st_ino, before.st_ino);  // renamed, not copied
+  EXPECT_EQ(after.st_mode & 0777, 0644u);
+  EXPECT_EQ(HashBytes(*store_->Get(PackKey(finished_[0].hash), 1 << 20)),
+            finished_[0]);
+  EXPECT_TRUE(TempEmpty());
+}
+
+// A store with no staging directory (a remote one) gets a copy of a pack
+// assembled in the node's temporary directory.
+TEST_F(PackUploadTest, AStoreWithoutStagingGetsACopy) {
+  class Remote : public Store {
+   public:
+    explicit Remote(Store& s) : s_(s) {}
+    const std::string& url() const override { return s_.url(); }
+    Result<std::string> Get(const std::string& k, uint64_t m) override {
+      return s_.Get(k, m);
+    }
+    Status GetRange(const std::string& k, uint64_t o, uint64_t l,
+                    const ByteSink& sink) override {
+      return s_.GetRange(k, o, l, sink);
+    }
+    Status Put(const std::string& k, std::string_view d) override {
+      return s_.Put(k, d);
+    }
+    Status PutFile(const std::string& k, const std::string& p) override {
+      staged_in = fs::Dirname(p);
+      return s_.PutFile(k, p);
+    }
+    Result<bool> Exists(const std::string& k) override { return s_.Exists(k); }
+    Result<std::vector<std::string>> List(const std::string& p) override {
+      return s_.List(p);
+    }
+    Result<VersionedObject> GetVersioned(const std::string& k,
+                                         uint64_t m) override {
+      return s_.GetVersioned(k, m);
+    }
+    Status PutIfVersion(const std::string& k, std::string_view d,
+                        const std::string& v) override {
+      return s_.PutIfVersion(k, d, v);
+    }
+    Status Delete(const std::string& k) override { return s_.Delete(k); }
+    std::string staged_in;
+
+   private:
+    Store& s_;
+  } remote(*store_);
+  PackUpload packs(remote, Opts());
+  auto w = packs.Writer();
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE((*w)->AddEncoded({"abc", Codec::kNone}).ok());
+  ASSERT_TRUE(packs.Finish().ok());
+  EXPECT_EQ(remote.staged_in, base_ + "/tmp");
+  ASSERT_EQ(finished_.size(), 1u);
+  EXPECT_TRUE(store_->Exists(PackKey(finished_[0].hash)).value());
   EXPECT_TRUE(TempEmpty());
 }
 

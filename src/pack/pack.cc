@@ -28,6 +28,19 @@ Result<EncodedBlob> EncodeBytes(std::string raw, int level) {
   return out;
 }
 
+Result<EncodedBlob> EncodeView(std::string_view raw, int level) {
+  EncodedBlob out;
+  LP_ASSIGN_OR_RETURN(std::string z, ZstdCompress(raw, level));
+  if (z.size() < raw.size()) {
+    out.bytes = std::move(z);
+    out.codec = Codec::kZstd;
+  } else {
+    out.bytes = std::string(raw);
+    out.codec = Codec::kNone;
+  }
+  return out;
+}
+
 Result<EncodedBlob> EncodeBlob(const std::string& source,
                                const Digest& expected, int level) {
   LP_ASSIGN_OR_RETURN(std::string raw, fs::ReadFile(source, expected.size));
@@ -50,9 +63,22 @@ Result<PackWriter> PackWriter::Create(const std::string& path, int level) {
 }
 
 Status PackWriter::Append(std::string_view data) {
-  LP_RETURN_IF_ERROR(fs::WriteAll(fd_.get(), data, path_));
+  if (Status s = fs::WriteAll(fd_.get(), data, path_); !s.ok()) {
+    return context_.empty() ? s : s.WithContext(context_);
+  }
   hasher_->Update(data);
   size_ += data.size();
+#ifdef __linux__
+  // Start writing back what is written so far, without waiting for it: the
+  // disk works while the next frames are encoded, and Finish's fsync waits
+  // only for the tail. Advisory: a failure here is found by that fsync.
+  if (size_ - written_back_ >= kWritebackBytes) {
+    (void)::sync_file_range(fd_.get(), static_cast<off_t>(written_back_),
+                            static_cast<off_t>(size_ - written_back_),
+                            SYNC_FILE_RANGE_WRITE);
+    written_back_ = size_;
+  }
+#endif
   return Status::OK();
 }
 
@@ -90,7 +116,10 @@ Result<FrameRef> PackWriter::AddFile(
 }
 
 Result<Digest> PackWriter::Finish() {
-  if (::fsync(fd_.get()) != 0) return Status::FromErrno("fsync", path_, errno);
+  if (::fsync(fd_.get()) != 0) {
+    Status s = Status::FromErrno("fsync", path_, errno);
+    return context_.empty() ? s : s.WithContext(context_);
+  }
   fd_ = fs::Fd();
   return hasher_->Finish();
 }

@@ -27,6 +27,8 @@ namespace lazypath {
 inline constexpr std::string_view kPackMagic = "LZPACK1\n";
 // Packs are cut near this size, so no object in a store grows without bound.
 inline constexpr uint64_t kPackTargetBytes = 256ull << 20;
+// The zstd level a push encodes frames at unless told otherwise.
+inline constexpr int kDefaultLevel = 3;
 // Blobs up to this size are compressed in memory (in parallel); larger ones
 // are streamed straight into the pack.
 inline constexpr uint64_t kInMemoryBlobBytes = 8ull << 20;
@@ -45,6 +47,8 @@ struct EncodedBlob {
 };
 // Encodes bytes held in memory (a chunk, a located frame's content).
 Result<EncodedBlob> EncodeBytes(std::string raw, int level);
+// Same, for bytes the caller keeps (copied only when stored raw).
+Result<EncodedBlob> EncodeView(std::string_view raw, int level);
 // Reads `source`, checks it against `expected` and encodes it.
 Result<EncodedBlob> EncodeBlob(const std::string& source,
                                const Digest& expected, int level);
@@ -64,6 +68,9 @@ class PackWriter {
   uint64_t size() const { return size_; }
   // Fsyncs and closes the file; returns the pack's digest.
   Result<Digest> Finish();
+  // Prefixed to errors writing the pack ("store URL: put packs/", when it
+  // is assembled inside the store).
+  void set_context(std::string context) { context_ = std::move(context); }
 
  private:
   PackWriter(std::string path, fs::Fd fd, int level);
@@ -73,6 +80,9 @@ class PackWriter {
   int level_;
   uint64_t size_ = 0;
   std::unique_ptr<Hasher> hasher_;
+  std::string context_;
+  static constexpr uint64_t kWritebackBytes = 8ull << 20;
+  uint64_t written_back_ = 0;  // bytes handed to writeback so far
 };
 
 }  // namespace lazypath

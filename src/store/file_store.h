@@ -28,6 +28,9 @@ class FileStore : public Store {
                   const ByteSink& sink) override;
   Status Put(const std::string& key, std::string_view data) override;
   Status PutFile(const std::string& key, const std::string& path) override;
+  // <root>/.tmp: AdoptFile renames a file assembled there into place.
+  std::string StagingDir() override;
+  Status AdoptFile(const std::string& key, const std::string& path) override;
   Result<bool> Exists(const std::string& key) override;
   Result<std::vector<std::string>> List(const std::string& prefix) override;
   // Versions are content digests. PutIfVersion checks and renames under an

@@ -56,10 +56,29 @@ struct ScanStats {
   uint64_t bytes_hashed = 0;
 };
 
+// What a scan saw of a file whose contents it hashed itself: a reader that
+// later finds the file with the same stamp reads the bytes that were hashed
+// (a write moves ctime, which no program can set back), so it need not hash
+// them again. A stamp is kept only for files unchanged for a second before
+// the scan began, so a write in the same clock tick as the scan's stat
+// cannot hide; any other entry's stamp is empty.
+struct FileStamp {
+  uint64_t ino = 0, size = 0;
+  int64_t mtime_ns = 0, ctime_ns = 0;
+  bool empty() const { return ctime_ns == 0; }
+  bool operator==(const FileStamp&) const = default;
+};
+
+// The stamp of the file `fd` is open on now ({} if it cannot be read).
+FileStamp StampOf(int fd);
+
 struct ScanResult {
   Tree tree;
   // Absolute source path of each entry, in tree.entries() order.
   std::vector<std::string> sources;
+  // Each entry's stamp, in tree.entries() order: empty unless this scan
+  // hashed the file (not found in the stat cache) and it was not racy.
+  std::vector<FileStamp> stamps;
   ScanStats stats;
   std::vector<std::string> warnings;  // CheckPortability(), one line each
 };

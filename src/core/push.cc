@@ -268,7 +268,8 @@ Result<PushResult> PushFormat2(ScanResult scanned, NodeCache& cache,
   const Hash listing = scanned.tree.digest().hash;
   std::unique_ptr<BuiltTree> built;
   auto build = [&]() -> Status {
-    LP_ASSIGN_OR_RETURN(built, BuildTree(scanned, &cache));
+    LP_ASSIGN_OR_RETURN(built,
+                        BuildTree(scanned, &cache, options.scan.threads));
     result.tree = built->dirs.root;
     result.blobs_total = DistinctFileObjects(*built);
     // Best effort: without it the next push builds the tree again.
@@ -305,6 +306,7 @@ Result<PushResult> PushFormat2(ScanResult scanned, NodeCache& cache,
                            NewFileBytes(*built, known.objects), "bytes");
     TreeWriteOptions write;
     write.level = options.level;
+    write.threads = options.scan.threads;
     write.temp_dir = cache.TempDir();
     write.env = cache.env();
     write.on_bytes = [&](uint64_t n) { pack_progress.Add(n); };

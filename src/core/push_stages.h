@@ -31,6 +31,7 @@
 #include "lazypath/scan.h"
 #include "lazypath/status.h"
 #include "pack/index.h"
+#include "pack/pack.h"
 
 namespace lazypath {
 
@@ -66,7 +67,7 @@ PushPlan PlanPush(const ScanResult& scanned, const Hash& tree,
                   const std::map<Hash, size_t>& profiled, bool repack_profile);
 
 struct PackWriteOptions {
-  int level = 3;    // zstd level
+  int level = kDefaultLevel;  // zstd level
   int threads = 0;  // encoders for small blobs; 0: one per core
   // Where packs are assembled before they are put into the store; the
   // temporary files are removed whatever happens.

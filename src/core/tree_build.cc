@@ -4,22 +4,32 @@
 
 #include "lazypath/node_cache.h"
 #include "tree/chunker.h"
+#include "util/fd.h"
+#include "util/fs.h"
+#include "util/parallel.h"
 
 namespace lazypath {
 
 namespace {
 
 // The chunk list of the content `blob` (read from `source`), from the memo
-// when it holds one that fits, else by chunking the file.
+// when it holds one that fits, else by chunking the file. `*stamp` stays as
+// it is only if the list was cut from the bytes the scan hashed: chunked
+// here, from a file whose stamp has not moved since.
 Result<ChunkList> ChunksOf(const std::string& source, const Digest& blob,
-                           const NodeCache* cache) {
+                           const NodeCache* cache, FileStamp* stamp) {
   if (cache) {
     if (auto memo = cache->GetMeta(blob.hash, ".clist"); memo.ok()) {
       auto list = ChunkList::Parse(*memo, "chunk memo of " + source);
-      if (list.ok() && list->TotalSize() == blob.size) return list;
+      if (list.ok() && list->TotalSize() == blob.size) {
+        *stamp = {};
+        return list;
+      }
     }
   }
-  LP_ASSIGN_OR_RETURN(auto chunks, ChunkFile(source));
+  LP_ASSIGN_OR_RETURN(fs::Fd fd, fs::OpenRead(source));
+  LP_ASSIGN_OR_RETURN(auto chunks, ChunkFd(fd.get(), source));
+  if (!stamp->empty() && StampOf(fd.get()) != *stamp) *stamp = {};
   ChunkList list{std::move(chunks)};
   if (list.TotalSize() != blob.size) {
     return Status::Unavailable(source +
@@ -33,23 +43,38 @@ Result<ChunkList> ChunksOf(const std::string& source, const Digest& blob,
 }  // namespace
 
 Result<std::unique_ptr<BuiltTree>> BuildTree(const ScanResult& scanned,
-                                             const NodeCache* cache) {
+                                             const NodeCache* cache,
+                                             int threads) {
   auto b = std::make_unique<BuiltTree>();
   std::vector<FlatEntry> flat;
   const auto& entries = scanned.tree.entries();
   flat.reserve(entries.size());
+  std::vector<size_t> large;  // entries to chunk
+  std::vector<FileStamp> stamps(entries.size());
   for (size_t i = 0; i < entries.size(); ++i) {
     FlatEntry f{entries[i], {}};
     if (entries[i].kind != EntryKind::kSymlink && entries[i].blob.size > 0) {
       b->input.sources[entries[i].path] = scanned.sources[i];
-      if (entries[i].blob.size > kChunkThreshold) {
-        LP_ASSIGN_OR_RETURN(ChunkList list, ChunksOf(scanned.sources[i],
-                                                     entries[i].blob, cache));
-        f.chunk_list = HashBytes(list.Serialize());
-        b->input.chunk_lists.emplace(f.chunk_list.hash, std::move(list));
-      }
+      if (i < scanned.stamps.size()) stamps[i] = scanned.stamps[i];
+      if (entries[i].blob.size > kChunkThreshold) large.push_back(i);
     }
     flat.push_back(std::move(f));
+  }
+  // Chunking reads each large file whole: one file per thread at a time.
+  std::vector<ChunkList> lists(large.size());
+  LP_RETURN_IF_ERROR(ParallelFor(large.size(), threads, [&](size_t k) {
+    size_t i = large[k];
+    LP_ASSIGN_OR_RETURN(lists[k], ChunksOf(scanned.sources[i], entries[i].blob,
+                                           cache, &stamps[i]));
+    return Status::OK();
+  }));
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (!stamps[i].empty()) b->input.stamps[entries[i].path] = stamps[i];
+  }
+  for (size_t k = 0; k < large.size(); ++k) {
+    flat[large[k]].chunk_list = HashBytes(lists[k].Serialize());
+    b->input.chunk_lists.emplace(flat[large[k]].chunk_list.hash,
+                                 std::move(lists[k]));
   }
   LP_ASSIGN_OR_RETURN(b->dirs, BuildDirectories(flat));
   b->input.dirs = &b->dirs;

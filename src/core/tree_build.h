@@ -31,9 +31,12 @@ struct BuiltTree {
 
 class NodeCache;
 
-// `cache` may be nullptr (no memo of chunk lists).
+// `cache` may be nullptr (no memo of chunk lists). Large files are chunked
+// on up to `threads` threads (0: one per core); the result does not depend
+// on the count.
 Result<std::unique_ptr<BuiltTree>> BuildTree(const ScanResult& scanned,
-                                             const NodeCache* cache = nullptr);
+                                             const NodeCache* cache = nullptr,
+                                             int threads = 0);
 
 }  // namespace lazypath
 

@@ -3,6 +3,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <deque>
+#include <future>
+#include <memory>
 #include <optional>
 #include <set>
 #include <utility>
@@ -13,6 +16,8 @@
 #include "pack/pack.h"
 #include "util/env.h"
 #include "util/fs.h"
+#include "util/parallel.h"
+#include "util/task_pool.h"
 
 namespace lazypath {
 
@@ -42,6 +47,53 @@ PackFrame ToPackFrame(const FrameRef& f) {
   return PackFrame{0, f.offset, f.length, f.codec};
 }
 
+// How far reading and encoding may run ahead of the pack, in raw bytes
+// (and in objects, for trees of many small files).
+constexpr uint64_t kAheadBytes = 64ull << 20;
+constexpr size_t kAheadObjects = 4096;
+
+// Reads `size` bytes of `source` at `offset` and checks them against
+// `hash`, unless the file still has the scan's `stamp` once they are read:
+// then they are the bytes the scan hashed. A `whole` file must also end
+// there. Then encodes them. The bytes are read into the thread's own
+// buffer, reused from call to call (no allocation, zero-fill or page
+// faults per file).
+Result<EncodedBlob> ReadAndEncode(int fd, const std::string& source,
+                                  uint64_t offset, uint64_t size,
+                                  const Hash& hash, const FileStamp& stamp,
+                                  bool whole, int level) {
+  thread_local std::unique_ptr<char[]> buf;
+  thread_local uint64_t capacity = 0;
+  if (capacity < size) {
+    buf.reset(new char[size]);
+    capacity = size;
+  }
+  uint64_t got = 0;
+  while (got < size) {
+    ssize_t n = ::pread(fd, buf.get() + got, size - got,
+                        static_cast<off_t>(offset + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::FromErrno("read", source, errno);
+    if (n == 0) return Changed(source);
+    got += static_cast<uint64_t>(n);
+  }
+  std::string_view raw(buf.get(), size);
+  if (stamp.empty() || StampOf(fd) != stamp) {
+    if (HashBytes(raw).hash != hash) return Changed(source);
+    char extra;
+    if (whole && ::pread(fd, &extra, 1, static_cast<off_t>(size)) > 0) {
+      return Changed(source);
+    }
+  }
+  auto encoded = EncodeView(raw, level);
+  // Keep a buffer that one large read grew from staying that large.
+  if (capacity > (16u << 20)) {
+    buf.reset();
+    capacity = 0;
+  }
+  return encoded;
+}
+
 class Writer {
  public:
   Writer(Store& store, const TreeInput& input, KnownObjects& known,
@@ -50,7 +102,8 @@ class Writer {
         input_(input),
         known_(known),
         options_(options),
-        packs_(store, UploadOptions(options)) {}
+        packs_(store, UploadOptions(options)),
+        pool_(options.threads > 0 ? options.threads : DefaultThreads()) {}
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
 
@@ -85,11 +138,12 @@ class Writer {
       if (e.chunked()) {
         if (Located({e.hash, LocationKind::kChunkList})) continue;
         if (src == input_.sources.end()) return NoSource(file);
-        LP_RETURN_IF_ERROR(WriteChunkedFile(src->second, e));
+        LP_RETURN_IF_ERROR(WriteChunkedFile(src->second, e, StampFor(file)));
       } else {
         if (Located({e.hash, LocationKind::kBlob})) continue;
         if (src == input_.sources.end()) return NoSource(file);
-        LP_RETURN_IF_ERROR(WriteBlob(src->second, Digest{e.hash, e.size}));
+        LP_RETURN_IF_ERROR(
+            WriteBlob(src->second, Digest{e.hash, e.size}, StampFor(file)));
       }
     }
     if (!path.empty()) dirs_.push_back(&d);
@@ -101,10 +155,14 @@ class Writer {
   // reads, and each directory's files side by side too.
   Status WriteDirectories() {
     for (const BuiltDirectory* d : dirs_) {
-      LP_RETURN_IF_ERROR(
-          WriteLocated({d->digest.hash, LocationKind::kDirectory}, d->bytes,
-                       d->dir.SlotShapes(), d->dir));
-      out_.dirs_written++;
+      LP_RETURN_IF_ERROR(Later(
+          {d->digest.hash, LocationKind::kDirectory}, [this, d]() -> Status {
+            LP_RETURN_IF_ERROR(
+                WriteLocated({d->digest.hash, LocationKind::kDirectory},
+                             d->bytes, d->dir.SlotShapes(), d->dir));
+            out_.dirs_written++;
+            return Status::OK();
+          }));
     }
     return Status::OK();
   }
@@ -112,6 +170,7 @@ class Writer {
   // Finishes the last pack, then writes the locations object and the tree
   // record for `root`.
   Result<WrittenTree> Publish(const BuiltDirectory& root) {
+    LP_RETURN_IF_ERROR(Drain(/*all=*/true));
     LP_RETURN_IF_ERROR(packs_.Finish());
     LP_ASSIGN_OR_RETURN(Locator root_locator,
                         BuildLocator(root.dir.SlotShapes(), root.dir));
@@ -150,8 +209,10 @@ class Writer {
     return Status::InvalidArgument(file + ": no source file to push from");
   }
 
+  // Placed, on its way into the pack, or in the store already.
   bool Located(const Key& key) const {
-    return placed_.count(key) || known_.Find(key.first, key.second);
+    return placed_.count(key) || queued_objects_.count(key) ||
+           known_.Find(key.first, key.second);
   }
 
   // Where `key` is, for a locator about to go into the current pack: the
@@ -239,67 +300,136 @@ class Writer {
     return u;
   }
 
-  Status Append(const Key& key, std::string raw, uint64_t lsize) {
-    uint64_t size = raw.size() - lsize;
-    LP_ASSIGN_OR_RETURN(EncodedBlob enc,
-                        EncodeBytes(std::move(raw), options_.level));
+  // An object on its way into the pack, in pack order. A blob or chunk is
+  // read, checked and encoded on the pool; a located frame is built when
+  // its turn comes, once every object before it (its children among them)
+  // is placed.
+  struct Pending {
+    Key key;
+    uint64_t size = 0;  // raw bytes
+    bool chunk = false;
+    std::future<Result<EncodedBlob>> encoded;
+    std::function<Status()> located;
+  };
+
+  // Queues the encoding of a blob or chunk of `size` bytes.
+  Status Encode(const Key& key, uint64_t size, bool chunk,
+                std::function<Result<EncodedBlob>()> job) {
+    auto task =
+        std::make_shared<std::packaged_task<Result<EncodedBlob>()>>(job);
+    Pending p;
+    p.key = key;
+    p.size = size;
+    p.chunk = chunk;
+    p.encoded = task->get_future();
+    pool_.Submit([task] { (*task)(); });
+    return Enqueue(std::move(p));
+  }
+
+  // Queues a located frame, written by `write` in its turn.
+  Status Later(const Key& key, std::function<Status()> write) {
+    Pending p;
+    p.key = key;
+    p.located = std::move(write);
+    return Enqueue(std::move(p));
+  }
+
+  Status Enqueue(Pending p) {
+    queued_objects_.insert(p.key);
+    ahead_bytes_ += p.size;
+    pending_.push_back(std::move(p));
+    return Drain(/*all=*/false);
+  }
+
+  // Appends queued objects in order: all of them, or until what runs ahead
+  // is within bounds again.
+  Status Drain(bool all) {
+    while (!pending_.empty() && (all || ahead_bytes_ > kAheadBytes ||
+                                 pending_.size() > kAheadObjects)) {
+      Pending p = std::move(pending_.front());
+      pending_.pop_front();
+      ahead_bytes_ -= p.size;
+      if (p.located) {
+        LP_RETURN_IF_ERROR(p.located());
+      } else {
+        LP_ASSIGN_OR_RETURN(EncodedBlob enc, p.encoded.get());
+        LP_RETURN_IF_ERROR(AppendEncoded(p.key, enc, p.size, 0));
+        if (options_.on_bytes) options_.on_bytes(p.size);
+        (p.chunk ? out_.chunks_written : out_.blobs_written)++;
+      }
+      queued_objects_.erase(p.key);
+    }
+    return Status::OK();
+  }
+
+  Status AppendEncoded(const Key& key, const EncodedBlob& enc, uint64_t size,
+                       uint64_t lsize) {
     LP_ASSIGN_OR_RETURN(PackWriter * pack, packs_.Writer());
     LP_ASSIGN_OR_RETURN(FrameRef ref, pack->AddEncoded(enc));
     placed_[key] = Placed{pack_hashes_.size(), ref, size, lsize};
     return Status::OK();
   }
 
-  Status WriteBlob(const std::string& source, const Digest& blob) {
-    LP_ASSIGN_OR_RETURN(std::string raw, fs::ReadFile(source, blob.size));
-    if (HashBytes(raw) != blob) return Changed(source);
-    LP_RETURN_IF_ERROR(
-        Append({blob.hash, LocationKind::kBlob}, std::move(raw), 0));
-    if (options_.on_bytes) options_.on_bytes(blob.size);
-    out_.blobs_written++;
-    return Status::OK();
+  Status Append(const Key& key, std::string raw, uint64_t lsize) {
+    uint64_t size = raw.size() - lsize;
+    LP_ASSIGN_OR_RETURN(EncodedBlob enc,
+                        EncodeBytes(std::move(raw), options_.level));
+    return AppendEncoded(key, enc, size, lsize);
   }
 
-  // The chunks the store lacks, read from `source` in order and checked
-  // against the list, then the list's located frame.
-  Status WriteChunkedFile(const std::string& source, const DirEntry& e) {
+  FileStamp StampFor(const std::string& file) const {
+    auto it = input_.stamps.find(file);
+    return it == input_.stamps.end() ? FileStamp{} : it->second;
+  }
+
+  Status WriteBlob(const std::string& source, const Digest& blob,
+                   const FileStamp& stamp) {
+    int level = options_.level;
+    return Encode({blob.hash, LocationKind::kBlob}, blob.size, false,
+                  [source, blob, level, stamp]() -> Result<EncodedBlob> {
+                    LP_ASSIGN_OR_RETURN(fs::Fd fd, fs::OpenRead(source));
+                    return ReadAndEncode(fd.get(), source, 0, blob.size,
+                                         blob.hash, stamp, true, level);
+                  });
+  }
+
+  // The chunks the store lacks, each read from `source` and checked against
+  // the list on the pool, then the list's located frame.
+  Status WriteChunkedFile(const std::string& source, const DirEntry& e,
+                          const FileStamp& stamp) {
     auto list = input_.chunk_lists.find(e.hash);
     if (list == input_.chunk_lists.end()) {
       return Status::InvalidArgument(source + ": chunk list not given");
     }
     const ChunkList& chunks = list->second;
-    LP_ASSIGN_OR_RETURN(fs::Fd fd, fs::OpenRead(source));
-    uint64_t offset = 0;
-    std::string buf;
-    for (const Chunk& c : chunks.chunks) {
-      Key key{c.hash, LocationKind::kBlob};
-      if (Located(key)) {
-        offset += c.size;
-        continue;
-      }
-      buf.resize(c.size);
-      size_t got = 0;
-      while (got < c.size) {
-        ssize_t n = ::pread(fd.get(), buf.data() + got, c.size - got,
-                            static_cast<off_t>(offset + got));
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return Status::FromErrno("read", source, errno);
-        if (n == 0) return Changed(source);
-        got += static_cast<size_t>(n);
-      }
-      if (HashBytes(buf).hash != c.hash) return Changed(source);
-      offset += c.size;
-      LP_RETURN_IF_ERROR(Append(key, buf, 0));
-      if (options_.on_bytes) options_.on_bytes(c.size);
-      out_.chunks_written++;
-    }
     std::string bytes = chunks.Serialize();
     if (HashBytes(bytes).hash != e.hash) {
       return Status::InvalidArgument(source + ": chunk list does not match");
     }
-    LP_RETURN_IF_ERROR(WriteLocated({e.hash, LocationKind::kChunkList}, bytes,
+    LP_ASSIGN_OR_RETURN(fs::Fd opened, fs::OpenRead(source));
+    auto fd = std::make_shared<fs::Fd>(std::move(opened));
+    int level = options_.level;
+    uint64_t offset = 0;
+    for (const Chunk& c : chunks.chunks) {
+      Key key{c.hash, LocationKind::kBlob};
+      if (!Located(key)) {
+        LP_RETURN_IF_ERROR(Encode(
+            key, c.size, true,
+            [fd, source, offset, c, level, stamp]() -> Result<EncodedBlob> {
+              return ReadAndEncode(fd->get(), source, offset, c.size, c.hash,
+                                   stamp, false, level);
+            }));
+      }
+      offset += c.size;
+    }
+    return Later({e.hash, LocationKind::kChunkList},
+                 [this, &chunks, bytes = std::move(bytes), hash = e.hash] {
+                   LP_RETURN_IF_ERROR(
+                       WriteLocated({hash, LocationKind::kChunkList}, bytes,
                                     chunks.SlotShapes(), Directory{}, &chunks));
-    out_.chunk_lists_written++;
-    return Status::OK();
+                   out_.chunk_lists_written++;
+                   return Status::OK();
+                 });
   }
 
   // Appends `object` followed by its locator as one located frame.
@@ -321,12 +451,18 @@ class Writer {
   KnownObjects& known_;
   const TreeWriteOptions& options_;
   std::map<Key, Placed> placed_;
-  std::set<Hash> queued_;                    // directories queued below
+  std::set<Hash> queued_;         // directories queued below
+  std::set<Key> queued_objects_;  // in pending_
+  std::deque<Pending> pending_;
+  uint64_t ahead_bytes_ = 0;                 // raw bytes in pending_
   std::vector<const BuiltDirectory*> dirs_;  // to write, deepest first
   // Finished packs, by id; the open pack's id is pack_hashes_.size().
   std::vector<Hash> pack_hashes_;
   WrittenTree out_;
-  PackUpload packs_;  // last: its callback uses the members above
+  PackUpload packs_;  // its callback uses the members above
+  // Last, so it is gone (its running tasks finished, the rest dropped)
+  // before anything else; its tasks hold only what they own.
+  TaskPool pool_;
 };
 
 }  // namespace

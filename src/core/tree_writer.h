@@ -15,6 +15,10 @@
 // and a failure leaves at most unreferenced packs and locations. A source
 // file that no longer matches its digest fails the write, naming the file.
 //
+// Files and chunks are read, checked and encoded on `threads` threads, up
+// to 64 MiB ahead of the pack, and appended in order by the calling
+// thread: the packs are the same whatever the thread count.
+//
 // Thread safety: reentrant; the callbacks run on the calling thread.
 #ifndef LAZYPATH_CORE_TREE_WRITER_H_
 #define LAZYPATH_CORE_TREE_WRITER_H_
@@ -25,9 +29,11 @@
 #include <string>
 
 #include "lazypath/digest.h"
+#include "lazypath/scan.h"
 #include "lazypath/status.h"
 #include "pack/known_objects.h"
 #include "pack/locator.h"
+#include "pack/pack.h"
 #include "tree/chunker.h"
 #include "tree/directory.h"
 
@@ -42,12 +48,18 @@ struct TreeInput {
   std::map<std::string, std::string> sources;
   // The chunk list of each chunked file, by the list's hash.
   std::map<Hash, ChunkList> chunk_lists;
+  // By tree path, the files (and chunk lists) known to hold the bytes the
+  // scan hashed as long as the file keeps this stamp (lazypath/scan.h): a
+  // file read with its stamp unchanged is not hashed again. Any other file
+  // is hashed as it is read, and refused if it no longer matches.
+  std::map<std::string, FileStamp> stamps;
 };
 
 struct TreeWriteOptions {
-  int level = 3;         // zstd level
-  std::string temp_dir;  // where packs are assembled; emptied again
-  Env* env = nullptr;    // for removing temporary files; never nullptr
+  int level = kDefaultLevel;  // zstd level
+  int threads = 0;            // readers and encoders; 0: one per core
+  std::string temp_dir;       // where packs are assembled; emptied again
+  Env* env = nullptr;         // for removing temporary files; never nullptr
   std::function<void(uint64_t)> on_bytes;  // file bytes as they are packed
   std::function<void(uint64_t)> on_pack;   // a pack of n bytes is uploading
 };

@@ -1,6 +1,7 @@
 #include "core/tree_writer.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <random>
@@ -242,6 +243,98 @@ TEST_F(TreeWriterTest, ASourceEditedDuringThePushPublishesNoTree) {
   EXPECT_FALSE(*store_->Exists(TreeKey(b->dirs.root.hash)));
   EXPECT_TRUE(store_->List("locs/")->empty());
   EXPECT_TRUE(fs::ListDir(base_ + "/tmp")->empty());
+  EXPECT_TRUE(fs::ListDir(base_ + "/store/.tmp")->empty());
+}
+
+// A file the scan stamped is not hashed again while its stamp holds; an
+// edit after the scan moves the stamp, even one keeping the size, and the
+// file is hashed and refused. Small files and chunks of large ones alike.
+TEST_F(TreeWriterTest, AnEditAfterAStampedScanIsStillRefused) {
+  std::mt19937_64 rng(5);
+  std::string big(5u << 20, '\0');
+  for (auto& c : big) c = static_cast<char>(rng());
+  for (const char* edited : {"app/m.py", "data/big.bin"}) {
+    SCOPED_TRACE(edited);
+    ASSERT_TRUE(fs::RemoveAll(base_ + "/src").ok());
+    Write("app/m.py", "VALUE = 1\n");
+    Write("data/big.bin", big);
+    ::usleep(1'100'000);  // settled: the scan stamps both
+    auto b = Build();
+    ASSERT_EQ(b->input.stamps.size(), 2u);
+    if (std::string(edited) == "app/m.py") {
+      Write(edited, "VALUE = 2\n");
+    } else {
+      std::string other = big;
+      other[3u << 20] ^= 1;
+      Write(edited, other);
+    }
+    KnownObjects known;
+    auto store = OpenStore(
+        "file://" + base_ + "/store_" + std::string(edited).substr(0, 3),
+        {.create = true});
+    ASSERT_TRUE(store.ok());
+    auto w = WriteTree(**store, b->input, known, Opts());
+    ASSERT_FALSE(w.ok());
+    EXPECT_NE(w.status().ToString().find(edited), std::string::npos)
+        << w.status().ToString();
+    EXPECT_FALSE(*(*store)->Exists(TreeKey(b->dirs.root.hash)));
+  }
+  // Unedited, the stamped push goes through and reads back.
+  Write("data/big.bin", big);
+  Write("app/m.py", "VALUE = 1\n");
+  ::usleep(1'100'000);
+  auto b = Build();
+  ASSERT_EQ(b->input.stamps.size(), 2u);
+  auto w = Push(b);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(ReadThroughStore(w->root.hash, "data/big.bin"), big);
+  EXPECT_EQ(ReadThroughStore(w->root.hash, "app/m.py"), "VALUE = 1\n");
+}
+
+// Files and chunks are encoded on many threads but appended in order: the
+// packs, the locations and the tree record are the same bytes whatever the
+// thread count.
+TEST_F(TreeWriterTest, PacksAreTheSameBytesWhateverTheThreadCount) {
+  WritePackages(6, 5);
+  std::mt19937_64 rng(11);
+  std::string big(6u << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) {
+    big[i] = static_cast<char>(i % 3 ? rng() : i);  // partly compressible
+  }
+  Write("data/a.bin", big);
+  Write("data/copy_of_a.bin", big);  // the same chunks again
+  Write("data/small.bin", big.substr(0, 100000));
+  auto b = Build();
+  std::map<std::string, std::string> first;
+  for (int threads : {1, 4}) {
+    auto store =
+        OpenStore("file://" + base_ + "/store" + std::to_string(threads),
+                  {.create = true});
+    ASSERT_TRUE(store.ok());
+    KnownObjects known;
+    TreeWriteOptions o = Opts();
+    o.threads = threads;
+    auto w = WriteTree(**store, b->input, known, o);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    EXPECT_GT(w->chunks_written, 6u);
+    std::map<std::string, std::string> objects;
+    for (const char* prefix : {"packs/", "locs/", "trees/"}) {
+      auto keys = (*store)->List(prefix);
+      ASSERT_TRUE(keys.ok());
+      for (const std::string& key : *keys) {
+        auto bytes = (*store)->Get(key, 1ull << 30);
+        ASSERT_TRUE(bytes.ok()) << key;
+        objects[key] = std::move(*bytes);
+      }
+    }
+    ASSERT_FALSE(objects.empty());
+    if (first.empty()) {
+      first = std::move(objects);
+    } else {
+      EXPECT_TRUE(objects == first);
+      EXPECT_EQ(objects.size(), first.size());
+    }
+  }
 }
 
 TEST_F(TreeWriterTest, DamagedObjectsAreRefusedNamingTheirDigest) {

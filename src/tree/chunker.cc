@@ -84,6 +84,11 @@ Status Chunker::Finish(const ChunkSink& sink) {
 Result<std::vector<Chunk>> ChunkFile(const std::string& path,
                                      const ChunkSink& sink) {
   LP_ASSIGN_OR_RETURN(fs::Fd fd, fs::OpenRead(path));
+  return ChunkFd(fd.get(), path, sink);
+}
+
+Result<std::vector<Chunk>> ChunkFd(int fd, const std::string& path,
+                                   const ChunkSink& sink) {
   std::vector<Chunk> chunks;
   ChunkSink collect = [&](const Chunk& c, std::string_view bytes) {
     chunks.push_back(c);
@@ -92,7 +97,7 @@ Result<std::vector<Chunk>> ChunkFile(const std::string& path,
   Chunker chunker;
   std::string piece(1 << 20, '\0');
   for (;;) {
-    ssize_t n = ::read(fd.get(), piece.data(), piece.size());
+    ssize_t n = ::read(fd, piece.data(), piece.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Status::FromErrno("read", path, errno);
     if (n == 0) break;

@@ -76,6 +76,10 @@ class Chunker {
 // chunk's bytes (to compress them, say). Errors name the path.
 Result<std::vector<Chunk>> ChunkFile(const std::string& path,
                                      const ChunkSink& sink = nullptr);
+// Same, reading the open file `fd` from its current offset; `path` names
+// it in errors.
+Result<std::vector<Chunk>> ChunkFd(int fd, const std::string& path,
+                                   const ChunkSink& sink = nullptr);
 
 class ChunkList {
  public:

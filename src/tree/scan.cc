@@ -287,6 +287,13 @@ int64_t NowNs() {
 
 }  // namespace
 
+FileStamp StampOf(int fd) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return {};
+  StatKey k = StatKey::From(st);
+  return FileStamp{k.ino, k.size, k.mtime_ns, k.ctime_ns};
+}
+
 Result<ScanResult> ScanDirectory(const std::string& dir,
                                  const ScanOptions& options) {
   LP_ASSIGN_OR_RETURN(std::string root, fs::Absolute(dir));
@@ -379,6 +386,14 @@ Result<ScanResult> ScanDirectory(const std::string& dir,
     result.stats.bytes_hashed += w.entries[i].blob.size;
   }
   constexpr int64_t kRacyNs = 1'000'000'000;
+  std::vector<FileStamp> stamps(w.entries.size());
+  for (size_t i : to_hash) {
+    const StatKey& k = w.keys[i];
+    if (k.mtime_ns < scan_start - kRacyNs &&
+        k.ctime_ns < scan_start - kRacyNs) {
+      stamps[i] = FileStamp{k.ino, k.size, k.mtime_ns, k.ctime_ns};
+    }
+  }
   cache.Reserve(w.entries.size());
   for (size_t i = 0; i < w.entries.size(); ++i) {
     const TreeEntry& e = w.entries[i];
@@ -401,9 +416,11 @@ Result<ScanResult> ScanDirectory(const std::string& dir,
   result.sources.reserve(order.size());
   std::vector<uint32_t> modes;
   modes.reserve(order.size());
+  result.stamps.reserve(order.size());
   for (size_t i : order) {
     entries.push_back(std::move(w.entries[i]));
     result.sources.push_back(std::move(w.sources[i]));
+    result.stamps.push_back(stamps[i]);
     modes.push_back(w.modes[i]);
   }
   result.tree = Tree(std::move(entries));

@@ -1,5 +1,6 @@
 #include "lazypath/scan.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -9,7 +10,9 @@
 
 #include <cstring>
 #include <fstream>
+#include <map>
 
+#include "util/fd.h"
 #include "util/fs.h"
 
 namespace lazypath {
@@ -214,6 +217,35 @@ TEST_F(ScanTest, StatCacheSkipsUnchangedFilesAndCatchesEdits) {
   ASSERT_TRUE(third.ok());
   EXPECT_EQ(third->stats.files_hashed, 1u);
   EXPECT_NE(third->tree.digest(), first->tree.digest());
+  (void)fs::RemoveAll(o.stat_cache_dir);
+}
+
+// A file the scan hashed gets a stamp unless it changed within a second of
+// the scan; stat cache hits and symlinks get none; the stamp is the file's.
+TEST_F(ScanTest, StampsOnlyFilesHashedHereAndSettled) {
+  Write("old.py", "x = 1\n");
+  Write("cached.py", "y = 2\n");
+  ASSERT_EQ(::symlink("old.py", (root_ + "/link.py").c_str()), 0);
+  ScanOptions o;
+  o.stat_cache_dir = root_ + ".statcache";
+  ::usleep(1'100'000);  // ctime can't be set back: let the files settle
+  ASSERT_TRUE(ScanDirectory(root_, o).ok());  // caches old.py, cached.py
+  Write("old.py", "x = 3\n");                 // hashed again below
+  ::usleep(1'100'000);
+  Write("new.py", "z = 3\n");  // written just now: racy
+  auto r = ScanDirectory(root_, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->stamps.size(), r->tree.entries().size());
+  std::map<std::string, FileStamp> by_path;
+  for (size_t i = 0; i < r->stamps.size(); ++i) {
+    by_path[r->tree.entries()[i].path] = r->stamps[i];
+  }
+  EXPECT_TRUE(by_path.at("cached.py").empty());
+  EXPECT_TRUE(by_path.at("link.py").empty());
+  EXPECT_TRUE(by_path.at("new.py").empty());
+  ASSERT_FALSE(by_path.at("old.py").empty());
+  fs::Fd fd(::open((root_ + "/old.py").c_str(), O_RDONLY | O_CLOEXEC));
+  EXPECT_EQ(StampOf(fd.get()), by_path.at("old.py"));
   (void)fs::RemoveAll(o.stat_cache_dir);
 }
 

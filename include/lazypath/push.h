@@ -47,7 +47,7 @@ struct PushOptions {
   std::string tag;        // ref to point at the tree; empty: none
   std::string actor;      // who the tag's move is recorded as; "": default
   std::string cache_dir;  // node cache (for the stat cache); "" = default
-  int level = 3;          // zstd level
+  int level = 1;          // zstd level (pack/pack.h kDefaultLevel)
   // A REF (tag or digest) whose profile orders this push; "" = the tag's
   // current tree, if it has one. NotFound when REF has no profile.
   std::string profile_from;

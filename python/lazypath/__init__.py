@@ -109,7 +109,7 @@ def push_report(
     default_excludes: bool = True,
     gitignore: bool = True,
     cache_dir=None,
-    level: int = 3,
+    level: int = 1,
     threads: int = 0,
     progress=None,
     profile_from: str | None = None,

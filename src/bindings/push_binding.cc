@@ -72,7 +72,7 @@ void RegisterPush(nb::module_& m) {
       },
       "dir"_a, "store"_a, "tag"_a = "",
       "excludes"_a = std::vector<std::string>{}, "default_excludes"_a = true,
-      "gitignore"_a = true, "cache_dir"_a = "", "level"_a = 3, "threads"_a = 0,
+      "gitignore"_a = true, "cache_dir"_a = "", "level"_a = 1, "threads"_a = 0,
       "progress"_a = nb::none(), "profile_from"_a = "", "use_profile"_a = true,
       "portability"_a = false, "stdlib_names"_a = std::vector<std::string>{},
       "target_names"_a = std::vector<std::string>{}, "strict"_a = false,

@@ -52,7 +52,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="ignore .gitignore files in DIR",
     )
     cache_flag(p)
-    p.add_argument("--level", type=level, default=3, metavar="N", help="zstd level (default 3)")
+    p.add_argument("--level", type=level, default=1, metavar="N", help="zstd level (default 1)")
     p.add_argument(
         "--threads", type=threads, default=0, metavar="N", help="hashing threads (0: one per core)"
     )

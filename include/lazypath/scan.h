@@ -22,6 +22,7 @@
 #define LAZYPATH_SCAN_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,14 @@ struct ScanOptions {
   // With portability.enabled, ScanResult::warnings lists what may break the
   // tree on another machine (lazypath/portability.h).
   PortabilityOptions portability;
+  // When set, a file larger than `large_file_bytes` that needs hashing is
+  // hashed by `hash_large` (its source path, a progress callback) instead:
+  // a push cuts it into chunks in the same read. Called from the scan's
+  // threads, concurrently; it returns the digest of the bytes it read.
+  uint64_t large_file_bytes = 0;
+  std::function<Result<Digest>(const std::string&,
+                               const std::function<void(uint64_t)>&)>
+      hash_large;
 };
 
 struct ScanStats {

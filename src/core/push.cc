@@ -257,7 +257,8 @@ bool ParseRootMemo(const std::string& text, Digest* root, size_t* blobs) {
 // store lacks of its files, the push's locations object and tree record.
 Result<PushResult> PushFormat2(ScanResult scanned, NodeCache& cache,
                                const std::string& store_url,
-                               const PushOptions& options) {
+                               const PushOptions& options,
+                               const PrecutChunks& precut) {
   PushResult result;
   result.format = 2;
   result.scan = scanned.stats;
@@ -268,8 +269,8 @@ Result<PushResult> PushFormat2(ScanResult scanned, NodeCache& cache,
   const Hash listing = scanned.tree.digest().hash;
   std::unique_ptr<BuiltTree> built;
   auto build = [&]() -> Status {
-    LP_ASSIGN_OR_RETURN(built,
-                        BuildTree(scanned, &cache, options.scan.threads));
+    LP_ASSIGN_OR_RETURN(
+        built, BuildTree(scanned, &cache, options.scan.threads, &precut));
     result.tree = built->dirs.root;
     result.blobs_total = DistinctFileObjects(*built);
     // Best effort: without it the next push builds the tree again.
@@ -351,12 +352,18 @@ Result<PushResult> Push(const std::string& dir, const std::string& store_url,
                       NodeCache::Open(options.cache_dir, options.env));
   ScanOptions scan_opts = PushScanOptions(options.scan, cache, store_url);
   scan_opts.progress = options.progress;
+  // Format 2 cuts the large files it hashes in the same read.
+  PrecutChunks precut;
+  if (options.format == 2) {
+    scan_opts.large_file_bytes = kChunkThreshold;
+    scan_opts.hash_large = precut.Hook();
+  }
   LP_ASSIGN_OR_RETURN(ScanResult scanned, ScanDirectory(dir, scan_opts));
   if (options.strict && !scanned.warnings.empty()) {
     return Status::InvalidArgument(PortabilityRefusal(scanned.warnings));
   }
   if (options.format == 2) {
-    return PushFormat2(std::move(scanned), cache, store_url, options);
+    return PushFormat2(std::move(scanned), cache, store_url, options, precut);
   }
 
   PushResult result;

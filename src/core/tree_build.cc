@@ -42,9 +42,30 @@ Result<ChunkList> ChunksOf(const std::string& source, const Digest& blob,
 
 }  // namespace
 
+std::function<Result<Digest>(const std::string&,
+                             const std::function<void(uint64_t)>&)>
+PrecutChunks::Hook() {
+  return [this](
+             const std::string& source,
+             const std::function<void(uint64_t)>& on_bytes) -> Result<Digest> {
+    std::vector<Chunk> chunks;
+    LP_ASSIGN_OR_RETURN(Digest d, HashAndChunkFile(source, &chunks, on_bytes));
+    std::lock_guard<std::mutex> lock(mu_);
+    by_source_[source] = ChunkList{std::move(chunks)};
+    return d;
+  };
+}
+
+const ChunkList* PrecutChunks::Find(const std::string& source) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = by_source_.find(source);
+  return it == by_source_.end() ? nullptr : &it->second;
+}
+
 Result<std::unique_ptr<BuiltTree>> BuildTree(const ScanResult& scanned,
                                              const NodeCache* cache,
-                                             int threads) {
+                                             int threads,
+                                             const PrecutChunks* precut) {
   auto b = std::make_unique<BuiltTree>();
   std::vector<FlatEntry> flat;
   const auto& entries = scanned.tree.entries();
@@ -64,6 +85,16 @@ Result<std::unique_ptr<BuiltTree>> BuildTree(const ScanResult& scanned,
   std::vector<ChunkList> lists(large.size());
   LP_RETURN_IF_ERROR(ParallelFor(large.size(), threads, [&](size_t k) {
     size_t i = large[k];
+    if (const ChunkList* cut =
+            precut ? precut->Find(scanned.sources[i]) : nullptr;
+        cut && cut->TotalSize() == entries[i].blob.size) {
+      lists[k] = *cut;  // the hashed bytes themselves: the stamp holds
+      // Best effort: without it the next push chunks the file again.
+      if (cache)
+        (void)cache->PutMeta(entries[i].blob.hash, ".clist",
+                             lists[k].Serialize());
+      return Status::OK();
+    }
     LP_ASSIGN_OR_RETURN(lists[k], ChunksOf(scanned.sources[i], entries[i].blob,
                                            cache, &stamps[i]));
     return Status::OK();

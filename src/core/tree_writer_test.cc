@@ -7,6 +7,7 @@
 #include <random>
 
 #include "core/format2_testing.h"
+#include "core/tree_build.h"
 #include "core/tree_reader.h"
 #include "lazypath/scan.h"
 #include "lazypath/store.h"
@@ -289,6 +290,38 @@ TEST_F(TreeWriterTest, AnEditAfterAStampedScanIsStillRefused) {
   ASSERT_TRUE(w.ok()) << w.status().ToString();
   EXPECT_EQ(ReadThroughStore(w->root.hash, "data/big.bin"), big);
   EXPECT_EQ(ReadThroughStore(w->root.hash, "app/m.py"), "VALUE = 1\n");
+}
+
+// A scan that cuts large files as it hashes them (a push's) builds the same
+// tree as chunking them afterwards, and keeps their stamps.
+TEST_F(TreeWriterTest, LargeFilesCutDuringTheScanBuildTheSameTree) {
+  std::mt19937_64 rng(3);
+  std::string big(5u << 20, '\0');
+  for (auto& c : big) c = static_cast<char>(rng());
+  Write("data/big.bin", big);
+  Write("app/m.py", "VALUE = 1\n");
+  ::usleep(1'100'000);  // settled: stamped
+  PrecutChunks precut;
+  ScanOptions so;
+  so.default_excludes = false;
+  so.large_file_bytes = kChunkThreshold;
+  so.hash_large = precut.Hook();
+  auto scanned = ScanDirectory(base_ + "/src", so);
+  ASSERT_TRUE(scanned.ok()) << scanned.status().ToString();
+  auto cut = BuildTree(*scanned, nullptr, 0, &precut);
+  ASSERT_TRUE(cut.ok()) << cut.status().ToString();
+  std::map<std::string, std::string> source;
+  for (size_t i = 0; i < scanned->sources.size(); ++i) {
+    source[scanned->tree.entries()[i].path] = scanned->sources[i];
+  }
+  ASSERT_NE(precut.Find(source.at("data/big.bin")), nullptr);
+  EXPECT_EQ(precut.Find(source.at("app/m.py")), nullptr);  // small
+  auto apart = Build();
+  EXPECT_EQ((*cut)->dirs.root, apart->dirs.root);
+  EXPECT_EQ((*cut)->input.stamps.size(), 2u);
+  auto w = Push(*cut);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(ReadThroughStore(w->root.hash, "data/big.bin"), big);
 }
 
 // Files and chunks are encoded on many threads but appended in order: the

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <memory>
 
 #include "util/fs.h"
 #include "util/varint.h"
@@ -85,6 +86,33 @@ Result<std::vector<Chunk>> ChunkFile(const std::string& path,
                                      const ChunkSink& sink) {
   LP_ASSIGN_OR_RETURN(fs::Fd fd, fs::OpenRead(path));
   return ChunkFd(fd.get(), path, sink);
+}
+
+Result<Digest> HashAndChunkFile(const std::string& path,
+                                std::vector<Chunk>* chunks,
+                                const std::function<void(uint64_t)>& on_bytes) {
+  LP_ASSIGN_OR_RETURN(fs::Fd fd, fs::OpenRead(path));
+  Hasher whole;
+  chunks->clear();
+  ChunkSink collect = [&](const Chunk& c, std::string_view) {
+    chunks->push_back(c);
+    return Status::OK();
+  };
+  Chunker chunker;
+  constexpr size_t kPieceBytes = 1 << 20;
+  thread_local std::unique_ptr<char[]> piece(new char[kPieceBytes]);
+  for (;;) {
+    ssize_t n = ::read(fd.get(), piece.get(), kPieceBytes);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::FromErrno("read", path, errno);
+    if (n == 0) break;
+    std::string_view bytes(piece.get(), static_cast<size_t>(n));
+    whole.Update(bytes);
+    LP_RETURN_IF_ERROR(chunker.Update(bytes, collect));
+    if (on_bytes) on_bytes(bytes.size());
+  }
+  LP_RETURN_IF_ERROR(chunker.Finish(collect));
+  return whole.Finish();
 }
 
 Result<std::vector<Chunk>> ChunkFd(int fd, const std::string& path,

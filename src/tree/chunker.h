@@ -80,6 +80,12 @@ Result<std::vector<Chunk>> ChunkFile(const std::string& path,
 // it in errors.
 Result<std::vector<Chunk>> ChunkFd(int fd, const std::string& path,
                                    const ChunkSink& sink = nullptr);
+// Reads the file at `path` once, returning its whole-file digest and
+// setting `*chunks` to its chunks: the two describe the same bytes.
+// `on_bytes`, if set, gets the size of each piece read.
+Result<Digest> HashAndChunkFile(
+    const std::string& path, std::vector<Chunk>* chunks,
+    const std::function<void(uint64_t)>& on_bytes = {});
 
 class ChunkList {
  public:

@@ -148,6 +148,27 @@ TEST(ChunkerTest, ChunkFileStreamsAFile) {
   EXPECT_EQ(ChunkFile(path).status().code(), Code::kNotFound);
 }
 
+// One read gives the whole-file digest and the chunks, both as the separate
+// passes give them.
+TEST(ChunkerTest, HashAndChunkFileMatchesBothPasses) {
+  const auto& c = Vectors()["chunking"];
+  std::string data = SegmentsData(c["segments"]);
+  std::string path = testing::TempDir() + "/chunker_test_hash_and_chunk";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out.write(data.data(), static_cast<std::streamsize>(data.size()));
+  }
+  std::vector<Chunk> chunks{Chunk{}};  // replaced, not appended to
+  uint64_t seen = 0;
+  auto d = HashAndChunkFile(path, &chunks, [&](uint64_t n) { seen += n; });
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(*d, HashBytes(data));
+  EXPECT_EQ(chunks, ExpectedChunks(c["chunks"]));
+  EXPECT_EQ(seen, data.size());
+  std::remove(path.c_str());
+  EXPECT_EQ(HashAndChunkFile(path, &chunks).status().code(), Code::kNotFound);
+}
+
 TEST(ChunkerTest, AnEditMovesOnlyTheChunksAroundIt) {
   std::string data = Stream(6 << 20);
   std::vector<Chunk> before = ChunkInPieces(data, 1 << 20);

@@ -375,7 +375,11 @@ Result<ScanResult> ScanDirectory(const std::string& dir,
     LP_RETURN_IF_ERROR(
         ParallelFor(to_hash.size(), options.threads, [&](size_t k) -> Status {
           size_t i = to_hash[k];
-          auto d = HashFile(w.sources[i], [&](uint64_t n) { progress.Add(n); });
+          auto on_bytes = [&](uint64_t n) { progress.Add(n); };
+          auto d = options.hash_large &&
+                           w.entries[i].blob.size > options.large_file_bytes
+                       ? options.hash_large(w.sources[i], on_bytes)
+                       : HashFile(w.sources[i], on_bytes);
           if (!d.ok()) return d.status();
           w.entries[i].blob = *d;
           return Status::OK();

@@ -4,6 +4,8 @@
 
 #include <cerrno>
 #include <deque>
+#include <exception>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -304,26 +306,61 @@ class Writer {
   // read, checked and encoded on the pool; a located frame is built when
   // its turn comes, once every object before it (its children among them)
   // is placed.
+  // Encoding jobs run in batches of up to kBatchBytes, one pool task each:
+  // ten thousand small files cost a few hundred wakeups, not ten thousand.
+  // A batch is handed to the pool when full, or when the pack waits for
+  // one of its objects.
+  struct Batch {
+    std::vector<std::function<Result<EncodedBlob>()>> jobs;
+    std::vector<std::optional<Result<EncodedBlob>>> results;
+    std::promise<void> done;
+    std::shared_future<void> ready = done.get_future().share();
+    uint64_t bytes = 0;
+  };
+  static constexpr uint64_t kBatchBytes = 256u << 10;
+  static constexpr size_t kBatchJobs = 64;
+
   struct Pending {
     Key key;
     uint64_t size = 0;  // raw bytes
     bool chunk = false;
-    std::future<Result<EncodedBlob>> encoded;
+    std::shared_ptr<Batch> batch;  // the batch encoding it, and where
+    size_t index = 0;
     std::function<Status()> located;
   };
 
   // Queues the encoding of a blob or chunk of `size` bytes.
   Status Encode(const Key& key, uint64_t size, bool chunk,
                 std::function<Result<EncodedBlob>()> job) {
-    auto task =
-        std::make_shared<std::packaged_task<Result<EncodedBlob>()>>(job);
+    if (!open_batch_) open_batch_ = std::make_shared<Batch>();
     Pending p;
     p.key = key;
     p.size = size;
     p.chunk = chunk;
-    p.encoded = task->get_future();
-    pool_.Submit([task] { (*task)(); });
+    p.batch = open_batch_;
+    p.index = open_batch_->jobs.size();
+    open_batch_->jobs.push_back(std::move(job));
+    open_batch_->bytes += size;
+    if (open_batch_->bytes >= kBatchBytes ||
+        open_batch_->jobs.size() >= kBatchJobs) {
+      SubmitBatch();
+    }
     return Enqueue(std::move(p));
+  }
+
+  void SubmitBatch() {
+    std::shared_ptr<Batch> b = std::move(open_batch_);
+    b->results.resize(b->jobs.size());
+    pool_.Submit([b] {
+      for (size_t i = 0; i < b->jobs.size(); ++i) {
+        try {
+          b->results[i].emplace(b->jobs[i]());
+        } catch (const std::exception& e) {  // bad_alloc, say
+          b->results[i].emplace(Status::IoError(e.what()));
+        }
+      }
+      b->done.set_value();
+    });
   }
 
   // Queues a located frame, written by `write` in its turn.
@@ -352,7 +389,10 @@ class Writer {
       if (p.located) {
         LP_RETURN_IF_ERROR(p.located());
       } else {
-        LP_ASSIGN_OR_RETURN(EncodedBlob enc, p.encoded.get());
+        if (p.batch == open_batch_) SubmitBatch();
+        p.batch->ready.wait();
+        LP_ASSIGN_OR_RETURN(EncodedBlob enc,
+                            std::move(*p.batch->results[p.index]));
         LP_RETURN_IF_ERROR(AppendEncoded(p.key, enc, p.size, 0));
         if (options_.on_bytes) options_.on_bytes(p.size);
         (p.chunk ? out_.chunks_written : out_.blobs_written)++;
@@ -454,6 +494,7 @@ class Writer {
   std::set<Hash> queued_;         // directories queued below
   std::set<Key> queued_objects_;  // in pending_
   std::deque<Pending> pending_;
+  std::shared_ptr<Batch> open_batch_;        // not yet handed to the pool
   uint64_t ahead_bytes_ = 0;                 // raw bytes in pending_
   std::vector<const BuiltDirectory*> dirs_;  // to write, deepest first
   // Finished packs, by id; the open pack's id is pack_hashes_.size().

@@ -29,9 +29,9 @@ class Env;
 class Store;
 
 struct PackUploadOptions {
-  std::string temp_dir;  // where packs are assembled
+  std::string temp_dir;       // where packs are assembled
   int level = kDefaultLevel;  // zstd level of frames the writer encodes
-  Env* env = nullptr;    // for removing temporary files; never nullptr
+  Env* env = nullptr;         // for removing temporary files; never nullptr
   uint64_t target_bytes = kPackTargetBytes;
   std::function<void(uint64_t)> on_pack;  // a pack of n bytes is uploading
   std::function<void(const Digest&)> on_finished;  // ... and is in the store

@@ -68,7 +68,7 @@ PushPlan PlanPush(const ScanResult& scanned, const Hash& tree,
 
 struct PackWriteOptions {
   int level = kDefaultLevel;  // zstd level
-  int threads = 0;  // encoders for small blobs; 0: one per core
+  int threads = 0;            // encoders for small blobs; 0: one per core
   // Where packs are assembled before they are put into the store; the
   // temporary files are removed whatever happens.
   std::string temp_dir;
